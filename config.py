@@ -1,0 +1,193 @@
+"""Typed configuration: `config.toml`, then `VIDEO_MANAGER_<SECTION>_<KEY>` environment overrides.
+
+One frozen object is built at start-up and handed to every part, so a wrong value fails at once
+with the key named instead of surfacing later as a confusing runtime error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENV_PREFIX = "VIDEO_MANAGER_"
+PROJECT_ROOT = Path(__file__).resolve().parent
+DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config.toml"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or of the wrong type."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+    threads: int = 8
+    trust_proxy: bool = False
+    public_url: str = ""
+    cors_origins: list[str] = field(default_factory=lambda: ["*"])
+    log_level: str = "info"
+
+
+@dataclass(frozen=True)
+class RedisConfig:
+    url: str = ""
+    queue: str = "video-manager"
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    data_dir: str = "data"
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    max_upload_bytes: int = 20 * 1024**3
+    probe_timeout_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class FfmpegConfig:
+    ffmpeg: str = ""
+    ffprobe: str = ""
+    timeout_s: float = 3600.0
+
+
+@dataclass(frozen=True)
+class TusConfig:
+    expiry_s: int = 24 * 3600
+    cleanup_interval_s: int = 600
+
+
+@dataclass(frozen=True)
+class JobsConfig:
+    retries: int = 2
+    retry_delay_s: int = 5
+    result_ttl_s: int = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class SharesConfig:
+    secret_key: str = ""
+    old_secret_keys: list[str] = field(default_factory=list)
+    max_expiry_s: int = 30 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    redis: RedisConfig = field(default_factory=RedisConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    ffmpeg: FfmpegConfig = field(default_factory=FfmpegConfig)
+    tus: TusConfig = field(default_factory=TusConfig)
+    jobs: JobsConfig = field(default_factory=JobsConfig)
+    shares: SharesConfig = field(default_factory=SharesConfig)
+    base_dir: Path = PROJECT_ROOT
+
+    @property
+    def data_dir(self) -> Path:
+        return (self.base_dir / self.storage.data_dir).resolve()
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.data_dir / 'video-manager.db'}"
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, env: typing.Mapping[str, str] | None = None
+) -> Config:
+    """Read the TOML file (explicit path, else `VIDEO_MANAGER_CONFIG`, else the project's) and apply env."""
+    env = os.environ if env is None else env
+    chosen = Path(path or env.get(f"{ENV_PREFIX}CONFIG") or DEFAULT_CONFIG_PATH).resolve()
+    raw: dict[str, typing.Any] = {}
+    if chosen.exists():
+        try:
+            raw = tomllib.loads(chosen.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{chosen}: {exc}") from exc
+    elif path is not None:
+        raise ConfigError(f"config file {chosen} does not exist")
+
+    sections: dict[str, typing.Any] = {}
+    for section_field in dataclasses.fields(Config):
+        if section_field.name == "base_dir":
+            continue
+        section_type = _resolve(Config, section_field.name)
+        values = raw.pop(section_field.name, {})
+        if not isinstance(values, dict):
+            raise ConfigError(f"[{section_field.name}] must be a table")
+        sections[section_field.name] = _build_section(section_field.name, section_type, values, env)
+    if raw:
+        raise ConfigError(f"unknown config section(s): {', '.join(sorted(raw))}")
+    return Config(**sections, base_dir=chosen.parent)
+
+
+def _build_section(
+    name: str, section_type: type, values: dict[str, typing.Any], env: typing.Mapping[str, str]
+):
+    known = {f.name for f in dataclasses.fields(section_type)}
+    unknown = set(values) - known
+    if unknown:
+        raise ConfigError(f"unknown key(s) in [{name}]: {', '.join(sorted(unknown))}")
+    kwargs = {}
+    for key in known:
+        key_type = _resolve(section_type, key)
+        env_name = f"{ENV_PREFIX}{name}_{key}".upper()
+        if env_name in env:
+            kwargs[key] = _parse_env(env[env_name], key_type, env_name)
+        elif key in values:
+            kwargs[key] = _check_type(values[key], key_type, f"{name}.{key}")
+    return section_type(**kwargs)
+
+
+def _resolve(owner: type, name: str) -> typing.Any:
+    return typing.get_type_hints(owner)[name]
+
+
+def _check_type(value: typing.Any, expected: typing.Any, where: str) -> typing.Any:
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if typing.get_origin(expected) is list:
+        (item_type,) = typing.get_args(expected)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} must be a list, got {value!r}")
+        return [_check_type(item, item_type, where) for item in value]
+    ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+    if not ok:
+        raise ConfigError(f"{where} must be {expected.__name__}, got {value!r}")
+    return value
+
+
+def _parse_env(text: str, expected: typing.Any, env_name: str) -> typing.Any:
+    try:
+        if expected is bool:
+            lowered = text.strip().lower()
+            if lowered not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                raise ValueError(text)
+            return lowered in {"1", "true", "yes", "on"}
+        if expected in (int, float):
+            return expected(text)
+        if typing.get_origin(expected) is list:
+            parsed = (
+                json.loads(text)
+                if text.strip().startswith("[")
+                else [item.strip() for item in text.split(",") if item.strip()]
+            )
+            return _check_type(parsed, expected, env_name)
+        return text
+    except (ValueError, json.JSONDecodeError) as exc:
+        type_name = getattr(expected, "__name__", str(expected))
+        raise ConfigError(f"{env_name} must be {type_name}, got {text!r}") from exc

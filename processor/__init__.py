@@ -1,0 +1,1 @@
+"""The processing side: ffprobe/ffmpeg wrappers, RQ jobs and the worker daemon."""

@@ -1,0 +1,53 @@
+"""Turning a finished file into a video: probe it, publish it atomically, record it.
+
+The one path used by plain uploads, completed tus uploads and ffmpeg job outputs, so every
+video in the database has been probed and its file is complete.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from processor.probe import MediaInfo, probe
+from storage.blobs import BlobStore
+from storage.models import Video, VideoStatus
+
+
+def ingest(
+    blobs: BlobStore,
+    ffprobe: str,
+    probe_timeout_s: float,
+    *,
+    staged: Path,
+    video_id: uuid.UUID,
+    owner_id: int,
+    name: str,
+    source: str,
+) -> Video:
+    """Raises `InvalidVideoError` (nothing published) when ffprobe does not accept the file."""
+    info = probe(staged, ffprobe, probe_timeout_s)
+    size = staged.stat().st_size
+    blobs.publish(staged, video_id)
+    try:
+        return Video.create(
+            id=video_id, owner=owner_id, name=name, source=source, size=size, **media_fields(info)
+        )
+    except Exception:
+        blobs.delete_video(video_id)
+        raise
+
+
+def media_fields(info: MediaInfo) -> dict:
+    return {
+        "status": VideoStatus.READY,
+        "duration": info.duration,
+        "width": info.width,
+        "height": info.height,
+        "video_codec": info.video_codec,
+        "audio_codec": info.audio_codec,
+        "pix_fmt": info.pix_fmt,
+        "frame_rate": info.frame_rate,
+        "sample_rate": info.sample_rate,
+        "content_type": info.content_type,
+    }

@@ -1,0 +1,54 @@
+"""The Flask application factory: one app per process, built from a Config, nothing global."""
+
+from __future__ import annotations
+
+from apiflask import APIFlask
+from flask_cors import CORS
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import Config, load_config
+from server import auth, health, videos
+from server.errors import register_error_handlers
+from server.requests import StreamingRequest
+from server.services import Services
+from storage.database import create_tables, db, open_database
+
+
+def create_app(config: Config | None = None) -> APIFlask:
+    config = config or load_config()
+    app = APIFlask(
+        __name__,
+        title="video-manager",
+        version="0.1.0",
+        spec_path="/api/openapi.json",
+        docs_path="/api/docs",
+        json_errors=False,
+    )
+    app.request_class = StreamingRequest
+    app.config.update(
+        MAX_CONTENT_LENGTH=config.limits.max_upload_bytes,
+        VALIDATION_ERROR_STATUS_CODE=400,
+        SYNC_LOCAL_SPEC=False,
+    )
+    app.extensions["video_manager"] = Services.from_config(config)
+
+    open_database(config.database_url)
+    create_tables()
+
+    @app.before_request
+    def _open_db() -> None:
+        db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close_db(_exc: BaseException | None) -> None:
+        if not db.is_closed():
+            db.close()
+
+    register_error_handlers(app)
+    for blueprint in (auth.bp, videos.bp, health.bp):
+        app.register_blueprint(blueprint)
+
+    CORS(app, origins=config.server.cors_origins, allow_headers="*", expose_headers="*", max_age=86400)
+    if config.server.trust_proxy:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1, x_port=1)
+    return app

@@ -1,0 +1,89 @@
+"""One error shape for everything: `{"error": code, "detail": sentence}`, never HTML or a traceback."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, NoReturn
+
+from apiflask import APIFlask
+from apiflask.exceptions import HTTPError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+CODES_BY_STATUS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    410: "gone",
+    411: "length_required",
+    412: "precondition_failed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    416: "range_not_satisfiable",
+    422: "invalid_request",
+    429: "too_many_requests",
+    460: "checksum_mismatch",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+class ApiError(HTTPError):
+    """Raise with a machine code and a sentence for the client."""
+
+    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status, message=detail, headers=headers, extra_data={"error": code})
+
+
+def fail(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> NoReturn:
+    raise ApiError(status, code, detail, headers)
+
+
+def not_found(what: str = "resource") -> NoReturn:
+    fail(404, "not_found", f"No such {what}.")
+
+
+def register_error_handlers(app: APIFlask) -> None:
+    @app.error_processor
+    def render(error: HTTPError) -> tuple[dict[str, Any], int, Any]:
+        code = error.extra_data.get("error") or CODES_BY_STATUS.get(error.status_code, "error")
+        if isinstance(error.detail, dict) and error.detail:
+            code = "invalid_request"
+            detail = _validation_sentence(error.detail)
+        else:
+            detail = error.message or "Request failed."
+        body = {"error": code, "detail": detail}
+        return body, error.status_code, error.headers
+
+    @app.errorhandler(HTTPException)
+    def from_werkzeug(exc: HTTPException):
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        return app.error_callback(HTTPError(exc.code or 500, message=exc.description, headers=headers))
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unhandled error on %s", _safe_path())
+        return app.error_callback(ApiError(500, "internal_error", "The server failed to handle the request."))
+
+
+def _validation_sentence(detail: dict[str, Any]) -> str:
+    parts = []
+    for location_errors in detail.values():
+        if isinstance(location_errors, dict):
+            for field, messages in location_errors.items():
+                text = "; ".join(str(m) for m in messages) if isinstance(messages, list) else str(messages)
+                parts.append(f"{field}: {text}")
+    return ". ".join(parts) or "The request is invalid."
+
+
+def _safe_path() -> str:
+    """The request path without share tokens, which are secrets."""
+    from flask import has_request_context, request
+
+    if not has_request_context():
+        return "-"
+    return "/s/<redacted>" if request.path.startswith("/s/") else request.path

@@ -1,0 +1,30 @@
+"""Liveness for load balancers and `make run` users: the database and Redis must both answer."""
+
+from __future__ import annotations
+
+from apiflask import APIBlueprint
+from redis.exceptions import RedisError
+
+from processor.queue import RedisNotConfiguredError
+from server.errors import fail
+from server.services import services
+from storage.database import db
+
+bp = APIBlueprint("health", __name__, tag="Health")
+
+
+@bp.get("/health")
+@bp.doc(summary="200 when Redis and the database answer, else 503")
+def health():
+    problems = []
+    try:
+        db.execute_sql("SELECT 1")
+    except Exception as exc:  # any driver error means the database is not usable
+        problems.append(f"database: {type(exc).__name__}")
+    try:
+        services().redis.ping()
+    except (RedisError, RedisNotConfiguredError) as exc:
+        problems.append(f"redis: {type(exc).__name__}")
+    if problems:
+        fail(503, "unhealthy", "Not ready: " + ", ".join(problems) + ".")
+    return {"status": "ok", "database": "ok", "redis": "ok"}

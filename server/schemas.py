@@ -1,0 +1,55 @@
+"""Response shapes of the contract, as pydantic models so APIFlask documents them in OpenAPI."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+
+from server.urls import external_url
+from storage.models import Video
+
+
+class VideoOut(BaseModel):
+    id: str
+    name: str
+    size: int
+    duration: float | None
+    width: int | None
+    height: int | None
+    video_codec: str | None
+    audio_codec: str | None
+    status: str
+    error: str | None
+    source: str
+    created_at: str
+    download_url: str
+
+
+class VideoListOut(BaseModel):
+    results: list[VideoOut]
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """Timestamps are stored naive in UTC; clients get ISO-8601 with an explicit `Z`."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+
+
+def video_out(video: Video) -> dict:
+    return {
+        "id": str(video.id),
+        "name": video.name,
+        "size": video.size,
+        "duration": video.duration,
+        "width": video.width,
+        "height": video.height,
+        "video_codec": video.video_codec,
+        "audio_codec": video.audio_codec,
+        "status": video.status,
+        "error": video.error,
+        "source": video.source,
+        "created_at": iso_utc(video.created_at),
+        "download_url": external_url("videos.download", video_id=video.id),
+    }

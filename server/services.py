@@ -1,0 +1,48 @@
+"""What the request handlers share: config, blob store, programs and the Redis connection.
+
+Built once per app in `create_app` and kept in `app.extensions`, so there is no import-time state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import current_app
+from redis import Redis
+from rq import Queue
+
+import binaries
+from config import Config
+from processor import queue as job_queues
+from storage.blobs import BlobStore
+
+
+@dataclass
+class Services:
+    config: Config
+    blobs: BlobStore
+    ffprobe: str
+    _redis: Redis | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_config(cls, config: Config) -> Services:
+        return cls(
+            config=config,
+            blobs=BlobStore(config.data_dir),
+            ffprobe=binaries.ffprobe_path(config.ffmpeg.ffprobe),
+        )
+
+    @property
+    def redis(self) -> Redis:
+        """Connected lazily: the server starts (and reports 503) even while Redis is down."""
+        if self._redis is None:
+            self._redis = job_queues.connect(self.config)
+        return self._redis
+
+    @property
+    def queue(self) -> Queue:
+        return job_queues.job_queue(self.config, self.redis)
+
+
+def services() -> Services:
+    return current_app.extensions["video_manager"]

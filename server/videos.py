@@ -1,0 +1,112 @@
+"""Videos: plain upload, list, detail, delete and ranged download of the caller's own videos."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from apiflask import APIBlueprint
+from flask import request, send_file
+
+from processor.ingest import ingest
+from processor.probe import InvalidVideoError
+from server.auth import current_user, token_auth
+from server.errors import fail, not_found
+from server.schemas import VideoListOut, VideoOut, video_out
+from server.services import services
+from storage.database import db
+from storage.models import Video
+from storage.names import display_name
+
+bp = APIBlueprint("videos", __name__, tag="Videos")
+
+
+def owned_video(video_id: uuid.UUID) -> Video:
+    """The caller's video, or 404 whether it is missing or someone else's."""
+    video = Video.get_or_none((Video.id == video_id) & (Video.owner == current_user().id))
+    if video is None:
+        not_found("video")
+    return video
+
+
+@bp.post("/api/videos/upload/")
+@bp.auth_required(token_auth)
+@bp.output(VideoOut, status_code=201)
+@bp.doc(summary="Upload a video as multipart field `file`")
+def upload():
+    """The body streams to a temp file; it becomes a video only once ffprobe accepts it."""
+    part = request.files.get("file")
+    if part is None:
+        fail(400, "missing_file", "Send the video as multipart/form-data field `file`.")
+    svc = services()
+    staged = Path(part.stream.name)
+    try:
+        video = ingest(
+            svc.blobs,
+            svc.ffprobe,
+            svc.config.limits.probe_timeout_s,
+            staged=staged,
+            video_id=uuid.uuid4(),
+            owner_id=current_user().id,
+            name=display_name(part.filename),
+            source="upload",
+        )
+    except InvalidVideoError as exc:
+        fail(422, "invalid_video", f"The file is not a video ffprobe can read ({exc}).")
+    finally:
+        part.close()
+    return video_out(video)
+
+
+@bp.get("/api/videos/")
+@bp.auth_required(token_auth)
+@bp.output(VideoListOut)
+@bp.doc(summary="The caller's videos, newest first")
+def list_videos():
+    videos = Video.select().where(Video.owner == current_user().id).order_by(Video.created_at.desc())
+    return {"results": [video_out(v) for v in videos]}
+
+
+@bp.get("/api/videos/<uuid:video_id>/")
+@bp.auth_required(token_auth)
+@bp.output(VideoOut)
+@bp.doc(summary="One video")
+def get_video(video_id: uuid.UUID):
+    return video_out(owned_video(video_id))
+
+
+@bp.delete("/api/videos/<uuid:video_id>/")
+@bp.auth_required(token_auth)
+@bp.output({}, status_code=204)
+@bp.doc(summary="Delete a video, its file and its share links")
+def delete_video(video_id: uuid.UUID):
+    video = owned_video(video_id)
+    with db.atomic():
+        video.delete_instance(recursive=True)
+    services().blobs.delete_video(video.id)
+    return ""
+
+
+@bp.get("/api/videos/<uuid:video_id>/download/")
+@bp.auth_required(token_auth)
+@bp.doc(summary="The video's bytes; honours Range (206/416)")
+def download(video_id: uuid.UUID):
+    return send_video(owned_video(video_id), as_attachment=True)
+
+
+def send_video(video: Video, *, as_attachment: bool):
+    """Range, If-Range, ETag and HEAD through Werkzeug; gunicorn streams the file with sendfile()."""
+    path = services().blobs.video_path(video.id)
+    if video.status != "ready" or not path.is_file():
+        not_found("video file")
+    response = send_file(
+        path,
+        mimetype=video.content_type,
+        as_attachment=as_attachment,
+        download_name=video.name,
+        conditional=True,
+        etag=True,
+        max_age=None,
+    )
+    response.headers["Accept-Ranges"] = "bytes"
+    return response

@@ -1,0 +1,1 @@
+"""The store: Peewee models and database set-up, files on disk, user accounts."""

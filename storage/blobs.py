@@ -1,0 +1,74 @@
+"""Files on disk. Every finished file appears at its final path in one atomic step.
+
+Writers fill a temporary file inside `data/tmp` (same filesystem as `data/videos`) and only a
+link/rename publishes it, so a crash, a dropped client or a failed ffmpeg run can never leave a
+half-written file where a finished one is expected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+STALE_TEMP_AGE_S = 24 * 3600
+
+
+class BlobStore:
+    def __init__(self, data_dir: Path) -> None:
+        self.videos_dir = data_dir / "videos"
+        self.tmp_dir = data_dir / "tmp"
+        self.videos_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    def video_path(self, video_id: uuid.UUID) -> Path:
+        """Paths come from our own UUIDs only; client-sent names never reach the filesystem."""
+        video_id = uuid.UUID(str(video_id))
+        return self.videos_dir / video_id.hex[:2] / str(video_id)
+
+    def temp_file(self) -> IO[bytes]:
+        """A temp file that deletes its name when closed; `publish` links the bytes first."""
+        return tempfile.NamedTemporaryFile(dir=self.tmp_dir, prefix="upload-", delete=True)
+
+    @contextlib.contextmanager
+    def staged_path(self, suffix: str = "") -> Iterator[Path]:
+        """A temp path for a program (ffmpeg) to write; removed afterwards unless it was published."""
+        fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix="stage-", suffix=suffix)
+        os.close(fd)
+        path = Path(name)
+        try:
+            yield path
+        finally:
+            path.unlink(missing_ok=True)
+
+    def publish(self, staged: Path, video_id: uuid.UUID) -> Path:
+        """Make a finished file durable and hard-link it to the video's final path.
+
+        Linking never overwrites an existing video; the staged name is removed by its owner
+        (the temp file's close, or `staged_path`'s exit).
+        """
+        with open(staged, "rb") as handle:
+            os.fsync(handle.fileno())
+        final = self.video_path(video_id)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.link(staged, final)
+        return final
+
+    def delete_video(self, video_id: uuid.UUID) -> None:
+        self.video_path(video_id).unlink(missing_ok=True)
+
+    def sweep_stale_temps(self, max_age_s: float = STALE_TEMP_AGE_S) -> int:
+        """Remove temp files left by a process that was killed; returns how many went."""
+        cutoff = time.time() - max_age_s
+        removed = 0
+        for entry in self.tmp_dir.iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                if entry.is_file() and entry.stat().st_mtime < cutoff:
+                    entry.unlink()
+                    removed += 1
+        return removed

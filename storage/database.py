@@ -1,0 +1,44 @@
+"""One database handle for the whole process, bound at start-up from `database.url`.
+
+SQLite runs in WAL mode with a busy timeout because the server's processes and the worker
+write to the same file; a `postgresql://` URL works unchanged through playhouse.db_url.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from peewee import Database, DatabaseProxy, SqliteDatabase
+from playhouse.db_url import connect
+
+db = DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "busy_timeout": 15000,
+    "foreign_keys": 1,
+    "synchronous": "normal",
+}
+
+
+def open_database(url: str) -> Database:
+    """Bind the proxy to the database at `url`, creating the SQLite file's folder if needed."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        database = connect(url, pragmas=SQLITE_PRAGMAS)
+    else:
+        database = connect(url)
+    db.initialize(database)
+    return database
+
+
+def create_tables() -> None:
+    """Create missing tables; safe to call from every process at start-up."""
+    from storage.models import ALL_MODELS
+
+    with db.connection_context():
+        db.create_tables(ALL_MODELS, safe=True)
+
+
+def is_sqlite() -> bool:
+    return isinstance(db.obj, SqliteDatabase)

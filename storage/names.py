@@ -1,0 +1,16 @@
+"""Client-sent file names are display strings only: cleaned here, never used as paths."""
+
+from __future__ import annotations
+
+import unicodedata
+
+MAX_NAME_LENGTH = 255
+
+
+def display_name(raw: str | None, fallback: str = "video") -> str:
+    """Keep the last path component, drop control characters, trim length; never empty."""
+    if not raw or raw == "null":
+        return fallback
+    last = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = "".join(ch for ch in last if unicodedata.category(ch)[0] != "C").strip().strip(".")
+    return cleaned[:MAX_NAME_LENGTH] or fallback

@@ -1,0 +1,157 @@
+"""`video-manager run`: the embedded redis-server, one RQ worker and the HTTP server as children.
+
+Children run in their own sessions, so Ctrl-C reaches only this supervisor, which then stops them
+in order (server, worker, Redis). PR_SET_PDEATHSIG makes the kernel end them if we are killed,
+so no orphan keeps a port or a job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+import binaries
+from config import Config
+from processor.queue import EMBEDDED_URL_FILE
+
+log = logging.getLogger("video-manager")
+
+STOP_TIMEOUT_S = 30.0
+PR_SET_PDEATHSIG = 1
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def spawn(command: list[str], env: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=_die_with_parent, **kwargs)
+
+
+def stop(process: subprocess.Popen, timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """SIGTERM, then SIGKILL if it has not exited in time."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+class EmbeddedRedis:
+    """A private redis-server on a free loopback port with its data under `data/redis`."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.dir = data_dir / "redis"
+        self.url_file = data_dir / EMBEDDED_URL_FILE
+        self.port = 0
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout_s: float = 10.0) -> str:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        command = [
+            binaries.redis_server_path(),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.dir),
+            "--save",
+            "60 1",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "yes",
+            "--logfile",
+            str(self.dir / "redis.log"),
+        ]
+        self.process = spawn(command, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout_s
+        client = Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.5)
+        while True:
+            try:
+                client.ping()
+                break
+            except RedisError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"redis-server did not start (see {self.dir / 'redis.log'})") from None
+                time.sleep(0.05)
+        self.url_file.write_text(self.url)
+        return self.url
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+        with contextlib.suppress(FileNotFoundError):
+            if self.url_file.read_text().strip() == self.url:
+                self.url_file.unlink()
+
+
+def run_all(config: Config, config_path: str | None) -> int:
+    """Start everything and wait; returns the exit code for the CLI."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    env = dict(os.environ)
+    if config_path:
+        env["VIDEO_MANAGER_CONFIG"] = str(Path(config_path).resolve())
+    redis_server = None
+    if not config.redis.url:
+        redis_server = EmbeddedRedis(config.data_dir)
+        env["VIDEO_MANAGER_REDIS_URL"] = redis_server.start()
+        log.info("embedded redis-server on 127.0.0.1:%d", redis_server.port)
+
+    stopping = False
+
+    def request_stop(_signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    me = [sys.executable, "-m", "cli"]
+    children = {
+        "worker": spawn([*me, "worker"], env=env),
+        "server": spawn([*me, "serve"], env=env),
+    }
+    log.info("serving on http://%s:%d (Ctrl-C stops everything)", config.server.host, config.server.port)
+    exit_code = 0
+    try:
+        while not stopping:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    log.error("%s exited with %s; stopping", name, child.returncode)
+                    stopping, exit_code = True, 1
+            time.sleep(0.2)
+    finally:
+        for name in ("server", "worker"):
+            stop(children[name])
+        if redis_server is not None:
+            redis_server.stop()
+        log.info("stopped")
+    return exit_code

@@ -1,0 +1,97 @@
+"""Real processes for end-to-end tests: the HTTP server and the RQ worker, on loopback only."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from supervisor import free_port, stop
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def auth(token: str, scheme: str = "Token") -> dict[str, str]:
+    return {"Authorization": f"{scheme} {token}"}
+
+
+def process_env(data_dir: Path, redis_url: str, **overrides: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "VIDEO_MANAGER_CONFIG": str(PROJECT_ROOT / "config.toml"),
+            "VIDEO_MANAGER_STORAGE_DATA_DIR": str(data_dir),
+            "VIDEO_MANAGER_REDIS_URL": redis_url,
+            "VIDEO_MANAGER_SERVER_WORKERS": "2",
+            "VIDEO_MANAGER_SERVER_LOG_LEVEL": "warning",
+        }
+    )
+    env.update({f"VIDEO_MANAGER_{key.upper()}": value for key, value in overrides.items()})
+    return env
+
+
+def cli_create_user(env: dict[str, str], name: str, password: str = "a-long-password") -> str:
+    """`video-manager create-user`, as an operator runs it; returns the token on its last line."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "cli", "create-user", name, "--password", password],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return completed.stdout.strip().splitlines()[-1]
+
+
+@dataclass
+class LiveServer:
+    """`video-manager serve` (gunicorn) in a child process."""
+
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 20.0) -> LiveServer:
+        env = {**self.env, "VIDEO_MANAGER_SERVER_PORT": str(self.port)}
+        self.process = subprocess.Popen([sys.executable, "-m", "cli", "serve"], env=env, cwd=PROJECT_ROOT)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}")
+            try:
+                requests.get(f"{self.url}/api/openapi.json", timeout=1)
+                return self
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start in time")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process, timeout_s=10)
+
+
+@dataclass
+class LiveWorker:
+    """`video-manager worker` in a child process."""
+
+    env: dict[str, str]
+    process: subprocess.Popen | None = None
+
+    def start(self) -> LiveWorker:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "cli", "worker"], env=self.env, cwd=PROJECT_ROOT
+        )
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process, timeout_s=10)

@@ -1,0 +1,55 @@
+from pathlib import Path
+
+import pytest
+
+from config import ConfigError, load_config
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_and_env_overrides(tmp_path):
+    path = write(tmp_path, '[server]\nport = 8100\n[storage]\ndata_dir = "d"\n')
+    config = load_config(
+        path,
+        env={
+            "VIDEO_MANAGER_SERVER_PORT": "9000",
+            "VIDEO_MANAGER_SERVER_TRUST_PROXY": "yes",
+            "VIDEO_MANAGER_SERVER_CORS_ORIGINS": "https://a.example, https://b.example",
+        },
+    )
+    assert config.server.port == 9000
+    assert config.server.trust_proxy is True
+    assert config.server.cors_origins == ["https://a.example", "https://b.example"]
+    assert config.data_dir == (tmp_path / "d").resolve()
+    assert config.database_url == f"sqlite:///{(tmp_path / 'd').resolve() / 'video-manager.db'}"
+
+
+def test_config_path_from_env(tmp_path):
+    path = write(tmp_path, "[server]\nport = 8123\n")
+    assert load_config(env={"VIDEO_MANAGER_CONFIG": str(path)}).server.port == 8123
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "named"),
+    [
+        ("[server]\nport = 'eighty'\n", {}, "server.port"),
+        ("[server]\nprot = 1\n", {}, "prot"),
+        ("[nonsense]\n", {}, "nonsense"),
+        ("", {"VIDEO_MANAGER_SERVER_PORT": "x"}, "VIDEO_MANAGER_SERVER_PORT"),
+        ("", {"VIDEO_MANAGER_SERVER_TRUST_PROXY": "maybe"}, "VIDEO_MANAGER_SERVER_TRUST_PROXY"),
+        ("[server]\nworkers = true\n", {}, "server.workers"),
+        ("[server\n", {}, "config.toml"),
+    ],
+)
+def test_wrong_values_name_the_key(tmp_path, text, env, named):
+    with pytest.raises(ConfigError, match=named):
+        load_config(write(tmp_path, text), env=env)
+
+
+def test_explicit_missing_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "absent.toml", env={})
