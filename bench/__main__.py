@@ -1,0 +1,6 @@
+"""`make bench`: run every benchmark in turn; each prints its figures next to its baselines."""
+
+from bench import plain_upload
+
+for module in (plain_upload,):
+    module.main()

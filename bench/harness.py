@@ -1,0 +1,144 @@
+"""What every benchmark needs: a scratch folder, a running stack, raw baselines, RSS sampling."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from supervisor import EmbeddedRedis
+from tests.servers import PROJECT_ROOT, LiveServer, LiveWorker, cli_create_user, process_env
+
+MiB = 1024 * 1024
+WORK_DIR = PROJECT_ROOT / "bench" / ".work"
+CHUNK = os.urandom(MiB)
+
+
+@dataclass
+class Stack:
+    server: LiveServer
+    env: dict[str, str]
+    data_dir: Path
+    token: str
+    worker: LiveWorker | None = None
+
+
+@contextlib.contextmanager
+def running_stack(name: str, *, workers: int = 1, with_worker: bool = False) -> Iterator[Stack]:
+    """redis-server + gunicorn (+ RQ worker) on loopback, with a fresh user."""
+    data_dir = WORK_DIR / name
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    redis = EmbeddedRedis(data_dir)
+    redis.start()
+    env = process_env(data_dir, redis.url, server_workers=str(workers))
+    server = LiveServer(env).start()
+    worker = LiveWorker(env).start() if with_worker else None
+    try:
+        yield Stack(
+            server=server, env=env, data_dir=data_dir, token=cli_create_user(env, "bench"), worker=worker
+        )
+    finally:
+        server.stop()
+        if worker:
+            worker.stop()
+        redis.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def raw_disk_write(size: int, directory: Path) -> float:
+    """Seconds to write `size` bytes in 1 MiB writes and fsync: the disk's own ceiling."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "raw-write.bin"
+    started = time.perf_counter()
+    with open(path, "wb") as handle:
+        for _ in range(size // MiB):
+            handle.write(CHUNK)
+        handle.flush()
+        os.fsync(handle.fileno())
+    elapsed = time.perf_counter() - started
+    path.unlink()
+    return elapsed
+
+
+def send_body(
+    url: str, method: str, path: str, headers: dict[str, str], parts: list[bytes], size: int
+) -> tuple[int, bytes]:
+    """Send prefix parts, then `size` bytes of random data in 1 MiB writes, with a Content-Length."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=600)
+    prefix, suffix = parts
+    connection.putrequest(method, path)
+    for key, value in {**headers, "Content-Length": str(len(prefix) + size + len(suffix))}.items():
+        connection.putheader(key, value)
+    connection.endheaders()
+    connection.send(prefix)
+    for _ in range(size // MiB):
+        connection.send(CHUNK)
+    connection.send(suffix)
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    return response.status, body
+
+
+class RssSampler:
+    """Peak resident memory of a process tree, sampled from /proc every 20 ms."""
+
+    def __init__(self, root_pid: int) -> None:
+        self.root_pid = root_pid
+        self.peak = 0
+        self.baseline = self.current()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def current(self) -> int:
+        return sum(_rss(pid) for pid in [self.root_pid, *_children(self.root_pid)])
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.current())
+            time.sleep(0.02)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def growth_mib(self) -> float:
+        return (self.peak - self.baseline) / MiB
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    with contextlib.suppress(FileNotFoundError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            text = (task / "children").read_text().split()
+            for child in map(int, text):
+                found += [child, *_children(child)]
+    return found
+
+
+def _rss(pid: int) -> int:
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def report(title: str, rows: list[tuple[str, str]]) -> None:
+    print(f"\n== {title}")
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"  {label.ljust(width)}  {value}")
