@@ -69,6 +69,17 @@ def worker(app: AppContext, burst: bool) -> None:
     run_worker(app.config, burst=burst)
 
 
+@main.command()
+@pass_app
+def cleanup(app: AppContext) -> None:
+    """Remove expired unfinished uploads and stale temp files now (the worker also does it on a timer)."""
+    from processor.cleanup import remove_expired
+
+    with _database(app.config):
+        removed = remove_expired(app.config)
+    click.echo(" ".join(f"{key}={value}" for key, value in removed.items()))
+
+
 @main.command("create-user")
 @click.argument("name")
 @click.option("--password", help="Read from a prompt (or stdin) when not given.")

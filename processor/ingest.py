@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from processor.probe import MediaInfo, probe
+from processor.probe import InvalidVideoError, MediaInfo, probe
 from storage.blobs import BlobStore
 from storage.models import Video, VideoStatus
 
@@ -51,3 +51,39 @@ def media_fields(info: MediaInfo) -> dict:
         "sample_rate": info.sample_rate,
         "content_type": info.content_type,
     }
+
+
+def ingest_or_reject(
+    blobs: BlobStore,
+    ffprobe: str,
+    probe_timeout_s: float,
+    *,
+    staged: Path,
+    video_id: uuid.UUID,
+    owner_id: int,
+    name: str,
+    source: str,
+) -> Video:
+    """For finished resumable uploads: a file ffprobe refuses is recorded as `rejected` with the
+    reason (its bytes are not kept), so the client polling the video learns why."""
+    try:
+        return ingest(
+            blobs,
+            ffprobe,
+            probe_timeout_s,
+            staged=staged,
+            video_id=video_id,
+            owner_id=owner_id,
+            name=name,
+            source=source,
+        )
+    except InvalidVideoError as exc:
+        return Video.create(
+            id=video_id,
+            owner=owner_id,
+            name=name,
+            source=source,
+            size=staged.stat().st_size,
+            status=VideoStatus.REJECTED,
+            error=str(exc),
+        )

@@ -7,6 +7,7 @@ import logging
 from rq import Worker
 
 from config import Config
+from processor.cleanup import remove_expired, start_cleanup_timer
 from processor.queue import connect, job_queue
 from storage.database import create_tables, db, open_database
 
@@ -16,7 +17,14 @@ def run_worker(config: Config, *, burst: bool = False) -> bool:
     create_tables()
     db.close()  # each forked job opens its own connection
     connection = connect(config, socket_timeout=None)
+    remove_expired(config)
+    stop_cleanup = start_cleanup_timer(config)
     worker = Worker([job_queue(config, connection)], connection=connection)
-    return worker.work(
-        with_scheduler=True, burst=burst, logging_level=logging.getLevelName(config.server.log_level.upper())
-    )
+    try:
+        return worker.work(
+            with_scheduler=True,
+            burst=burst,
+            logging_level=logging.getLevelName(config.server.log_level.upper()),
+        )
+    finally:
+        stop_cleanup.set()

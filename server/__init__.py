@@ -11,7 +11,40 @@ from server import auth, health, videos
 from server.errors import register_error_handlers
 from server.requests import StreamingRequest
 from server.services import Services
+from server.tus import handler as tus
+from server.tus.method_override import MethodOverride
 from storage.database import create_tables, db, open_database
+
+TUS_HEADERS = [
+    "Tus-Resumable",
+    "Tus-Version",
+    "Tus-Extension",
+    "Tus-Max-Size",
+    "Tus-Checksum-Algorithm",
+    "Upload-Length",
+    "Upload-Offset",
+    "Upload-Metadata",
+    "Upload-Defer-Length",
+    "Upload-Concat",
+    "Upload-Checksum",
+    "Upload-Expires",
+]
+BROWSER_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "X-HTTP-Method-Override",
+    "X-Requested-With",
+    "Range",
+    *TUS_HEADERS,
+]
+BROWSER_RESPONSE_HEADERS = [
+    "Location",
+    "Content-Range",
+    "Accept-Ranges",
+    "Content-Disposition",
+    "ETag",
+    *TUS_HEADERS,
+]
 
 
 def create_app(config: Config | None = None) -> APIFlask:
@@ -45,10 +78,18 @@ def create_app(config: Config | None = None) -> APIFlask:
             db.close()
 
     register_error_handlers(app)
-    for blueprint in (auth.bp, videos.bp, health.bp):
+    for blueprint in (auth.bp, videos.bp, tus.bp, health.bp):
         app.register_blueprint(blueprint)
 
-    CORS(app, origins=config.server.cors_origins, allow_headers="*", expose_headers="*", max_age=86400)
+    CORS(
+        app,
+        origins=config.server.cors_origins,
+        methods=["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=BROWSER_REQUEST_HEADERS,
+        expose_headers=BROWSER_RESPONSE_HEADERS,
+        max_age=86400,
+    )
+    app.wsgi_app = MethodOverride(app.wsgi_app, tus.ENDPOINT)
     if config.server.trust_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1, x_port=1)
     return app

@@ -32,11 +32,17 @@ CODES_BY_STATUS = {
 }
 
 
+# Status codes outside the HTTP registry need their reason phrase spelled out.
+STATUS_LINES = {460: "460 Checksum Mismatch"}
+
+
 class ApiError(HTTPError):
     """Raise with a machine code and a sentence for the client."""
 
     def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(status, message=detail, headers=headers, extra_data={"error": code})
+        # APIFlask only accepts codes Werkzeug knows; tus's 460 is set after construction.
+        super().__init__(None, message=detail, headers=headers, extra_data={"error": code})
+        self.status_code = status
 
 
 def fail(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> NoReturn:
@@ -57,7 +63,7 @@ def register_error_handlers(app: APIFlask) -> None:
         else:
             detail = error.message or "Request failed."
         body = {"error": code, "detail": detail}
-        return body, error.status_code, error.headers
+        return body, STATUS_LINES.get(error.status_code, error.status_code), error.headers
 
     @app.errorhandler(HTTPException)
     def from_werkzeug(exc: HTTPException):

@@ -15,12 +15,16 @@ import binaries
 from config import Config
 from processor import queue as job_queues
 from storage.blobs import BlobStore
+from storage.chunks import ChunkStore
+from storage.uploads import UploadStore
 
 
 @dataclass
 class Services:
     config: Config
     blobs: BlobStore
+    uploads: UploadStore
+    chunks: ChunkStore
     ffprobe: str
     _redis: Redis | None = field(default=None, repr=False)
 
@@ -29,6 +33,8 @@ class Services:
         return cls(
             config=config,
             blobs=BlobStore(config.data_dir),
+            uploads=UploadStore.from_config(config),
+            chunks=ChunkStore.from_config(config),
             ffprobe=binaries.ffprobe_path(config.ffmpeg.ffprobe),
         )
 

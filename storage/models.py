@@ -69,4 +69,40 @@ class Video(BaseModel):
     created_at = DateTimeField(default=utcnow, index=True)
 
 
-ALL_MODELS: list[type[Model]] = [User, Token, Video]
+class UploadState:
+    RECEIVING = "receiving"
+    COMPLETE = "complete"
+
+
+class Upload(BaseModel):
+    """A tus upload. Its id becomes the id of the video it turns into. Offset = bytes on disk."""
+
+    id = UUIDField(primary_key=True, default=uuid.uuid4)
+    owner = ForeignKeyField(User, backref="uploads", on_delete="CASCADE")
+    length = BigIntegerField(null=True)  # None while the length is deferred
+    metadata = TextField(default="")  # the raw Upload-Metadata header, echoed by HEAD
+    name = CharField(max_length=255, default="video")
+    concat = CharField(max_length=8, default="")  # "", "partial" or "final"
+    concat_header = TextField(default="")  # final: the Upload-Concat value, echoed by HEAD
+    state = CharField(max_length=16, default=UploadState.RECEIVING)
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField(index=True)
+
+
+class ChunkedUpload(BaseModel):
+    """The seed's multipart chunk form: the client's `file_id` maps to our own id, never a path."""
+
+    id = UUIDField(primary_key=True, default=uuid.uuid4)
+    owner = ForeignKeyField(User, backref="chunked_uploads", on_delete="CASCADE")
+    client_file_id = CharField(max_length=255)
+    name = CharField(max_length=255)
+    total_chunks = IntegerField()
+    state = CharField(max_length=16, default=UploadState.RECEIVING)
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField(index=True)
+
+    class Meta:
+        indexes = ((("owner", "client_file_id"), True),)
+
+
+ALL_MODELS: list[type[Model]] = [User, Token, Video, Upload, ChunkedUpload]

@@ -1,0 +1,72 @@
+"""Reading a PATCH body in 1 MiB pieces, noticing a dropped client, an overrun and a lock release.
+
+A client that goes away mid-body is normal for resumable uploads: whatever arrived is kept and
+the next HEAD reports it. When another request asks for the upload's lock, the socket's read
+side is shut down so a read blocked on a half-open connection returns at once (as in tusd).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+
+from flask import Request
+
+READ_SIZE = 1024 * 1024
+log = logging.getLogger(__name__)
+
+
+class BodyReader:
+    def __init__(self, request: Request, limit: int = 0) -> None:
+        self.stream = request.stream
+        self.content_length = request.content_length
+        self.limit = limit  # set once the upload's remaining room is known
+        self.received = 0
+        self.dropped = False
+        self.overrun = False
+        self.released = threading.Event()
+        self._socket: socket.socket | None = request.environ.get("gunicorn.socket")
+
+    def release(self) -> None:
+        """Called from the lock's watcher thread: stop reading and let the newer request in."""
+        self.released.set()
+        if self._socket is not None:
+            with contextlib.suppress(OSError):
+                self._socket.shutdown(socket.SHUT_RD)
+
+    @property
+    def interrupted(self) -> bool:
+        return self.dropped or self.released.is_set()
+
+    def chunks(self) -> Iterator[bytes]:
+        while not self.released.is_set():
+            want = min(READ_SIZE, self.limit - self.received + 1)  # one extra byte reveals an overrun
+            try:
+                chunk = self.stream.read(want)
+            except Exception as exc:  # any failure to read the body means the client is gone
+                log.debug("body read ended: %s", type(exc).__name__)
+                self.dropped = True
+                return
+            if not chunk:
+                if self.content_length is not None and self.received < self.content_length:
+                    self.dropped = True
+                return
+            if self.received + len(chunk) > self.limit:
+                self.overrun = True
+                return
+            self.received += len(chunk)
+            yield chunk
+
+    def trailer(self, name: str) -> str | None:
+        """An HTTP trailer of a chunked body (gunicorn keeps them on its request object)."""
+        reader = getattr(self.stream, "reader", None) or getattr(
+            getattr(self.stream, "_stream", None), "reader", None
+        )
+        trailers = getattr(getattr(reader, "req", None), "trailers", None) or []
+        for key, value in trailers:
+            if key.lower() == name.lower():
+                return value
+        return None

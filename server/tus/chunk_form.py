@@ -1,0 +1,103 @@
+"""The seed API's multipart chunk upload, kept at the tus URL for clients that still send it.
+
+POST multipart with chunk_number (1-based), total_chunks, file_id, file_name, chunk, and no
+Tus-Resumable header. Answers 202 with what is still missing, then 201 with the video once the
+last chunk is in and the assembled file passed ffprobe.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import request
+from pydantic import BaseModel, Field, ValidationError
+
+from processor.ingest import ingest
+from processor.probe import InvalidVideoError
+from server.auth import current_user
+from server.errors import fail
+from server.schemas import video_out
+from server.services import services
+from server.tus.protocol import TUS_VERSION
+from storage.chunks import ChunkFormError
+from storage.models import ChunkedUpload, UploadState, Video
+from storage.names import display_name
+
+
+class ChunkFields(BaseModel):
+    chunk_number: int = Field(ge=1)
+    total_chunks: int = Field(ge=1, le=100_000)
+    file_id: str = Field(min_length=1, max_length=255)
+    file_name: str = Field(default="", max_length=1024)
+
+
+def receive_chunk():
+    if request.mimetype != "multipart/form-data":
+        fail(
+            412,
+            "unsupported_version",
+            f"Send Tus-Resumable: {TUS_VERSION}, or the multipart chunk form.",
+            {"Tus-Version": TUS_VERSION},
+        )
+    try:
+        fields = ChunkFields.model_validate(request.form.to_dict())
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        fail(400, "invalid_request", f"Invalid chunk form ({problems}).")
+    part = request.files.get("chunk")
+    if part is None:
+        fail(400, "missing_file", "Send the chunk's bytes as multipart field `chunk`.")
+    svc = services()
+    chunks = svc.chunks
+    try:
+        session = chunks.session(
+            current_user().id, fields.file_id, display_name(fields.file_name), fields.total_chunks
+        )
+        with svc.uploads.locks.hold(f"chunks-{session.id}"):
+            session = ChunkedUpload.get_by_id(session.id)
+            if session.state == UploadState.COMPLETE:
+                return _progress(session, [], Video.get_or_none(Video.id == session.id)), 200
+            chunks.save(session, fields.chunk_number, Path(part.stream.name))
+            missing = chunks.missing(session)
+            if missing:
+                return _progress(session, missing, None), 202
+            video = _assemble(session)
+    except ChunkFormError as exc:
+        fail(400, "invalid_chunk", f"{exc}.")
+    finally:
+        part.close()
+    return _progress(session, [], video), 201
+
+
+def _assemble(session: ChunkedUpload) -> Video:
+    svc = services()
+    assembled = svc.chunks.assemble(session)
+    try:
+        video = ingest(
+            svc.blobs,
+            svc.ffprobe,
+            svc.config.limits.probe_timeout_s,
+            staged=assembled,
+            video_id=session.id,
+            owner_id=session.owner_id,
+            name=session.name,
+            source="upload",
+        )
+    except InvalidVideoError as exc:
+        svc.chunks.remove(session)
+        fail(422, "invalid_video", f"The assembled file is not a video ffprobe can read ({exc}).")
+    svc.chunks.mark_complete(session)
+    return video
+
+
+def _progress(session: ChunkedUpload, missing: list[int], video: Video | None) -> dict:
+    return {
+        "file_id": session.client_file_id,
+        "upload_id": str(session.id),
+        "total_chunks": session.total_chunks,
+        "received_chunks": session.total_chunks - len(missing),
+        "missing_chunks": len(missing),
+        "missing": missing[:1000],
+        "video_id": str(video.id) if video else None,
+        "video": video_out(video) if video else None,
+    }
