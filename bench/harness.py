@@ -52,6 +52,21 @@ def running_stack(name: str, *, workers: int = 1, with_worker: bool = False) -> 
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def settled() -> None:
+    """Flush dirty pages left by the previous measurement so it does not slow down the next."""
+    os.sync()
+    time.sleep(0.5)
+
+
+def median_of(runs: int, measure) -> float:
+    """Median seconds of `runs` calls of `measure()`, each started on a settled disk."""
+    timings = []
+    for _ in range(runs):
+        settled()
+        timings.append(measure())
+    return sorted(timings)[len(timings) // 2]
+
+
 def raw_disk_write(size: int, directory: Path) -> float:
     """Seconds to write `size` bytes in 1 MiB writes and fsync: the disk's own ceiling."""
     directory.mkdir(parents=True, exist_ok=True)

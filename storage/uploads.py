@@ -151,7 +151,6 @@ class UploadStore:
             for chunk in chunks:
                 handle.write(chunk)
             handle.truncate()
-            os.fsync(handle.fileno())
             new_offset = handle.tell()
         Upload.update(expires_at=utcnow() + self.expiry).where(Upload.id == upload.id).execute()
         upload.expires_at = utcnow() + self.expiry

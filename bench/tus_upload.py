@@ -1,0 +1,115 @@
+"""tus upload of a large file over loopback: ours against raw disk write and @tus/server, same run.
+
+One client for both servers: POST to create, then a single PATCH carrying the whole body in
+1 MiB writes, which is what tus-js-client and Uppy do with their default chunk size (infinite).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from bench.harness import (
+    WORK_DIR,
+    MiB,
+    RssSampler,
+    median_of,
+    raw_disk_write,
+    report,
+    running_stack,
+    send_body,
+)
+from supervisor import free_port, stop
+from tests.servers import PROJECT_ROOT
+
+SIZE = int(os.environ.get("BENCH_UPLOAD_MIB", "1024")) * MiB
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+PEER_DIR = PROJECT_ROOT / "bench" / "peer"
+
+
+def tus_upload(base_url: str, endpoint: str, headers: dict[str, str]) -> tuple[float, int]:
+    """Create an upload and PATCH it whole; returns (seconds for the PATCH, status)."""
+    import requests
+
+    created = requests.post(
+        base_url + endpoint,
+        headers={**headers, "Tus-Resumable": "1.0.0", "Upload-Length": str(SIZE)},
+        timeout=30,
+    )
+    created.raise_for_status()
+    path = "/" + created.headers["Location"].split("/", 3)[3]
+    patch_headers = {
+        **headers,
+        "Tus-Resumable": "1.0.0",
+        "Upload-Offset": "0",
+        "Content-Type": "application/offset+octet-stream",
+    }
+    started = time.perf_counter()
+    status, _ = send_body(base_url, "PATCH", path, patch_headers, [b"", b""], SIZE)
+    return time.perf_counter() - started, status
+
+
+def peer_server_available() -> bool:
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        return False
+    if not (PEER_DIR / "node_modules" / "@tus" / "server").is_dir():
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=PEER_DIR, check=False)
+    return (PEER_DIR / "node_modules" / "@tus" / "server").is_dir()
+
+
+def timed_upload(base_url: str, endpoint: str, headers: dict[str, str]) -> float:
+    seconds, status = tus_upload(base_url, endpoint, headers)
+    assert status == 204, status
+    return seconds
+
+
+def peer_upload() -> float | None:
+    if not peer_server_available():
+        return None
+    store = WORK_DIR / "peer-files"
+    shutil.rmtree(store, ignore_errors=True)
+    store.mkdir(parents=True)
+    port = free_port()
+    process = subprocess.Popen(
+        ["node", "tus_server.mjs", str(port), str(store)], cwd=PEER_DIR, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None and process.stdout.readline().startswith("ready")
+        return median_of(RUNS, lambda: timed_upload(f"http://127.0.0.1:{port}", "/files", {}))
+    finally:
+        stop(process)
+        shutil.rmtree(store, ignore_errors=True)
+
+
+def main() -> None:
+    raw_s = median_of(RUNS, lambda: raw_disk_write(SIZE, WORK_DIR))
+    peer_s = peer_upload()
+    with running_stack("tus-upload") as stack:
+        headers = {"Authorization": f"Token {stack.token}"}
+        with RssSampler(stack.server.process.pid) as rss:
+            ours_s = median_of(
+                RUNS, lambda: timed_upload(stack.server.url, "/api/videos/chunked_upload/", headers)
+            )
+    mb = SIZE / 1e6
+    rows = [
+        ("raw disk write (1 MiB writes + fsync)", f"{mb / raw_s:8.0f} MB/s"),
+        ("ours: tus PATCH", f"{mb / ours_s:8.0f} MB/s"),
+        ("ours / raw disk write", f"{raw_s / ours_s:8.2f}"),
+    ]
+    if peer_s is not None:
+        rows += [
+            ("@tus/server + @tus/file-store PATCH", f"{mb / peer_s:8.0f} MB/s"),
+            ("ours / @tus/server", f"{peer_s / ours_s:8.2f}"),
+        ]
+    else:
+        rows.append(("@tus/server", "skipped: node/npm not available"))
+    rows.append(("server RSS growth (peak)", f"{rss.growth_mib:8.1f} MiB"))
+    report(f"tus upload, {SIZE // MiB} MiB in one PATCH over loopback (median of {RUNS})", rows)
+
+
+if __name__ == "__main__":
+    Path(WORK_DIR).mkdir(parents=True, exist_ok=True)
+    main()
