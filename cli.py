@@ -73,7 +73,7 @@ def worker(app: AppContext, burst: bool) -> None:
 @pass_app
 def cleanup(app: AppContext) -> None:
     """Remove expired unfinished uploads and stale temp files now (the worker also does it on a timer)."""
-    from processor.cleanup import remove_expired
+    from processor.maintenance import remove_expired
 
     with _database(app.config):
         removed = remove_expired(app.config)

@@ -74,7 +74,9 @@ class TusConfig:
 class JobsConfig:
     retries: int = 2
     retry_delay_s: int = 5
-    result_ttl_s: int = 7 * 24 * 3600
+    heartbeat_timeout_s: int = 30
+    x264_crf: int = 18
+    x264_preset: str = "veryfast"
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,12 @@
 """`video-manager run`: the embedded redis-server, one RQ worker and the HTTP server as children.
 
-Children run in their own sessions, so Ctrl-C reaches only this supervisor, which then stops them
-in order (server, worker, Redis). PR_SET_PDEATHSIG makes the kernel end them if we are killed,
-so no orphan keeps a port or a job.
+Ctrl-C reaches only this supervisor (children run in their own sessions, see processes.py), which
+then stops them in order: server, worker, Redis.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import os
 import signal
@@ -23,39 +21,16 @@ from redis.exceptions import RedisError
 
 import binaries
 from config import Config
+from processes import spawn, stop
 from processor.queue import EMBEDDED_URL_FILE
 
 log = logging.getLogger("video-manager")
-
-STOP_TIMEOUT_S = 30.0
-PR_SET_PDEATHSIG = 1
 
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def _die_with_parent() -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def spawn(command: list[str], env: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=_die_with_parent, **kwargs)
-
-
-def stop(process: subprocess.Popen, timeout_s: float = STOP_TIMEOUT_S) -> None:
-    """SIGTERM, then SIGKILL if it has not exited in time."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout_s)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 class EmbeddedRedis:

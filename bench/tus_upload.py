@@ -22,7 +22,8 @@ from bench.harness import (
     running_stack,
     send_body,
 )
-from supervisor import free_port, stop
+from processes import stop
+from supervisor import free_port
 from tests.servers import PROJECT_ROOT
 
 SIZE = int(os.environ.get("BENCH_UPLOAD_MIB", "1024")) * MiB

@@ -49,6 +49,7 @@ def media_fields(info: MediaInfo) -> dict:
         "pix_fmt": info.pix_fmt,
         "frame_rate": info.frame_rate,
         "sample_rate": info.sample_rate,
+        "audio_channels": info.audio_channels,
         "content_type": info.content_type,
     }
 

@@ -35,6 +35,7 @@ class MediaInfo:
     pix_fmt: str | None
     frame_rate: str | None
     sample_rate: int | None
+    audio_channels: int | None
     format_name: str
     content_type: str
 
@@ -93,6 +94,7 @@ def parse_probe_output(report: dict) -> MediaInfo:
         if video.get("avg_frame_rate") != "0/0"
         else video.get("r_frame_rate"),
         sample_rate=int(audio["sample_rate"]) if audio and audio.get("sample_rate") else None,
+        audio_channels=int(audio["channels"]) if audio and audio.get("channels") else None,
         format_name=format_name,
         content_type=CONTENT_TYPES.get(format_name, "application/octet-stream"),
     )

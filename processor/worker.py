@@ -1,4 +1,4 @@
-"""`video-manager worker`: an RQ worker on the project's queue, with the scheduler for retries."""
+"""`video-manager worker`: an RQ worker on the project's queue, plus its maintenance timers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 from rq import Worker
 
 from config import Config
-from processor.cleanup import remove_expired, start_cleanup_timer
+from processor.maintenance import remove_expired, start_maintenance
 from processor.queue import connect, job_queue
 from storage.database import create_tables, db, open_database
 
@@ -15,11 +15,12 @@ from storage.database import create_tables, db, open_database
 def run_worker(config: Config, *, burst: bool = False) -> bool:
     open_database(config.database_url)
     create_tables()
+    remove_expired(config)
     db.close()  # each forked job opens its own connection
     connection = connect(config, socket_timeout=None)
-    remove_expired(config)
-    stop_cleanup = start_cleanup_timer(config)
-    worker = Worker([job_queue(config, connection)], connection=connection)
+    queue = job_queue(config, connection)
+    stop_maintenance = start_maintenance(config, queue)
+    worker = Worker([queue], connection=connection)
     try:
         return worker.work(
             with_scheduler=True,
@@ -27,4 +28,4 @@ def run_worker(config: Config, *, burst: bool = False) -> bool:
             logging_level=logging.getLevelName(config.server.log_level.upper()),
         )
     finally:
-        stop_cleanup.set()
+        stop_maintenance.set()

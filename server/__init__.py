@@ -7,7 +7,7 @@ from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config, load_config
-from server import auth, health, videos
+from server import auth, health, tasks, videos
 from server.errors import register_error_handlers
 from server.requests import StreamingRequest
 from server.services import Services
@@ -78,7 +78,7 @@ def create_app(config: Config | None = None) -> APIFlask:
             db.close()
 
     register_error_handlers(app)
-    for blueprint in (auth.bp, videos.bp, tus.bp, health.bp):
+    for blueprint in (auth.bp, videos.bp, tus.bp, tasks.bp, health.bp):
         app.register_blueprint(blueprint)
 
     CORS(

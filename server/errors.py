@@ -81,8 +81,9 @@ def _validation_sentence(detail: dict[str, Any]) -> str:
     for location_errors in detail.values():
         if isinstance(location_errors, dict):
             for field, messages in location_errors.items():
-                text = "; ".join(str(m) for m in messages) if isinstance(messages, list) else str(messages)
-                parts.append(f"{field}: {text}")
+                items = messages if isinstance(messages, list) else [messages]
+                text = "; ".join(str(m).removeprefix("Value error, ") for m in items)
+                parts.append(text if field in ("_schema", "") else f"{field}: {text}")
     return ". ".join(parts) or "The request is invalid."
 
 

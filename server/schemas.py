@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 
 from server.urls import external_url
-from storage.models import Video
+from storage.models import Task, TaskStatus, Video
 
 
 class VideoOut(BaseModel):
@@ -28,6 +28,28 @@ class VideoOut(BaseModel):
 
 class VideoListOut(BaseModel):
     results: list[VideoOut]
+
+
+class TaskResult(BaseModel):
+    video_id: str
+
+
+class TaskError(BaseModel):
+    error: str
+    detail: str
+
+
+class TaskOut(BaseModel):
+    task_id: str
+    kind: str
+    status: str
+    progress: float
+    result: TaskResult | None
+    error: TaskError | None
+    created_at: str
+    started_at: str | None
+    ended_at: str | None
+    status_url: str
 
 
 def iso_utc(moment: datetime | None) -> str | None:
@@ -52,4 +74,21 @@ def video_out(video: Video) -> dict:
         "source": video.source,
         "created_at": iso_utc(video.created_at),
         "download_url": external_url("videos.download", video_id=video.id),
+    }
+
+
+def task_out(task: Task) -> dict:
+    finished = task.status == TaskStatus.FINISHED
+    failed = task.status == TaskStatus.FAILED
+    return {
+        "task_id": str(task.id),
+        "kind": task.kind,
+        "status": task.status,
+        "progress": 1.0 if finished else task.progress,
+        "result": {"video_id": str(task.result_video)} if finished else None,
+        "error": {"error": task.error_code, "detail": task.error_detail} if failed else None,
+        "created_at": iso_utc(task.created_at),
+        "started_at": iso_utc(task.started_at),
+        "ended_at": iso_utc(task.ended_at),
+        "status_url": external_url("tasks.status", task_id=task.id),
     }

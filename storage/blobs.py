@@ -47,9 +47,12 @@ class BlobStore:
         return tempfile.NamedTemporaryFile(dir=self.tmp_dir, prefix="upload-", delete=True)
 
     @contextlib.contextmanager
-    def staged_path(self, suffix: str = "") -> Iterator[Path]:
-        """A temp path for a program (ffmpeg) to write; removed afterwards unless it was published."""
-        fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix="stage-", suffix=suffix)
+    def staged_path(self, suffix: str = "", tag: str = "") -> Iterator[Path]:
+        """A temp path for a program (ffmpeg) to write; removed afterwards (published or not).
+
+        `tag` (a task id) names the file so that the leftovers of a killed worker can be found.
+        """
+        fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix=f"stage-{tag}-", suffix=suffix)
         os.close(fd)
         path = Path(name)
         try:
@@ -69,6 +72,10 @@ class BlobStore:
         final.parent.mkdir(parents=True, exist_ok=True)
         os.link(staged, final)
         return final
+
+    def remove_staged(self, tag: str) -> None:
+        for leftover in self.tmp_dir.glob(f"stage-{tag}-*"):
+            leftover.unlink(missing_ok=True)
 
     def delete_video(self, video_id: uuid.UUID) -> None:
         self.video_path(video_id).unlink(missing_ok=True)

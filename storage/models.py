@@ -65,6 +65,7 @@ class Video(BaseModel):
     pix_fmt = CharField(max_length=32, null=True)
     frame_rate = CharField(max_length=32, null=True)
     sample_rate = IntegerField(null=True)
+    audio_channels = IntegerField(null=True)
     content_type = CharField(max_length=64, default="application/octet-stream")
     created_at = DateTimeField(default=utcnow, index=True)
 
@@ -105,4 +106,34 @@ class ChunkedUpload(BaseModel):
         indexes = ((("owner", "client_file_id"), True),)
 
 
-ALL_MODELS: list[type[Model]] = [User, Token, Video, Upload, ChunkedUpload]
+class TaskStatus:
+    QUEUED = "queued"
+    STARTED = "started"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+class Task(BaseModel):
+    """A trim or merge. The database row is the truth the API reports; RQ only carries the job.
+
+    `attempt` is bumped by each run that claims the task, so a run that lost its claim (its
+    worker was presumed dead and the task retried) cannot overwrite the newer run's outcome.
+    """
+
+    id = UUIDField(primary_key=True, default=uuid.uuid4)
+    owner = ForeignKeyField(User, backref="tasks", on_delete="CASCADE")
+    kind = CharField(max_length=8)
+    params = TextField()  # JSON: what the job needs
+    status = CharField(max_length=16, default=TaskStatus.QUEUED, index=True)
+    progress = FloatField(default=0.0)
+    attempt = IntegerField(default=0)
+    result_video = UUIDField(null=True)
+    error_code = CharField(max_length=64, null=True)
+    error_detail = TextField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    started_at = DateTimeField(null=True)
+    ended_at = DateTimeField(null=True)
+    heartbeat_at = DateTimeField(null=True)
+
+
+ALL_MODELS: list[type[Model]] = [User, Token, Video, Upload, ChunkedUpload, Task]

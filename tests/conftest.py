@@ -13,7 +13,7 @@ from storage import accounts
 from storage.database import create_tables, db, open_database
 from supervisor import EmbeddedRedis
 from tests.media import make_video
-from tests.servers import PROJECT_ROOT, LiveServer, process_env
+from tests.servers import PROJECT_ROOT, LiveServer, LiveWorker, process_env
 
 _user_numbers = itertools.count()
 
@@ -82,6 +82,13 @@ def live_server(config, redis_server, data_dir) -> Iterator[LiveServer]:
     server = LiveServer(process_env(data_dir, redis_server.url)).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_worker(config, redis_server, data_dir) -> Iterator[LiveWorker]:
+    worker = LiveWorker(process_env(data_dir, redis_server.url)).start()
+    yield worker
+    worker.stop()
 
 
 @pytest.fixture

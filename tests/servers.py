@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import requests
 
-from supervisor import free_port, stop
+from processes import stop
+from supervisor import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,9 +90,14 @@ class LiveWorker:
 
     def start(self) -> LiveWorker:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cli", "worker"], env=self.env, cwd=PROJECT_ROOT
+            [sys.executable, "-m", "cli", "worker"], env=self.env, cwd=PROJECT_ROOT, start_new_session=True
         )
         return self
+
+    def kill_hard(self) -> None:
+        """SIGKILL the worker with its work horse and ffmpeg: a machine that vanished."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
     def stop(self) -> None:
         if self.process is not None:

@@ -17,7 +17,7 @@ import requests
 from tusclient import client as tus_client
 from tusclient.storage.filestorage import FileStorage
 
-from processor.cleanup import remove_expired
+from processor.maintenance import remove_expired
 from storage.database import db
 from storage.models import Upload
 from tests.media import make_video

@@ -1,0 +1,157 @@
+"""ffmpeg command lines as data. Nothing here runs a process, so every command is testable as a list.
+
+Choices (see README): fast trim stream-copies from the keyframe at or before the start; precise
+trim re-encodes with x264 at a near-transparent CRF; a merge of inputs that match in every
+parameter uses the concat demuxer with stream copy, anything else the concat filter after
+normalising each input to the first one's size, frame rate, pixel format and audio layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+OUTPUT_OPTIONS = ["-movflags", "+faststart", "-f", "mp4"]
+AUDIO_RATE = 48000
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a command needs to know about one input video."""
+
+    path: Path
+    duration: float
+    width: int
+    height: int
+    video_codec: str
+    audio_codec: str | None
+    pix_fmt: str | None
+    frame_rate: str | None
+    sample_rate: int | None
+    audio_channels: int | None
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_codec is not None
+
+    def stream_signature(self) -> tuple:
+        """Inputs with equal signatures can be joined by stream copy."""
+        return (
+            self.video_codec,
+            self.width,
+            self.height,
+            self.pix_fmt,
+            self.frame_rate,
+            self.audio_codec,
+            self.sample_rate,
+            self.audio_channels,
+        )
+
+
+@dataclass(frozen=True)
+class Encoding:
+    crf: int = 18
+    preset: str = "veryfast"
+
+
+def _base(ffmpeg: str) -> list[str]:
+    return [ffmpeg, "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", "-loglevel", "error"]
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def trim_fast(ffmpeg: str, source: Source, start: float, end: float, output: Path) -> list[str]:
+    """Stream copy: no re-encode; the cut begins on the keyframe at or before `start`."""
+    return [
+        *_base(ffmpeg),
+        "-ss", _seconds(start), "-i", str(source.path), "-t", _seconds(end - start),
+        "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", "-avoid_negative_ts", "make_zero",
+        *OUTPUT_OPTIONS, str(output),
+    ]  # fmt: skip
+
+
+def trim_precise(
+    ffmpeg: str, source: Source, start: float, end: float, output: Path, encoding: Encoding
+) -> list[str]:
+    """Frame-accurate: input seeking is exact when decoding, the video is re-encoded."""
+    command = [
+        *_base(ffmpeg),
+        "-ss", _seconds(start), "-i", str(source.path), "-t", _seconds(end - start),
+        "-map", "0:v:0", "-map", "0:a:0?",
+        "-c:v", "libx264", "-crf", str(encoding.crf), "-preset", encoding.preset,
+        "-pix_fmt", source.pix_fmt if source.pix_fmt in ("yuv420p", "yuv422p", "yuv444p") else "yuv420p",
+    ]  # fmt: skip
+    if source.has_audio:
+        command += ["-c:a", "aac", "-b:a", "192k"]
+    return [*command, *OUTPUT_OPTIONS, str(output)]
+
+
+def can_concat_by_copy(sources: list[Source]) -> bool:
+    return len({source.stream_signature() for source in sources}) == 1
+
+
+def concat_list(sources: list[Source]) -> str:
+    """The concat demuxer's list file; paths are ours (UUIDs), quotes escaped all the same."""
+    lines = []
+    for source in sources:
+        escaped = str(source.path).replace("'", "'\\''")
+        lines.append(f"file '{escaped}'")
+    return "\n".join(lines) + "\n"
+
+
+def merge_copy(ffmpeg: str, list_file: Path, output: Path) -> list[str]:
+    return [
+        *_base(ffmpeg),
+        "-f", "concat", "-safe", "0", "-i", str(list_file),
+        "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", *OUTPUT_OPTIONS, str(output),
+    ]  # fmt: skip
+
+
+def merge_normalised(ffmpeg: str, sources: list[Source], output: Path, encoding: Encoding) -> list[str]:
+    """Concat filter: every input scaled and padded to the first one's size (aspect kept), same
+    frame rate, square pixels, yuv420p; silence for inputs without audio when any has audio."""
+    first = sources[0]
+    width, height = _even(first.width), _even(first.height)
+    rate = first.frame_rate if _valid_rate(first.frame_rate) else "30"
+    with_audio = any(source.has_audio for source in sources)
+    inputs: list[str] = []
+    filters: list[str] = []
+    joined = ""
+    for index, source in enumerate(sources):
+        inputs += ["-i", str(source.path)]
+        filters.append(
+            f"[{index}:v:0]scale={width}:{height}:force_original_aspect_ratio=decrease,"
+            f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={rate},format=yuv420p,"
+            f"trim=duration={_seconds(source.duration)},setpts=PTS-STARTPTS[v{index}]"
+        )
+        joined += f"[v{index}]"
+        if with_audio:
+            audio_in = f"[{index}:a:0]" if source.has_audio else f"anullsrc=r={AUDIO_RATE}:cl=stereo,"
+            filters.append(
+                f"{audio_in}aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,"
+                f"atrim=duration={_seconds(source.duration)},asetpts=PTS-STARTPTS[a{index}]"
+            )
+            joined += f"[a{index}]"
+    audio_flag = 1 if with_audio else 0
+    filters.append(f"{joined}concat=n={len(sources)}:v=1:a={audio_flag}[v]" + ("[a]" if with_audio else ""))
+    command = [
+        *_base(ffmpeg), *inputs, "-filter_complex", ";".join(filters), "-map", "[v]",
+        "-c:v", "libx264", "-crf", str(encoding.crf), "-preset", encoding.preset,
+    ]  # fmt: skip
+    if with_audio:
+        command += ["-map", "[a]", "-c:a", "aac", "-b:a", "192k"]
+    return [*command, *OUTPUT_OPTIONS, str(output)]
+
+
+def _even(value: int) -> int:
+    return max(2, value - value % 2)
+
+
+def _valid_rate(rate: str | None) -> bool:
+    try:
+        return rate is not None and Fraction(rate) > 0
+    except (ValueError, ZeroDivisionError):
+        return False

@@ -1,0 +1,227 @@
+"""The work: `trim` and `merge` are plain functions that take ids and return the new video's id.
+
+`run_task` is what RQ calls. It claims the task row, runs the function, and records the outcome:
+`finished` with the video, or `failed` with a reason. Transient failures (ffmpeg killed by a
+signal, I/O and database hiccups) are retried up to `jobs.retries` times; bad input never is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from peewee import OperationalError
+
+import binaries
+from config import Config, load_config
+from processor import ffmpeg
+from processor.ingest import ingest
+from processor.probe import InvalidVideoError
+from processor.runner import FfmpegError, run_ffmpeg
+from storage.blobs import BlobStore
+from storage.database import db, open_database
+from storage.models import Task, TaskStatus, Video, VideoStatus, utcnow
+
+log = logging.getLogger(__name__)
+PROGRESS_INTERVAL_S = 0.5
+Progress = Callable[[float], None]
+
+
+class JobInputError(ValueError):
+    """The task cannot succeed as asked (a source vanished, for instance); never retried."""
+
+
+@dataclass(frozen=True)
+class JobContext:
+    config: Config
+    blobs: BlobStore
+    ffmpeg: str
+    ffprobe: str
+    encoding: ffmpeg.Encoding
+    task_id: str = ""  # tags temp files, so a killed run's leftovers can be removed
+
+    @classmethod
+    def from_config(cls, config: Config) -> JobContext:
+        return cls(
+            config=config,
+            blobs=BlobStore(config.data_dir),
+            ffmpeg=binaries.ffmpeg_path(config.ffmpeg.ffmpeg),
+            ffprobe=binaries.ffprobe_path(config.ffmpeg.ffprobe),
+            encoding=ffmpeg.Encoding(crf=config.jobs.x264_crf, preset=config.jobs.x264_preset),
+        )
+
+
+# -- the work ----------------------------------------------------------------------------------
+
+
+def trim(
+    ctx: JobContext, owner_id: int, video_id: str, start: float, end: float, mode: str, progress: Progress
+) -> uuid.UUID:
+    source = _source(ctx, owner_id, video_id)
+    video = Video.get_by_id(video_id)
+    with ctx.blobs.staged_path(".mp4", ctx.task_id) as staged:
+        if mode == "fast":
+            command = ffmpeg.trim_fast(ctx.ffmpeg, source, start, end, staged)
+        else:
+            command = ffmpeg.trim_precise(ctx.ffmpeg, source, start, end, staged, ctx.encoding)
+        _run(ctx, command, end - start, progress)
+        stem = Path(video.name).stem
+        return _publish(ctx, staged, owner_id, f"{stem} [{start:.3f}-{end:.3f}].mp4", "trim")
+
+
+def merge(ctx: JobContext, owner_id: int, video_ids: list[str], progress: Progress) -> uuid.UUID:
+    sources = [_source(ctx, owner_id, video_id) for video_id in video_ids]
+    total = sum(source.duration for source in sources)
+    with ctx.blobs.staged_path(".mp4", ctx.task_id) as staged:
+        if ffmpeg.can_concat_by_copy(sources):
+            with ctx.blobs.staged_path(".txt", ctx.task_id) as list_file:
+                list_file.write_text(ffmpeg.concat_list(sources))
+                _run(ctx, ffmpeg.merge_copy(ctx.ffmpeg, list_file, staged), total, progress)
+        else:
+            _run(ctx, ffmpeg.merge_normalised(ctx.ffmpeg, sources, staged, ctx.encoding), total, progress)
+        first = Video.get_by_id(video_ids[0])
+        return _publish(
+            ctx, staged, owner_id, f"{Path(first.name).stem} + {len(sources) - 1} more.mp4", "merge"
+        )
+
+
+def _source(ctx: JobContext, owner_id: int, video_id: str) -> ffmpeg.Source:
+    video = Video.get_or_none(
+        (Video.id == video_id) & (Video.owner == owner_id) & (Video.status == VideoStatus.READY)
+    )
+    path = ctx.blobs.video_path(video.id) if video is not None else None
+    if video is None or not path.is_file():
+        raise JobInputError(f"video {video_id} no longer exists")
+    return ffmpeg.Source(
+        path=path,
+        duration=video.duration,
+        width=video.width,
+        height=video.height,
+        video_codec=video.video_codec,
+        audio_codec=video.audio_codec,
+        pix_fmt=video.pix_fmt,
+        frame_rate=video.frame_rate,
+        sample_rate=video.sample_rate,
+        audio_channels=video.audio_channels,
+    )
+
+
+def _run(ctx: JobContext, command: list[str], duration: float, progress: Progress) -> None:
+    run_ffmpeg(
+        command, expected_duration=duration, timeout_s=ctx.config.ffmpeg.timeout_s, on_progress=progress
+    )
+
+
+def _publish(ctx: JobContext, staged: Path, owner_id: int, name: str, source: str) -> uuid.UUID:
+    try:
+        video = ingest(
+            ctx.blobs, ctx.ffprobe, ctx.config.limits.probe_timeout_s,
+            staged=staged, video_id=uuid.uuid4(), owner_id=owner_id, name=name, source=source,
+        )  # fmt: skip
+    except InvalidVideoError as exc:
+        raise FfmpegError("invalid_output", f"ffmpeg produced no usable video ({exc})") from exc
+    return video.id
+
+
+WORK = {"trim": trim, "merge": merge}
+
+
+# -- the RQ entry point ------------------------------------------------------------------------
+
+
+def run_task(task_id: str) -> str | None:
+    """Claim the task, do its work, record the outcome. Returns the new video id, if any."""
+    config = load_config()
+    open_database(config.database_url)
+    with db.connection_context():
+        ctx = dataclasses.replace(JobContext.from_config(config), task_id=task_id)
+        return _run_task(ctx, task_id, requeue=_requeue_with_rq)
+
+
+def _run_task(ctx: JobContext, task_id: str, requeue: Callable[[str, int], None]) -> str | None:
+    attempt = _claim(task_id)
+    if attempt is None:
+        log.info("task %s is not queued any more; skipping", task_id)
+        return None
+    task = Task.get_by_id(task_id)
+    mine = (Task.id == task_id) & (Task.attempt == attempt)
+    params = json.loads(task.params)
+    try:
+        video_id = WORK[task.kind](ctx, task.owner_id, progress=_progress_writer(mine), **params)
+    except (JobInputError, FfmpegError, OperationalError, OSError) as exc:
+        code, detail, transient = _describe(exc)
+        if transient and attempt <= ctx.config.jobs.retries:
+            log.warning("task %s attempt %d failed (%s); retrying", task_id, attempt, code)
+            Task.update(status=TaskStatus.QUEUED, progress=0.0).where(mine).execute()
+            requeue(task_id, attempt)
+            return None
+        Task.update(status=TaskStatus.FAILED, error_code=code, error_detail=detail, ended_at=utcnow()).where(
+            mine
+        ).execute()
+        return None
+    finished = Task.update(
+        status=TaskStatus.FINISHED,
+        progress=1.0,
+        result_video=video_id,
+        ended_at=utcnow(),
+        heartbeat_at=utcnow(),
+    ).where(mine & (Task.status == TaskStatus.STARTED))
+    if finished.execute() == 0:
+        # Presumed dead and retried elsewhere meanwhile: the newer run owns the outcome.
+        Video.delete().where(Video.id == video_id).execute()
+        ctx.blobs.delete_video(video_id)
+        return None
+    return str(video_id)
+
+
+def _claim(task_id: str) -> int | None:
+    """Atomically move queued → started; the new attempt number, or None if not queued."""
+    now = utcnow()
+    claimed = (
+        Task.update(status=TaskStatus.STARTED, attempt=Task.attempt + 1, started_at=now, heartbeat_at=now,
+                    progress=0.0)
+        .where((Task.id == task_id) & (Task.status == TaskStatus.QUEUED))
+        .execute()
+    )  # fmt: skip
+    return Task.get_by_id(task_id).attempt if claimed else None
+
+
+def _progress_writer(mine) -> Progress:
+    """Progress and heartbeat, written at most every PROGRESS_INTERVAL_S."""
+    last = 0.0
+
+    def write(fraction: float) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= PROGRESS_INTERVAL_S or fraction >= 1.0:
+            last = now
+            Task.update(progress=round(fraction, 4), heartbeat_at=utcnow()).where(mine).execute()
+
+    return write
+
+
+def _describe(exc: Exception) -> tuple[str, str, bool]:
+    """(error code, detail for the client, transient?)"""
+    if isinstance(exc, FfmpegError):
+        return exc.code, exc.detail, exc.transient
+    if isinstance(exc, JobInputError):
+        return "invalid_input", f"{exc}", False
+    return "internal_error", f"the worker hit a temporary error ({type(exc).__name__})", True
+
+
+def _requeue_with_rq(task_id: str, attempt: int) -> None:
+    from rq import Queue, get_current_job
+
+    job = get_current_job()
+    config = load_config()
+    queue = Queue(job.origin, connection=job.connection)
+    queue.enqueue_in(
+        timedelta(seconds=config.jobs.retry_delay_s), run_task, task_id, job_id=f"{task_id}-retry{attempt}"
+    )

@@ -1,0 +1,129 @@
+"""Processing requests: trim and merge are checked completely here, then queued as tasks for the worker."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from typing import Annotated, Literal
+
+from apiflask import APIBlueprint
+from pydantic import BaseModel, BeforeValidator, Field, model_validator
+from redis.exceptions import RedisError
+
+from processor.jobs import run_task
+from processor.queue import RedisNotConfiguredError
+from server.auth import current_user, token_auth
+from server.errors import fail, not_found
+from server.schemas import TaskOut, task_out
+from server.services import services
+from server.videos import owned_video
+from storage.models import Task, Video, VideoStatus
+
+bp = APIBlueprint("tasks", __name__, tag="Processing")
+
+_CLOCK = re.compile(r"^(?:(?:(\d+):)?([0-5]?\d):)?(\d+(?:\.\d+)?)$")
+DURATION_SLACK_S = 0.0005  # the probe reports milliseconds; `end_time` equal to the duration is fine
+
+
+def parse_seconds(value: object) -> float:
+    """Seconds as a number, a numeric string, or `[[HH:]MM:]SS[.mmm]`."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError("must be seconds (a number) or HH:MM:SS.mmm")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        match = _CLOCK.match(value.strip())
+        if not match:
+            raise ValueError(f"{value!r} is not seconds or HH:MM:SS.mmm")
+        hours, minutes, rest = match.groups()
+        if minutes is not None and float(rest) >= 60:
+            raise ValueError(f"{value!r} has 60 or more seconds")
+        seconds = int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(rest)
+    else:
+        raise ValueError("must be seconds (a number) or HH:MM:SS.mmm")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError("must be a finite, non-negative time")
+    return round(seconds, 3)
+
+
+Seconds = Annotated[float, BeforeValidator(parse_seconds)]
+
+
+class TrimIn(BaseModel):
+    start_time: Seconds
+    end_time: Seconds
+    mode: Literal["precise", "fast"] = "precise"
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> TrimIn:
+        if self.end_time <= self.start_time:
+            raise ValueError("end_time must be greater than start_time")
+        return self
+
+
+class MergeIn(BaseModel):
+    video_ids: list[uuid.UUID] = Field(min_length=2, max_length=100)
+
+
+@bp.post("/api/videos/<uuid:video_id>/trim/")
+@bp.auth_required(token_auth)
+@bp.input(TrimIn, arg_name="body")
+@bp.output(TaskOut, status_code=202)
+@bp.doc(summary="Trim a video (precise: frame-accurate re-encode; fast: keyframe stream copy)")
+def trim(video_id: uuid.UUID, body: TrimIn):
+    video = _ready(owned_video(video_id))
+    if body.end_time > video.duration + DURATION_SLACK_S:
+        fail(
+            400,
+            "out_of_range",
+            f"end_time {body.end_time:g} is beyond the video's duration {video.duration:g}.",
+        )
+    params = {"video_id": str(video.id), "start": body.start_time, "end": body.end_time, "mode": body.mode}
+    return task_out(_enqueue("trim", params))
+
+
+@bp.post("/api/videos/merge/")
+@bp.auth_required(token_auth)
+@bp.input(MergeIn, arg_name="body")
+@bp.output(TaskOut, status_code=202)
+@bp.doc(summary="Join videos in the order given (stream copy when they all match)")
+def merge(body: MergeIn):
+    found = {
+        v.id: v
+        for v in Video.select().where((Video.id.in_(body.video_ids)) & (Video.owner == current_user().id))
+    }
+    for video_id in body.video_ids:
+        if video_id not in found:
+            not_found(f"video {video_id}")
+        _ready(found[video_id])
+    return task_out(_enqueue("merge", {"video_ids": [str(v) for v in body.video_ids]}))
+
+
+@bp.get("/api/videos/tasks/<uuid:task_id>/status/")
+@bp.auth_required(token_auth)
+@bp.output(TaskOut)
+@bp.doc(summary="A task's status, progress and result")
+def status(task_id: uuid.UUID):
+    task = Task.get_or_none((Task.id == task_id) & (Task.owner == current_user().id))
+    if task is None:
+        not_found("task")
+    return task_out(task)
+
+
+def _ready(video: Video) -> Video:
+    if video.status != VideoStatus.READY:
+        fail(400, "video_not_ready", f"Video {video.id} is {video.status}, not ready.")
+    return video
+
+
+def _enqueue(kind: str, params: dict) -> Task:
+    """Row first, then the job; if Redis is down the row goes again and the client gets 503."""
+    task = Task.create(owner=current_user().id, kind=kind, params=json.dumps(params))
+    try:
+        services().queue.enqueue(run_task, str(task.id), job_id=str(task.id))
+    except (RedisError, RedisNotConfiguredError):
+        task.delete_instance()
+        fail(503, "queue_unavailable", "The job queue (Redis) is unavailable; try again shortly.")
+    return task

@@ -1,0 +1,166 @@
+"""Unit tests of single functions: command builders, progress parsing, time parsing, job runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from processor import ffmpeg
+from processor.jobs import JobContext, _run_task
+from processor.runner import FfmpegError, parse_progress_line, run_ffmpeg, scrub
+from server.tasks import parse_seconds
+from storage.database import db
+from storage.models import Task, User
+from tests.media import make_video
+
+
+def source(**overrides) -> ffmpeg.Source:
+    values = dict(
+        path=Path("/data/videos/ab/x"), duration=3.0, width=320, height=240, video_codec="h264",
+        audio_codec="aac", pix_fmt="yuv420p", frame_rate="30/1", sample_rate=48000, audio_channels=1,
+    )  # fmt: skip
+    return ffmpeg.Source(**{**values, **overrides})
+
+
+def test_fast_trim_is_stream_copy():
+    command = ffmpeg.trim_fast("ffmpeg", source(), 1.25, 3.5, Path("out.mp4"))
+    assert command[command.index("-ss") + 1] == "1.250"
+    assert command[command.index("-t") + 1] == "2.250"
+    assert command[command.index("-c") + 1] == "copy"
+    assert "make_zero" in command and "libx264" not in command
+    assert command.index("-ss") < command.index("-i")  # input seeking
+
+
+def test_precise_trim_reencodes_with_configured_quality():
+    command = ffmpeg.trim_precise(
+        "ffmpeg", source(), 1, 2, Path("o.mp4"), ffmpeg.Encoding(crf=20, preset="fast")
+    )
+    assert command[command.index("-c:v") + 1] == "libx264"
+    assert command[command.index("-crf") + 1] == "20" and command[command.index("-preset") + 1] == "fast"
+    assert "-c:a" in command
+    silent = ffmpeg.trim_precise("ffmpeg", source(audio_codec=None), 1, 2, Path("o.mp4"), ffmpeg.Encoding())
+    assert "-c:a" not in silent
+
+
+def test_merge_choice():
+    assert ffmpeg.can_concat_by_copy([source(), source(path=Path("/b"))])
+    for different in [{"width": 640}, {"frame_rate": "25/1"}, {"audio_codec": None}, {"sample_rate": 44100},
+                      {"pix_fmt": "yuv444p"}, {"video_codec": "hevc"}, {"audio_channels": 2}]:  # fmt: skip
+        assert not ffmpeg.can_concat_by_copy([source(), source(**different)]), different
+
+
+def test_concat_list_escapes_quotes():
+    text = ffmpeg.concat_list([source(path=Path("/a/it's.mp4")), source(path=Path("/b/c.mp4"))])
+    assert text == "file '/a/it'\\''s.mp4'\nfile '/b/c.mp4'\n"
+
+
+def test_normalising_merge_adds_silence_for_inputs_without_audio():
+    command = ffmpeg.merge_normalised(
+        "ffmpeg",
+        [source(), source(audio_codec=None, width=641, height=361)],
+        Path("o.mp4"),
+        ffmpeg.Encoding(),
+    )
+    graph = command[command.index("-filter_complex") + 1]
+    assert "anullsrc" in graph and "concat=n=2:v=1:a=1" in graph
+    assert "scale=320:240" in graph and "fps=30/1" in graph
+    no_audio = ffmpeg.merge_normalised(
+        "ffmpeg", [source(audio_codec=None), source(audio_codec=None)], Path("o.mp4"), ffmpeg.Encoding()
+    )
+    assert "a=0" in no_audio[no_audio.index("-filter_complex") + 1] and "-c:a" not in no_audio
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [("out_time_us=1500000", 0.5), ("out_time_ms=3000000", 1.0), ("out_time_us=N/A", None),
+     ("progress=end", 1.0), ("progress=continue", None), ("frame=12", None), ("out_time_us=9000000", 1.0)],
+)  # fmt: skip
+def test_progress_lines(line, expected):
+    assert parse_progress_line(line, 3.0) == expected
+
+
+def test_scrub_removes_paths():
+    assert scrub("/srv/data/videos/ab/123: Invalid data") == "<file>: Invalid data"
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (5, 5.0),
+        (1.2345, 1.234),
+        ("2.5", 2.5),
+        ("00:00:03.456", 3.456),
+        ("1:02.5", 62.5),
+        ("01:00:00", 3600.0),
+    ],
+)
+def test_parse_seconds(value, seconds):
+    assert parse_seconds(value) == pytest.approx(seconds, abs=0.001)
+
+
+@pytest.mark.parametrize("value", [-1, "abc", "1:60", True, None, float("nan"), float("inf"), [], "1:2:3:4"])
+def test_parse_seconds_rejects(value):
+    with pytest.raises(ValueError):
+        parse_seconds(value)
+
+
+def test_runner_reports_failure_without_paths(tmp_path):
+    missing = tmp_path / "secret" / "missing.mp4"
+    with pytest.raises(FfmpegError) as caught:
+        run_ffmpeg(
+            ffmpeg.trim_fast(ffmpeg_path(), source(path=missing), 0, 1, tmp_path / "o.mp4"),
+            expected_duration=1, timeout_s=30,
+        )  # fmt: skip
+    assert caught.value.code == "ffmpeg_failed" and not caught.value.transient
+    assert "secret" not in caught.value.detail
+
+
+def test_runner_timeout_kills_ffmpeg(tmp_path):
+    command = [ffmpeg_path(), "-v", "error", "-re", "-f", "lavfi", "-i", "testsrc", "-progress", "pipe:1",
+               "-f", "null", "-"]  # fmt: skip
+    with pytest.raises(FfmpegError) as caught:
+        run_ffmpeg(command, expected_duration=60, timeout_s=1)
+    assert caught.value.code == "ffmpeg_timeout"
+
+
+def ffmpeg_path() -> str:
+    import binaries
+
+    return binaries.ffmpeg_path()
+
+
+def test_job_functions_run_without_redis(config, database, tmp_path):
+    """`_run_task` drives a real trim through the database and disk; nothing here touches Redis."""
+    from processor.ingest import ingest
+    from storage.blobs import BlobStore
+
+    clip = make_video(tmp_path / "clip.mp4", seconds=2)
+    ctx = JobContext.from_config(config)
+    requeued = []
+    with db.connection_context():
+        owner = User.create(username="jobs-unit", password_hash="x")
+        staged = tmp_path / "staged.mp4"
+        staged.write_bytes(clip.read_bytes())
+        import uuid
+
+        video = ingest(BlobStore(config.data_dir), ctx.ffprobe, 30, staged=staged, video_id=uuid.uuid4(),
+                       owner_id=owner.id, name="clip.mp4", source="upload")  # fmt: skip
+        ok = Task.create(
+            owner=owner,
+            kind="trim",
+            params=json.dumps({"video_id": str(video.id), "start": 0.5, "end": 1.5, "mode": "fast"}),
+        )
+        bad = Task.create(
+            owner=owner,
+            kind="trim",
+            params=json.dumps({"video_id": str(uuid.uuid4()), "start": 0, "end": 1, "mode": "fast"}),
+        )
+        new_id = _run_task(ctx, str(ok.id), requeue=lambda *args: requeued.append(args))
+        assert Task.get_by_id(ok.id).status == "finished" and new_id
+        assert _run_task(ctx, str(ok.id), requeue=lambda *args: requeued.append(args)) is None  # not queued
+        _run_task(ctx, str(bad.id), requeue=lambda *args: requeued.append(args))
+        failed = Task.get_by_id(bad.id)
+        assert failed.status == "failed" and failed.error_code == "invalid_input"
+        assert requeued == []  # bad input is never retried
