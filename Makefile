@@ -23,6 +23,7 @@ test: lint
 	$(BIN)/python -m pytest --cov=server --cov=processor --cov=storage --cov=config --cov=cli --cov-report=term $(PYTEST_ARGS)
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	$(BIN)/python -m bench
 
 clean:

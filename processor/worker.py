@@ -6,6 +6,7 @@ import logging
 
 from rq import Worker
 
+import processor.jobs  # noqa: F401  imported before forking, so each job's work horse starts warm
 from config import Config
 from processor.maintenance import remove_expired, start_maintenance
 from processor.queue import connect, job_queue
