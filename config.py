@@ -33,6 +33,8 @@ class ServerConfig:
     public_url: str = ""
     cors_origins: list[str] = field(default_factory=lambda: ["*"])
     log_level: str = "info"
+    x_sendfile: bool = False
+    x_accel_redirect: str = ""
 
 
 @dataclass(frozen=True)

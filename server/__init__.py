@@ -7,7 +7,7 @@ from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config, load_config
-from server import auth, health, tasks, videos
+from server import auth, health, shares, tasks, videos
 from server.errors import register_error_handlers
 from server.requests import StreamingRequest
 from server.services import Services
@@ -62,6 +62,7 @@ def create_app(config: Config | None = None) -> APIFlask:
         MAX_CONTENT_LENGTH=config.limits.max_upload_bytes,
         VALIDATION_ERROR_STATUS_CODE=400,
         SYNC_LOCAL_SPEC=False,
+        USE_X_SENDFILE=config.server.x_sendfile,
     )
     app.extensions["video_manager"] = Services.from_config(config)
 
@@ -78,7 +79,7 @@ def create_app(config: Config | None = None) -> APIFlask:
             db.close()
 
     register_error_handlers(app)
-    for blueprint in (auth.bp, videos.bp, tus.bp, tasks.bp, health.bp):
+    for blueprint in (auth.bp, videos.bp, tus.bp, tasks.bp, shares.bp, health.bp):
         app.register_blueprint(blueprint)
 
     CORS(

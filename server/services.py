@@ -14,6 +14,7 @@ from rq import Queue
 import binaries
 from config import Config
 from processor import queue as job_queues
+from server.signing import ShareSigner
 from storage.blobs import BlobStore
 from storage.chunks import ChunkStore
 from storage.uploads import UploadStore
@@ -26,6 +27,7 @@ class Services:
     uploads: UploadStore
     chunks: ChunkStore
     ffprobe: str
+    signer: ShareSigner
     _redis: Redis | None = field(default=None, repr=False)
 
     @classmethod
@@ -36,6 +38,7 @@ class Services:
             uploads=UploadStore.from_config(config),
             chunks=ChunkStore.from_config(config),
             ffprobe=binaries.ffprobe_path(config.ffmpeg.ffprobe),
+            signer=ShareSigner.from_config(config),
         )
 
     @property

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 from apiflask import APIBlueprint
-from flask import request, send_file
+from flask import Response, request, send_file
+from werkzeug.http import quote_header_value
 
 from processor.ingest import ingest
 from processor.probe import InvalidVideoError
@@ -95,10 +97,21 @@ def download(video_id: uuid.UUID):
 
 
 def send_video(video: Video, *, as_attachment: bool):
-    """Range, If-Range, ETag and HEAD through Werkzeug; gunicorn streams the file with sendfile()."""
-    path = services().blobs.video_path(video.id)
+    """Range, If-Range, ETag and HEAD through Werkzeug; gunicorn streams the file with sendfile().
+
+    With `server.x_accel_redirect` set, nginx sends the file from its internal location instead
+    (and handles Range itself); with `server.x_sendfile`, Flask hands the path to the proxy.
+    """
+    svc = services()
+    path = svc.blobs.video_path(video.id)
     if video.status != "ready" or not path.is_file():
         not_found("video file")
+    if svc.config.server.x_accel_redirect:
+        response = Response(status=200, mimetype=video.content_type)
+        relative = path.relative_to(svc.blobs.videos_dir).as_posix()
+        response.headers["X-Accel-Redirect"] = svc.config.server.x_accel_redirect.rstrip("/") + "/" + relative
+        response.headers["Content-Disposition"] = content_disposition(video.name, as_attachment)
+        return response
     response = send_file(
         path,
         mimetype=video.content_type,
@@ -110,3 +123,9 @@ def send_video(video: Video, *, as_attachment: bool):
     )
     response.headers["Accept-Ranges"] = "bytes"
     return response
+
+
+def content_disposition(name: str, as_attachment: bool) -> str:
+    kind = "attachment" if as_attachment else "inline"
+    ascii_name = name.encode("ascii", "ignore").decode() or "video"
+    return f"{kind}; filename={quote_header_value(ascii_name)}; filename*=UTF-8''{quote(name)}"

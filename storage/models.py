@@ -106,6 +106,17 @@ class ChunkedUpload(BaseModel):
         indexes = ((("owner", "client_file_id"), True),)
 
 
+class Share(BaseModel):
+    """A public link to one video. The URL's token is signed; this row makes it revocable."""
+
+    id = UUIDField(primary_key=True, default=uuid.uuid4)
+    video = ForeignKeyField(Video, backref="shares", on_delete="CASCADE")
+    owner = ForeignKeyField(User, backref="shares", on_delete="CASCADE")
+    expires_at = DateTimeField()
+    revoked_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+
 class TaskStatus:
     QUEUED = "queued"
     STARTED = "started"
@@ -136,4 +147,4 @@ class Task(BaseModel):
     heartbeat_at = DateTimeField(null=True)
 
 
-ALL_MODELS: list[type[Model]] = [User, Token, Video, Upload, ChunkedUpload, Task]
+ALL_MODELS: list[type[Model]] = [User, Token, Video, Upload, ChunkedUpload, Task, Share]

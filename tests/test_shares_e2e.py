@@ -1,0 +1,145 @@
+"""Share links over loopback: signed, expiring, revocable, ranged, and private to their owner."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+
+from server.signing import ShareSigner
+from tests.servers import auth
+
+
+@pytest.fixture
+def owner(make_user) -> str:
+    return make_user()[2]
+
+
+@pytest.fixture
+def video(live_server, owner, sample_video) -> dict:
+    with open(sample_video, "rb") as handle:
+        response = requests.post(
+            f"{live_server.url}/api/videos/upload/", headers=auth(owner),
+            files={"file": ("Sommer Ferien 2024 ü.mp4", handle)}, timeout=30,
+        )  # fmt: skip
+    assert response.status_code == 201
+    return response.json()
+
+
+def share(server, token, video_id, expiry) -> requests.Response:
+    return requests.post(
+        f"{server.url}/api/videos/{video_id}/share/",
+        headers=auth(token),
+        json={"expiry_time": expiry},
+        timeout=10,
+    )
+
+
+def test_link_works_without_auth_with_ranges(live_server, owner, video, sample_video):
+    created = share(live_server, owner, video["id"], 600)
+    assert created.status_code == 201
+    body = created.json()
+    assert set(body) >= {"id", "url", "expires_at"}
+    assert body["url"].startswith(live_server.url + "/s/")
+    expires = datetime.fromisoformat(body["expires_at"])
+    assert timedelta(seconds=590) < expires - datetime.now(UTC) <= timedelta(seconds=601)
+
+    source = sample_video.read_bytes()
+    whole = requests.get(body["url"], timeout=10)
+    assert whole.status_code == 200
+    assert hashlib.sha256(whole.content).digest() == hashlib.sha256(source).digest()
+    assert whole.headers["Content-Type"] == "video/mp4"
+    assert whole.headers["Accept-Ranges"] == "bytes"
+    assert "private" in whole.headers["Cache-Control"]
+    assert whole.headers["ETag"]
+    disposition = whole.headers["Content-Disposition"]
+    assert disposition.startswith("inline;") and "/" not in disposition
+
+    part = requests.get(body["url"], headers={"Range": "bytes=1000-1999"}, timeout=10)
+    assert part.status_code == 206 and part.content == source[1000:2000]
+    beyond = requests.get(body["url"], headers={"Range": f"bytes={len(source)}-"}, timeout=10)
+    assert beyond.status_code == 416
+    head = requests.head(body["url"], timeout=10)
+    assert head.status_code == 200 and int(head.headers["Content-Length"]) == len(source) and not head.content
+
+
+def test_expired_link_is_410(live_server, owner, video):
+    url = share(live_server, owner, video["id"], 1).json()["url"]
+    assert requests.get(url, timeout=10).status_code == 200
+    time.sleep(1.2)
+    response = requests.get(url, timeout=10)
+    assert response.status_code == 410 and response.json()["error"] == "link_expired"
+
+
+def test_tampered_and_foreign_key_tokens_are_404(live_server, owner, video):
+    body = share(live_server, owner, video["id"], 600).json()
+    token = body["url"].rsplit("/", 1)[1]
+    for position in (0, len(token) // 2, len(token) - 1):
+        changed = token[:position] + ("A" if token[position] != "A" else "B") + token[position + 1 :]
+        response = requests.get(f"{live_server.url}/s/{changed}", timeout=10)
+        assert response.status_code == 404, position
+        assert set(response.json()) == {"error", "detail"}
+    forged = ShareSigner("some-other-key", []).token(
+        uuid.UUID(body["id"]), datetime.now() + timedelta(hours=1)
+    )
+    assert requests.get(f"{live_server.url}/s/{forged}", timeout=10).status_code == 404
+    assert requests.get(f"{live_server.url}/s/not-a-token", timeout=10).status_code == 404
+
+
+def test_revoked_is_410_at_once_and_listed(live_server, owner, video):
+    body = share(live_server, owner, video["id"], 600).json()
+    listed = requests.get(f"{live_server.url}/api/videos/{video['id']}/shares/", headers=auth(owner)).json()
+    assert [s["id"] for s in listed["results"]] == [body["id"]] and listed["results"][0]["url"] == body["url"]
+    assert (
+        requests.delete(f"{live_server.url}/api/shares/{body['id']}/", headers=auth(owner)).status_code == 204
+    )
+    response = requests.get(body["url"], timeout=10)
+    assert response.status_code == 410 and response.json()["error"] == "link_revoked"
+    listed = requests.get(f"{live_server.url}/api/videos/{video['id']}/shares/", headers=auth(owner)).json()
+    assert listed["results"][0]["revoked"] is True
+
+
+def test_other_users_cannot_share_list_or_revoke(live_server, owner, video, make_user):
+    other = make_user()[2]
+    body = share(live_server, owner, video["id"], 600).json()
+    assert share(live_server, other, video["id"], 600).status_code == 404
+    assert (
+        requests.get(f"{live_server.url}/api/videos/{video['id']}/shares/", headers=auth(other)).status_code
+        == 404
+    )
+    assert (
+        requests.delete(f"{live_server.url}/api/shares/{body['id']}/", headers=auth(other)).status_code == 404
+    )
+    assert requests.get(body["url"], timeout=10).status_code == 200
+    assert (
+        requests.post(
+            f"{live_server.url}/api/videos/{video['id']}/share/", json={"expiry_time": 5}
+        ).status_code
+        == 401
+    )
+
+
+@pytest.mark.parametrize("expiry", [0, -5, 10**9, "soon", None, "2000-01-01T00:00:00Z"])
+def test_bad_expiry_is_400(live_server, owner, video, expiry):
+    response = share(live_server, owner, video["id"], expiry)
+    assert response.status_code == 400
+    assert set(response.json()) == {"error", "detail"}
+
+
+def test_iso_datetime_expiry(live_server, owner, video):
+    moment = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0)
+    body = share(live_server, owner, video["id"], moment.isoformat()).json()
+    assert datetime.fromisoformat(body["expires_at"]) == moment
+
+
+def test_deleting_the_video_kills_its_links(live_server, owner, video):
+    url = share(live_server, owner, video["id"], 600).json()["url"]
+    assert (
+        requests.delete(f"{live_server.url}/api/videos/{video['id']}/", headers=auth(owner)).status_code
+        == 204
+    )
+    assert requests.get(url, timeout=10).status_code == 404
