@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous.encoding import base64_decode, base64_encode
 
 from config import Config
 
@@ -42,7 +43,11 @@ class ShareSigner:
         return self._serializer.dumps({"s": uuid.UUID(str(share_id)).hex, "e": expires})
 
     def verify(self, token: str) -> tuple[uuid.UUID, datetime]:
+        """Also refuses non-canonical base64 (spare bits set in the last character), so a token
+        with any one character changed is never accepted."""
         try:
+            if not all(base64_encode(base64_decode(part)).decode() == part for part in token.split(".")):
+                raise BadSignature("not canonical base64")
             payload = self._serializer.loads(token)
             share_id = uuid.UUID(hex=payload["s"])
             expires_at = datetime.fromtimestamp(int(payload["e"]), UTC).replace(tzinfo=None)
