@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
@@ -111,6 +112,178 @@ def token(app: AppContext, name: str) -> None:
         if user is None:
             raise click.ClickException(f"no user named {name!r}")
         click.echo(accounts.issue_token(user))
+
+
+# -- client commands ---------------------------------------------------------------------------
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+EXIT_FAILED = 1  # the server refused, or a task failed
+EXIT_UNREACHABLE = 3
+
+
+def client_options(command):
+    """`--url`, `--token` (or VIDEO_MANAGER_URL / VIDEO_MANAGER_TOKEN) and `--json` on a client command."""
+    command = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(command)
+    command = click.option("--token", envvar="VIDEO_MANAGER_TOKEN", required=True, help="API token.")(command)
+    command = click.option("--url", envvar="VIDEO_MANAGER_URL", default=DEFAULT_URL, show_default=True)(
+        command
+    )
+    return command
+
+
+class ClientRun:
+    """Turns API errors into a message on stderr and a meaningful exit code."""
+
+    def __init__(self, url: str, token: str, as_json: bool) -> None:
+        from client import ApiClient
+
+        self.api = ApiClient(url, token)
+        self.as_json = as_json
+
+    def __enter__(self) -> ClientRun:
+        return self
+
+    def __exit__(self, exc_type, exc, _tb) -> bool:
+        from client import ApiError
+
+        if isinstance(exc, ApiError):
+            if self.as_json:
+                click.echo(json.dumps({"error": exc.code, "detail": exc.detail, "status": exc.status}))
+            else:
+                click.echo(f"error: {exc.detail} ({exc.code})", err=True)
+            sys.exit(EXIT_UNREACHABLE if exc.status is None else EXIT_FAILED)
+        return False
+
+    def show(self, data, human: str) -> None:
+        click.echo(json.dumps(data, indent=2) if self.as_json else human)
+
+
+def _video_line(video: dict) -> str:
+    duration = f"{video['duration']:.3f}s" if video.get("duration") is not None else "-"
+    size = f"{video.get('width')}x{video.get('height')}" if video.get("width") else "-"
+    return f"{video['id']}  {video['status']:<8}  {duration:>10}  {size:>10}  {video['name']}"
+
+
+def _task_line(task: dict) -> str:
+    line = f"{task['task_id']}  {task['kind']}  {task['status']}  {task['progress'] * 100:.0f}%"
+    if task.get("result"):
+        line += f"  video {task['result']['video_id']}"
+    if task.get("error"):
+        line += f"  {task['error']['error']}: {task['error']['detail']}"
+    return line
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--chunk-size", default=16 * 1024 * 1024, show_default=True, help="Bytes per PATCH request.")
+@client_options
+def upload(files: tuple[str, ...], chunk_size: int, url: str, token: str, as_json: bool) -> None:
+    """Upload videos with tus; an interrupted upload resumes when run again."""
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    uploaded = []
+    with ClientRun(url, token, as_json) as run:
+        for name in files:
+            path = Path(name)
+            with tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc=path.name,
+                      disable=as_json or None, leave=False) as bar:  # fmt: skip
+
+                def started(offset: int, _size: int, bar=bar, path=path) -> None:
+                    if offset:
+                        click.echo(f"{path.name}: resuming from byte {offset}", err=True)
+                    bar.update(offset)
+
+                video = run.api.upload(path, chunk_size=chunk_size, on_start=started, on_progress=bar.update)
+            uploaded.append(video)
+            if not as_json:
+                click.echo(_video_line(video))
+        if as_json:
+            click.echo(json.dumps(uploaded, indent=2))
+    if any(video["status"] != "ready" for video in uploaded):
+        sys.exit(EXIT_FAILED)
+
+
+@main.command("list")
+@client_options
+def list_videos(url: str, token: str, as_json: bool) -> None:
+    """List your videos, newest first."""
+    with ClientRun(url, token, as_json) as run:
+        videos = run.api.videos()
+        run.show(videos, "\n".join(_video_line(v) for v in videos) or "no videos")
+
+
+@main.command()
+@click.argument("video_id")
+@click.option("--start", required=True, help="Seconds or HH:MM:SS.mmm")
+@click.option("--end", required=True, help="Seconds or HH:MM:SS.mmm")
+@click.option("--mode", type=click.Choice(["precise", "fast"]), default="precise", show_default=True)
+@click.option("--wait", "wait_for", is_flag=True, help="Wait for the task to finish.")
+@client_options
+def trim(
+    video_id: str, start: str, end: str, mode: str, wait_for: bool, url: str, token: str, as_json: bool
+) -> None:
+    """Queue a trim; prints the task."""
+    with ClientRun(url, token, as_json) as run:
+        task = run.api.trim(video_id, start, end, mode)
+        _finish_task(run, task, wait_for)
+
+
+@main.command()
+@click.argument("video_ids", nargs=-1, required=True)
+@click.option("--wait", "wait_for", is_flag=True, help="Wait for the task to finish.")
+@client_options
+def merge(video_ids: tuple[str, ...], wait_for: bool, url: str, token: str, as_json: bool) -> None:
+    """Queue a merge of the videos, in the order given; prints the task."""
+    with ClientRun(url, token, as_json) as run:
+        task = run.api.merge(list(video_ids))
+        _finish_task(run, task, wait_for)
+
+
+@main.command()
+@click.argument("video_id")
+@click.option("--expires", "expires_s", type=float, required=True, help="Lifetime in seconds.")
+@client_options
+def share(video_id: str, expires_s: float, url: str, token: str, as_json: bool) -> None:
+    """Create a public link; prints its URL."""
+    with ClientRun(url, token, as_json) as run:
+        link = run.api.share(video_id, expires_s)
+        run.show(link, f"{link['url']}\n(expires {link['expires_at']})")
+
+
+@main.command()
+@click.argument("task_id")
+@client_options
+def status(task_id: str, url: str, token: str, as_json: bool) -> None:
+    """Show a task."""
+    with ClientRun(url, token, as_json) as run:
+        task = run.api.task(task_id)
+        run.show(task, _task_line(task))
+
+
+@main.command()
+@click.argument("task_id")
+@client_options
+def wait(task_id: str, url: str, token: str, as_json: bool) -> None:
+    """Wait for a task with a progress bar; exit 1 if it failed."""
+    with ClientRun(url, token, as_json) as run:
+        _finish_task(run, run.api.task(task_id), True)
+
+
+def _finish_task(run: ClientRun, task: dict, wait_for: bool) -> None:
+    if wait_for:
+        from tqdm import tqdm
+
+        with tqdm(total=100, unit="%", desc=task["kind"], disable=run.as_json or None, leave=False) as bar:
+
+            def advance(current: dict) -> None:
+                bar.update(round(current["progress"] * 100) - bar.n)
+
+            task = run.api.wait(task["task_id"], on_progress=advance)
+    run.show(task, _task_line(task))
+    if task["status"] == "failed":
+        sys.exit(EXIT_FAILED)
 
 
 def _read_password() -> str:
