@@ -6,10 +6,15 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: run test lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml web/package-lock.json bench/peer/package-lock.json
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	# Browser assets (Uppy, Swagger UI) and the Node peers/clients used by tests and benchmarks.
+	# Optional: without npm the page says so, and the Node-based tests are skipped.
+	if command -v npm >/dev/null; then \
+	  (cd web && npm ci --no-audit --no-fund --silent) && (cd bench/peer && npm ci --no-audit --no-fund --silent); \
+	else echo "npm not found: skipping browser assets and Node peers"; fi
 	touch $(STAMP)
 
 run: $(STAMP)

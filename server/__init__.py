@@ -7,7 +7,7 @@ from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config, load_config
-from server import auth, health, shares, tasks, videos
+from server import auth, health, shares, tasks, videos, web
 from server.errors import register_error_handlers
 from server.requests import StreamingRequest
 from server.services import Services
@@ -63,6 +63,10 @@ def create_app(config: Config | None = None) -> APIFlask:
         VALIDATION_ERROR_STATUS_CODE=400,
         SYNC_LOCAL_SPEC=False,
         USE_X_SENDFILE=config.server.x_sendfile,
+        SWAGGER_UI_CSS="/static/vendor/swagger-ui/swagger-ui.css",
+        SWAGGER_UI_BUNDLE_JS="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+        SWAGGER_UI_STANDALONE_PRESET_JS="/static/vendor/swagger-ui/swagger-ui-standalone-preset.js",
+        DOCS_FAVICON=None,
     )
     app.extensions["video_manager"] = Services.from_config(config)
 
@@ -79,7 +83,7 @@ def create_app(config: Config | None = None) -> APIFlask:
             db.close()
 
     register_error_handlers(app)
-    for blueprint in (auth.bp, videos.bp, tus.bp, tasks.bp, shares.bp, health.bp):
+    for blueprint in (auth.bp, videos.bp, tus.bp, tasks.bp, shares.bp, health.bp, web.bp):
         app.register_blueprint(blueprint)
 
     CORS(
