@@ -9,6 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import Config, load_config
 from server import auth, health, shares, tasks, videos, web
 from server.errors import register_error_handlers
+from server.openapi import complete_spec
 from server.requests import StreamingRequest
 from server.services import Services
 from server.tus import handler as tus
@@ -66,7 +67,7 @@ def create_app(config: Config | None = None) -> APIFlask:
         SWAGGER_UI_CSS="/static/vendor/swagger-ui/swagger-ui.css",
         SWAGGER_UI_BUNDLE_JS="/static/vendor/swagger-ui/swagger-ui-bundle.js",
         SWAGGER_UI_STANDALONE_PRESET_JS="/static/vendor/swagger-ui/swagger-ui-standalone-preset.js",
-        DOCS_FAVICON=None,
+        DOCS_FAVICON="data:,",
     )
     app.extensions["video_manager"] = Services.from_config(config)
 
@@ -82,6 +83,7 @@ def create_app(config: Config | None = None) -> APIFlask:
         if not db.is_closed():
             db.close()
 
+    app.spec_processor(complete_spec)
     register_error_handlers(app)
     for blueprint in (auth.bp, videos.bp, tus.bp, tasks.bp, shares.bp, health.bp, web.bp):
         app.register_blueprint(blueprint)
