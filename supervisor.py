@@ -48,7 +48,7 @@ class EmbeddedRedis:
 
     def start(self, timeout_s: float = 10.0) -> str:
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = self.port or free_port()  # a restart keeps its port, so clients reconnect
         command = [
             binaries.redis_server_path(),
             "--port",

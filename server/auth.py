@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
+
 from apiflask import APIBlueprint, HTTPTokenAuth
 from flask import current_app, request
 from pydantic import BaseModel, Field
+from redis.exceptions import RedisError
 from werkzeug.datastructures import Authorization
 
+from processor.queue import RedisNotConfiguredError
 from server.errors import ApiError, fail
+from server.services import services
 from storage import accounts
 from storage.models import User
 
 bp = APIBlueprint("auth", __name__, tag="Auth")
+log = logging.getLogger(__name__)
+
+# Password guessing is slow (scrypt) and, per username, limited across all server processes
+# through Redis. Tokens are 256 random bits, so guessing them is hopeless. While Redis is down
+# the limit is not enforced (logins keep working); scrypt's cost still applies.
+LOGIN_FAILURES_ALLOWED = 10
+LOGIN_FAILURE_WINDOW_S = 300
 
 
 class TokenAuth(HTTPTokenAuth):
@@ -66,7 +79,33 @@ def login():
         credentials = LoginIn.model_validate(dict(data or {}))
     except ValueError:
         fail(400, "invalid_request", "Send `username` and `password` as JSON or form fields.")
+    failures_key = _failures_key(credentials.username)
+    if _failures(failures_key) >= LOGIN_FAILURES_ALLOWED:
+        fail(429, "too_many_attempts", "Too many failed logins for this user; try again in a few minutes.",
+             {"Retry-After": str(LOGIN_FAILURE_WINDOW_S)})  # fmt: skip
     user = accounts.authenticate(credentials.username, credentials.password)
     if user is None:
+        _count_failure(failures_key)
         fail(400, "invalid_credentials", "Unable to log in with provided credentials.")
     return {"token": accounts.issue_token(user)}
+
+
+def _failures_key(username: str) -> str:
+    return "video-manager:login-failures:" + hashlib.sha256(username.encode()).hexdigest()
+
+
+def _failures(key: str) -> int:
+    try:
+        return int(services().redis.get(key) or 0)
+    except (RedisError, RedisNotConfiguredError):
+        return 0
+
+
+def _count_failure(key: str) -> None:
+    try:
+        pipeline = services().redis.pipeline()
+        pipeline.incr(key)
+        pipeline.expire(key, LOGIN_FAILURE_WINDOW_S, nx=True)
+        pipeline.execute()
+    except (RedisError, RedisNotConfiguredError):
+        log.warning("login failure not counted: Redis unavailable")

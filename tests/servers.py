@@ -51,20 +51,43 @@ def cli_create_user(env: dict[str, str], name: str, password: str = "a-long-pass
 
 
 @dataclass
-class LiveServer:
-    """`video-manager serve` (gunicorn) in a child process."""
+class LiveProcess:
+    """A `video-manager` child process in its own process group, its output kept in `log_path`."""
 
     env: dict[str, str]
-    port: int = field(default_factory=free_port)
+    command = "serve"
     process: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    def spawn(self, env: dict[str, str]) -> None:
+        output = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115  closed with the process
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "cli", self.command], env=env, cwd=PROJECT_ROOT, start_new_session=True,
+            stdout=output, stderr=output,
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process, timeout_s=10)
+
+    def kill_hard(self) -> None:
+        """SIGKILL the whole group (server workers, or the work horse): a machine that vanished."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+
+@dataclass
+class LiveServer(LiveProcess):
+    """`video-manager serve` (gunicorn)."""
+
+    port: int = field(default_factory=free_port)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout_s: float = 20.0) -> LiveServer:
-        env = {**self.env, "VIDEO_MANAGER_SERVER_PORT": str(self.port)}
-        self.process = subprocess.Popen([sys.executable, "-m", "cli", "serve"], env=env, cwd=PROJECT_ROOT)
+        self.spawn({**self.env, "VIDEO_MANAGER_SERVER_PORT": str(self.port)})
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -76,29 +99,13 @@ class LiveServer:
                 time.sleep(0.1)
         raise RuntimeError("server did not start in time")
 
-    def stop(self) -> None:
-        if self.process is not None:
-            stop(self.process, timeout_s=10)
-
 
 @dataclass
-class LiveWorker:
-    """`video-manager worker` in a child process."""
+class LiveWorker(LiveProcess):
+    """`video-manager worker`."""
 
-    env: dict[str, str]
-    process: subprocess.Popen | None = None
+    command = "worker"
 
     def start(self) -> LiveWorker:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "cli", "worker"], env=self.env, cwd=PROJECT_ROOT, start_new_session=True
-        )
+        self.spawn(self.env)
         return self
-
-    def kill_hard(self) -> None:
-        """SIGKILL the worker with its work horse and ffmpeg: a machine that vanished."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            stop(self.process, timeout_s=10)

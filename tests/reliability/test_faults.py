@@ -1,0 +1,194 @@
+"""Nothing is lost under faults: cut connections, killed servers and workers, Redis outages."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from supervisor import EmbeddedRedis
+from tests.media import make_video
+from tests.reliability.tus_raw import (
+    auth,
+    create,
+    cut_patch,
+    offset,
+    open_patch,
+    patch,
+    settle_offset,
+)
+from tests.servers import LiveServer, LiveWorker, cli_create_user, process_env
+
+UPLOADS = 100
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def stored_sha256(base_url: str, token: str, upload_url: str) -> str:
+    video_id = upload_url.rsplit("/", 1)[1]
+    response = requests.get(f"{base_url}/api/videos/{video_id}/download/", headers=auth(token), timeout=60)
+    assert response.status_code == 200, response.text
+    return sha256(response.content)
+
+
+@pytest.fixture(scope="module")
+def base_clip(media_dir) -> bytes:
+    return make_video(media_dir / "reliability.mp4", seconds=2).read_bytes()
+
+
+def test_hundred_uploads_cut_at_random_bytes_all_resume_intact(live_server, make_user, base_clip):
+    """Each file is a real video plus a random tail (random sizes); each upload is cut once at a
+    random byte by closing the connection mid-PATCH, then resumed with HEAD + PATCH."""
+    token = make_user()[2]
+    rng = random.Random(20261125)
+    files = [base_clip + rng.randbytes(rng.randrange(0, 400_000)) for _ in range(UPLOADS)]
+    cuts = [rng.randrange(1, len(data)) for data in files]
+
+    def one(index: int) -> bool:
+        data, cut = files[index], cuts[index]
+        url = create(live_server.url, token, len(data), name=f"r{index}.mp4")
+        cut_patch(live_server.port, url, token, 0, data[:cut], declared=len(data))
+        resume_at = settle_offset(url, token, at_most=cut)
+        assert patch(url, token, resume_at, data[resume_at:]).status_code == 204
+        return stored_sha256(live_server.url, token, url) == sha256(data)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(one, range(UPLOADS)))
+    assert results.count(True) == UPLOADS
+
+
+def test_server_killed_mid_patch_then_restarted(tmp_path, redis_server, base_clip):
+    env = process_env(tmp_path, redis_server.url)
+    server = LiveServer(env).start()
+    token = cli_create_user(env, "crash")
+    data = base_clip + random.Random(1).randbytes(3_000_000)
+    url = create(server.url, token, len(data))
+    sent = len(data) // 2
+    sock = open_patch(server.port, url, token, 0, declared=len(data))
+    sock.sendall(data[:sent])
+    time.sleep(0.3)
+    server.kill_hard()  # SIGKILL to gunicorn's master and workers while the body is in flight
+    sock.close()
+    restarted = LiveServer(env, port=server.port).start()
+    try:
+        resume_at = offset(url, token)
+        assert 0 < resume_at <= sent
+        assert patch(url, token, resume_at, data[resume_at:]).status_code == 204
+        assert stored_sha256(restarted.url, token, url) == sha256(data)
+    finally:
+        restarted.stop()
+
+
+def test_twenty_concurrent_patches_across_two_server_processes(tmp_path, redis_server, base_clip):
+    env = process_env(tmp_path, redis_server.url, server_workers="1")
+    servers = [LiveServer(env).start(), LiveServer(env).start()]
+    try:
+        token = cli_create_user(env, "racer")
+        data = base_clip + random.Random(2).randbytes(2_000_000)
+        url = create(servers[0].url, token, len(data))
+        statuses: list[int] = []
+        barrier = threading.Barrier(20)
+
+        def attempt(index: int) -> None:
+            server = servers[index % 2]
+            target = url.replace(servers[0].url, server.url)
+            barrier.wait()
+            try:
+                statuses.append(patch(target, token, 0, data).status_code)
+            except requests.ConnectionError:
+                statuses.append(0)
+
+        threads = [threading.Thread(target=attempt, args=(i,)) for i in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(statuses) == 20
+        assert statuses.count(204) <= 1
+        assert set(statuses) <= {0, 204, 400, 409, 423}, statuses
+        current = offset(url, token)
+        if current < len(data):
+            stored_prefix = (tmp_path / "uploads" / url.rsplit("/", 1)[1]).read_bytes()
+            assert stored_prefix == data[:current]  # whatever is stored is the source, in order
+            assert patch(url, token, current, data[current:]).status_code == 204
+        assert stored_sha256(servers[1].url, token, url) == sha256(data)
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def test_redis_outage_gives_quick_503s_keeps_uploads_and_recovers(tmp_path, base_clip):
+    redis = EmbeddedRedis(tmp_path)
+    redis.start()
+    env = process_env(tmp_path, redis.url)
+    server = LiveServer(env).start()
+    worker = LiveWorker(env).start()
+    try:
+        token = cli_create_user(env, "outage")
+        url = create(server.url, token, len(base_clip))
+        assert patch(url, token, 0, base_clip).status_code == 204
+        video_id = url.rsplit("/", 1)[1]
+
+        redis.stop()
+        started = time.monotonic()
+        assert requests.get(f"{server.url}/health", timeout=10).status_code == 503
+        trim = requests.post(f"{server.url}/api/videos/{video_id}/trim/", headers=auth(token),
+                             json={"start_time": 0, "end_time": 1}, timeout=10)  # fmt: skip
+        assert trim.status_code == 503 and trim.json()["error"] == "queue_unavailable"
+        assert time.monotonic() - started < 5
+        # Stored videos and new uploads do not need Redis.
+        assert stored_sha256(server.url, token, url) == sha256(base_clip)
+        second = create(server.url, token, len(base_clip))
+        assert patch(second, token, 0, base_clip).status_code == 204
+
+        redis.start()  # same port: clients reconnect by themselves
+        deadline = time.monotonic() + 30
+        while requests.get(f"{server.url}/health", timeout=10).status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        fast = {"start_time": 0, "end_time": 1, "mode": "fast"}
+        task = requests.post(
+            f"{server.url}/api/videos/{video_id}/trim/", headers=auth(token), json=fast, timeout=10
+        ).json()
+        deadline = time.monotonic() + 90
+        while (
+            status := requests.get(task["status_url"], headers=auth(token)).json()["status"]
+        ) != "finished":
+            assert status != "failed" and time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        server.stop()
+        worker.stop()
+        redis.stop()
+
+
+def test_worker_sigterm_lets_the_running_job_finish(tmp_path, redis_server, media_dir):
+    clip = make_video(media_dir / "graceful.mp4", seconds=20, size="1280x720", pattern="testsrc2")
+    env = process_env(tmp_path, redis_server.url, redis_queue="graceful")
+    server = LiveServer(env).start()
+    worker = LiveWorker(env).start()
+    try:
+        token = cli_create_user(env, "graceful")
+        with open(clip, "rb") as handle:
+            video = requests.post(f"{server.url}/api/videos/upload/", headers=auth(token),
+                                  files={"file": handle}, timeout=60).json()  # fmt: skip
+        task = requests.post(f"{server.url}/api/videos/{video['id']}/trim/", headers=auth(token),
+                             json={"start_time": 0, "end_time": 20}, timeout=10).json()  # fmt: skip
+        deadline = time.monotonic() + 60
+        while requests.get(task["status_url"], headers=auth(token)).json()["status"] != "started":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        worker.process.terminate()  # warm shutdown: RQ finishes the current job first
+        worker.process.wait(timeout=120)
+        final = requests.get(task["status_url"], headers=auth(token)).json()
+        assert final["status"] == "finished", final
+    finally:
+        server.stop()
+        worker.stop()
