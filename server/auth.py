@@ -103,9 +103,8 @@ def _failures(key: str) -> int:
 
 def _count_failure(key: str) -> None:
     try:
-        pipeline = services().redis.pipeline()
-        pipeline.incr(key)
-        pipeline.expire(key, LOGIN_FAILURE_WINDOW_S, nx=True)
-        pipeline.execute()
-    except (RedisError, RedisNotConfiguredError):
-        log.warning("login failure not counted: Redis unavailable")
+        redis = services().redis
+        if redis.incr(key) == 1:  # the window starts with the first failure
+            redis.expire(key, LOGIN_FAILURE_WINDOW_S)
+    except (RedisError, RedisNotConfiguredError) as exc:
+        log.warning("login failure not counted: %s", type(exc).__name__)

@@ -15,7 +15,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadData, BadSignature, URLSafeSerializer
 from itsdangerous.encoding import base64_decode, base64_encode
 
 from config import Config
@@ -51,7 +51,7 @@ class ShareSigner:
             payload = self._serializer.loads(token)
             share_id = uuid.UUID(hex=payload["s"])
             expires_at = datetime.fromtimestamp(int(payload["e"]), UTC).replace(tzinfo=None)
-        except (BadSignature, KeyError, TypeError, ValueError) as exc:
+        except (BadData, KeyError, TypeError, ValueError) as exc:
             raise InvalidShareToken("not a valid share token") from exc
         return share_id, expires_at
 

@@ -37,7 +37,13 @@ def create_tables() -> None:
     from storage.models import ALL_MODELS
 
     with db.connection_context():
-        db.create_tables(ALL_MODELS, safe=True)
+        if is_sqlite():
+            # Several processes start at once: take SQLite's write lock first (waiting for it
+            # through busy_timeout) instead of failing when two check-then-create at once.
+            with db.atomic(lock_type="IMMEDIATE"):
+                db.create_tables(ALL_MODELS, safe=True)
+        else:
+            db.create_tables(ALL_MODELS, safe=True)
 
 
 def is_sqlite() -> bool:

@@ -162,7 +162,10 @@ def parse_concat(header: str | None, endpoint_path: str) -> Concat | None:
         raise TusHeaderError("Upload-Concat must be `partial` or `final;<upload urls>`")
     parts = []
     for url in header.removeprefix("final;").split():
-        path = urlsplit(url).path.rstrip("/")
+        try:
+            path = urlsplit(url).path.rstrip("/")
+        except ValueError as exc:  # e.g. an unclosed IPv6 host
+            raise TusHeaderError(f"{url!r} is not a URL") from exc
         prefix, _, last = path.rpartition("/")
         if prefix.rstrip("/") != endpoint_path.rstrip("/"):
             raise TusHeaderError(f"{url!r} is not an upload of this server")
