@@ -6,11 +6,33 @@ Werkzeug's development server is never used.
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from config import Config
+
+SHARE_TOKEN = re.compile(r"/s/[^\s?\"']+")
+
+
+class RedactShareTokens(logging.Filter):
+    """Share links carry their token in the path; no log line may contain one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "/s/" in message:
+            record.msg, record.args = SHARE_TOKEN.sub("/s/<redacted>", message), ()
+        return True
+
+
+class RedactingLogger(Logger):
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            log.addFilter(RedactShareTokens())
 
 
 class GunicornServer(BaseApplication):
@@ -34,6 +56,7 @@ class GunicornServer(BaseApplication):
             "errorlog": "-",
             "proc_name": "video-manager-server",
             "control_socket_disable": True,
+            "logger_class": RedactingLogger,
         }
         for key, value in options.items():
             self.cfg.set(key, value)

@@ -31,6 +31,8 @@ def process_env(data_dir: Path, redis_url: str, **overrides: str) -> dict[str, s
             "VIDEO_MANAGER_REDIS_URL": redis_url,
             "VIDEO_MANAGER_SERVER_WORKERS": "2",
             "VIDEO_MANAGER_SERVER_LOG_LEVEL": "warning",
+            # One queue per data directory: stacks sharing a redis-server never take each other's jobs.
+            "VIDEO_MANAGER_REDIS_QUEUE": f"test-{data_dir.name}",
         }
     )
     env.update({f"VIDEO_MANAGER_{key.upper()}": value for key, value in overrides.items()})

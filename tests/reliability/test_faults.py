@@ -171,7 +171,7 @@ def test_redis_outage_gives_quick_503s_keeps_uploads_and_recovers(tmp_path, base
 
 def test_worker_sigterm_lets_the_running_job_finish(tmp_path, redis_server, media_dir):
     clip = make_video(media_dir / "graceful.mp4", seconds=20, size="1280x720", pattern="testsrc2")
-    env = process_env(tmp_path, redis_server.url, redis_queue="graceful")
+    env = process_env(tmp_path, redis_server.url)
     server = LiveServer(env).start()
     worker = LiveWorker(env).start()
     try:

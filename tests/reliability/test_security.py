@@ -1,0 +1,230 @@
+"""Security checklist: path tricks in every name field, other users' ids everywhere, password
+guessing limited, and no token or password in any log."""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+import uuid
+
+import pytest
+import requests
+
+from tests.reliability.tus_raw import ENDPOINT, V, auth, create, patch
+from tests.servers import LiveServer, LiveWorker, cli_create_user, process_env
+
+TRICKS = ["../../../../tmp/evil.mp4", "/etc/passwd", "..\\..\\windows\\win.ini", "a/../../b.mp4", "\x00x.mp4"]
+UUID_NAME = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def test_path_tricks_in_every_name_field_stay_display_names(live_server, make_user, sample_video, data_dir):
+    token = make_user()[2]
+    data = sample_video.read_bytes()
+    names = []
+    for trick in TRICKS:
+        upload = requests.post(
+            f"{live_server.url}/api/videos/upload/",
+            headers=auth(token),
+            files={"file": (trick, data)},
+            timeout=30,
+        )
+        assert upload.status_code == 201
+        names.append(upload.json()["name"])
+        url = create(live_server.url, token, len(data), name=trick)
+        assert patch(url, token, 0, data).status_code == 204
+        names.append(
+            requests.get(
+                f"{live_server.url}/api/videos/{url.rsplit('/', 1)[1]}/", headers=auth(token)
+            ).json()["name"]
+        )
+        chunk = requests.post(
+            live_server.url + ENDPOINT,
+            headers=auth(token),
+            timeout=30,
+            data={"chunk_number": 1, "total_chunks": 1, "file_id": trick, "file_name": trick},
+            files={"chunk": ("x", data)},
+        )
+        assert chunk.status_code == 201, chunk.text
+        names.append(chunk.json()["video"]["name"])
+    for name in names:
+        assert "/" not in name and "\\" not in name and "\x00" not in name and not name.startswith(".")
+    # On disk, every video is named by its UUID, inside data/videos/.
+    for path in (data_dir / "videos").rglob("*"):
+        assert path.is_dir() or UUID_NAME.match(path.name), path
+    assert not list((data_dir.parent).glob("evil.mp4"))
+
+
+def test_other_users_ids_are_404_everywhere(live_server, live_worker, make_user, sample_video):
+    owner, intruder = make_user()[2], make_user()[2]
+    data = sample_video.read_bytes()
+    with_video = requests.post(
+        f"{live_server.url}/api/videos/upload/",
+        headers=auth(owner),
+        files={"file": ("v.mp4", data)},
+        timeout=30,
+    ).json()
+    video_id = with_video["id"]
+    task = requests.post(
+        f"{live_server.url}/api/videos/{video_id}/trim/",
+        headers=auth(owner),
+        json={"start_time": 0, "end_time": 1, "mode": "fast"},
+        timeout=10,
+    ).json()
+    share = requests.post(
+        f"{live_server.url}/api/videos/{video_id}/share/",
+        headers=auth(owner),
+        json={"expiry_time": 60},
+        timeout=10,
+    ).json()
+    upload_url = create(live_server.url, owner, 10)
+    partial = requests.post(
+        live_server.url + ENDPOINT,
+        timeout=10,
+        headers={**auth(owner), **V, "Upload-Length": "1", "Upload-Concat": "partial"},
+    )
+    patch(partial.headers["Location"], owner, 0, b"x")
+
+    json_body = {"start_time": 0, "end_time": 1}
+    attempts = [
+        ("GET", f"/api/videos/{video_id}/", None),
+        ("DELETE", f"/api/videos/{video_id}/", None),
+        ("GET", f"/api/videos/{video_id}/download/", None),
+        ("POST", f"/api/videos/{video_id}/trim/", json_body),
+        ("POST", "/api/videos/merge/", {"video_ids": [video_id, video_id]}),
+        ("POST", f"/api/videos/{video_id}/share/", {"expiry_time": 60}),
+        ("GET", f"/api/videos/{video_id}/shares/", None),
+        ("DELETE", f"/api/shares/{share['id']}/", None),
+        ("GET", f"/api/videos/tasks/{task['task_id']}/status/", None),
+    ]
+    for method, path, body in attempts:
+        response = requests.request(
+            method, live_server.url + path, headers=auth(intruder), json=body, timeout=10
+        )
+        assert response.status_code == 404, (method, path, response.status_code)
+        assert response.json()["error"] == "not_found"
+    for method in ("HEAD", "DELETE"):
+        assert requests.request(method, upload_url, headers={**auth(intruder), **V}).status_code == 404
+    assert patch(upload_url, intruder, 0, b"0123456789").status_code == 404
+    final = requests.post(
+        live_server.url + ENDPOINT,
+        timeout=10,
+        headers={**auth(intruder), **V, "Upload-Concat": f"final;{partial.headers['Location']}"},
+    )
+    assert final.status_code == 400 and "does not exist" in final.json()["detail"]
+    # Nothing the intruder did changed the owner's objects.
+    assert requests.get(f"{live_server.url}/api/videos/{video_id}/", headers=auth(owner)).status_code == 200
+    assert requests.get(share["url"], timeout=10).status_code == 200
+
+
+def test_password_guessing_is_limited_per_user(live_server, make_user):
+    username, password, _ = make_user()
+    bystander, bystander_password, _ = make_user()
+    login = f"{live_server.url}/api-token-auth/"
+    for _ in range(10):
+        assert requests.post(login, json={"username": username, "password": "guess"}).status_code == 400
+    blocked = requests.post(login, json={"username": username, "password": password})
+    assert blocked.status_code == 429 and blocked.json()["error"] == "too_many_attempts"
+    assert int(blocked.headers["Retry-After"]) > 0
+    assert (
+        requests.post(login, json={"username": bystander, "password": bystander_password}).status_code == 200
+    )
+
+
+def test_no_token_or_password_in_logs(tmp_path, redis_server, sample_video):
+    env = process_env(tmp_path, redis_server.url, server_log_level="debug")
+    log_path = tmp_path / "processes.log"
+    server = LiveServer(env, log_path=log_path).start()
+    worker = LiveWorker(env, log_path=log_path).start()
+    password = f"pw-{uuid.uuid4().hex}"
+    try:
+        token = cli_create_user(env, "logged", password)
+        login = requests.post(
+            f"{server.url}/api-token-auth/", data={"username": "logged", "password": password}
+        )
+        second_token = login.json()["token"]
+        video = requests.post(
+            f"{server.url}/api/videos/upload/",
+            headers=auth(token),
+            files={"file": ("v.mp4", sample_video.read_bytes())},
+            timeout=30,
+        ).json()
+        task = requests.post(
+            f"{server.url}/api/videos/{video['id']}/trim/",
+            headers=auth(second_token),
+            json={"start_time": 0, "end_time": 1, "mode": "fast"},
+            timeout=10,
+        ).json()
+        share_url = requests.post(
+            f"{server.url}/api/videos/{video['id']}/share/",
+            headers=auth(token),
+            json={"expiry_time": 60},
+            timeout=10,
+        ).json()["url"]
+        requests.get(share_url, timeout=10)
+        requests.get(f"{server.url}/api/videos/", headers=auth("wrong-" + token), timeout=10)
+        deadline = time.monotonic() + 30
+        while requests.get(task["status_url"], headers=auth(token)).json()["status"] != "finished":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        server.stop()
+        worker.stop()
+    logs = log_path.read_text(errors="replace")
+    assert len(logs) > 200  # the processes did log (debug level)
+    secrets = [
+        password,
+        token,
+        second_token,
+        share_url.rsplit("/", 1)[1],
+        base64.b64encode(password.encode()).decode(),
+    ]
+    for secret in secrets:
+        assert secret not in logs
+    assert (tmp_path / "share-secret").read_text().strip() not in logs
+
+
+@pytest.mark.parametrize("workers", [2])
+def test_several_workers_run_each_job_exactly_once(tmp_path, redis_server, sample_video, workers):
+    env = process_env(tmp_path, redis_server.url)
+    server = LiveServer(env).start()
+    pool = [LiveWorker(env).start() for _ in range(workers)]
+    try:
+        token = cli_create_user(env, "many")
+        video = requests.post(
+            f"{server.url}/api/videos/upload/",
+            headers=auth(token),
+            files={"file": ("v.mp4", sample_video.read_bytes())},
+            timeout=30,
+        ).json()
+        tasks = [
+            requests.post(
+                f"{server.url}/api/videos/{video['id']}/trim/",
+                headers=auth(token),
+                timeout=10,
+                json={"start_time": 0, "end_time": 1 + i / 10, "mode": "fast"},
+            ).json()
+            for i in range(12)
+        ]
+        deadline = time.monotonic() + 120
+        pending = {task["task_id"] for task in tasks}
+        while pending:
+            assert time.monotonic() < deadline, pending
+            for task in tasks:
+                if task["task_id"] in pending:
+                    status = requests.get(task["status_url"], headers=auth(token)).json()["status"]
+                    assert status != "failed"
+                    if status == "finished":
+                        pending.discard(task["task_id"])
+            time.sleep(0.1)
+        import sqlite3
+
+        with sqlite3.connect(tmp_path / "video-manager.db") as connection:
+            attempts = [row[0] for row in connection.execute("SELECT attempt FROM task")]
+            results = connection.execute("SELECT COUNT(*) FROM video WHERE source = 'trim'").fetchone()[0]
+        assert attempts == [1] * len(tasks)  # every task claimed exactly once
+        assert results == len(tasks)  # one result each, none lost, none doubled
+    finally:
+        server.stop()
+        for worker in pool:
+            worker.stop()
