@@ -22,7 +22,7 @@ from peewee import OperationalError
 import binaries
 from config import Config, load_config
 from processor import ffmpeg
-from processor.ingest import ingest
+from processor.ingest import Ingestor
 from processor.probe import InvalidVideoError
 from processor.runner import FfmpegError, run_ffmpeg
 from storage.blobs import BlobStore
@@ -41,19 +41,21 @@ class JobInputError(ValueError):
 @dataclass(frozen=True)
 class JobContext:
     config: Config
-    blobs: BlobStore
+    ingestor: Ingestor
     ffmpeg: str
-    ffprobe: str
     encoding: ffmpeg.Encoding
     task_id: str = ""  # tags temp files, so a killed run's leftovers can be removed
+
+    @property
+    def blobs(self) -> BlobStore:
+        return self.ingestor.blobs
 
     @classmethod
     def from_config(cls, config: Config) -> JobContext:
         return cls(
             config=config,
-            blobs=BlobStore(config.data_dir),
+            ingestor=Ingestor.from_config(config),
             ffmpeg=binaries.ffmpeg_path(config.ffmpeg.ffmpeg),
-            ffprobe=binaries.ffprobe_path(config.ffmpeg.ffprobe),
             encoding=ffmpeg.Encoding(crf=config.jobs.x264_crf, preset=config.jobs.x264_preset),
         )
 
@@ -121,10 +123,9 @@ def _run(ctx: JobContext, command: list[str], duration: float, progress: Progres
 
 def _publish(ctx: JobContext, staged: Path, owner_id: int, name: str, source: str) -> uuid.UUID:
     try:
-        video = ingest(
-            ctx.blobs, ctx.ffprobe, ctx.config.limits.probe_timeout_s,
-            staged=staged, video_id=uuid.uuid4(), owner_id=owner_id, name=name, source=source,
-        )  # fmt: skip
+        video = ctx.ingestor.ingest(
+            staged, video_id=uuid.uuid4(), owner_id=owner_id, name=name, source=source
+        )
     except InvalidVideoError as exc:
         raise FfmpegError("invalid_output", f"ffmpeg produced no usable video ({exc})") from exc
     return video.id

@@ -11,9 +11,9 @@ from flask import current_app
 from redis import Redis
 from rq import Queue
 
-import binaries
 from config import Config
 from processor import queue as job_queues
+from processor.ingest import Ingestor
 from server.signing import ShareSigner
 from storage.blobs import BlobStore
 from storage.chunks import ChunkStore
@@ -23,10 +23,9 @@ from storage.uploads import UploadStore
 @dataclass
 class Services:
     config: Config
-    blobs: BlobStore
+    ingestor: Ingestor
     uploads: UploadStore
     chunks: ChunkStore
-    ffprobe: str
     signer: ShareSigner
     _redis: Redis | None = field(default=None, repr=False)
 
@@ -34,12 +33,15 @@ class Services:
     def from_config(cls, config: Config) -> Services:
         return cls(
             config=config,
-            blobs=BlobStore(config.data_dir),
+            ingestor=Ingestor.from_config(config),
             uploads=UploadStore.from_config(config),
             chunks=ChunkStore.from_config(config),
-            ffprobe=binaries.ffprobe_path(config.ffmpeg.ffprobe),
             signer=ShareSigner.from_config(config),
         )
+
+    @property
+    def blobs(self) -> BlobStore:
+        return self.ingestor.blobs
 
     @property
     def redis(self) -> Redis:

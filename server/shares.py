@@ -14,7 +14,7 @@ from server.schemas import iso_utc
 from server.services import services
 from server.signing import InvalidShareToken
 from server.urls import base_url
-from server.videos import owned_video, send_video
+from server.videos import owned_video, require_ready, send_video
 from storage.models import Share, Video, utcnow
 
 bp = APIBlueprint("shares", __name__, tag="Share links")
@@ -55,9 +55,7 @@ def share_out(share: Share) -> dict:
 @bp.output(ShareOut, status_code=201)
 @bp.doc(summary="Create a signed, expiring link that plays the video without a token")
 def create(video_id: uuid.UUID, body: ShareIn):
-    video = owned_video(video_id)
-    if video.status != "ready":
-        fail(400, "video_not_ready", f"Video {video.id} is {video.status}; only ready videos can be shared.")
+    video = require_ready(owned_video(video_id))
     now = utcnow()
     expires_at = _expiry(body.expiry_time, now)
     limit = services().config.shares.max_expiry_s

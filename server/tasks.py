@@ -18,8 +18,8 @@ from server.auth import current_user, token_auth
 from server.errors import fail, not_found
 from server.schemas import TaskOut, task_out
 from server.services import services
-from server.videos import owned_video
-from storage.models import Task, Video, VideoStatus
+from server.videos import owned_video, require_ready
+from storage.models import Task, Video
 
 bp = APIBlueprint("tasks", __name__, tag="Processing")
 
@@ -73,7 +73,7 @@ class MergeIn(BaseModel):
 @bp.output(TaskOut, status_code=202)
 @bp.doc(summary="Trim a video (precise: frame-accurate re-encode; fast: keyframe stream copy)")
 def trim(video_id: uuid.UUID, body: TrimIn):
-    video = _ready(owned_video(video_id))
+    video = require_ready(owned_video(video_id))
     if body.end_time > video.duration + DURATION_SLACK_S:
         fail(
             400,
@@ -97,7 +97,7 @@ def merge(body: MergeIn):
     for video_id in body.video_ids:
         if video_id not in found:
             not_found(f"video {video_id}")
-        _ready(found[video_id])
+        require_ready(found[video_id])
     return task_out(_enqueue("merge", {"video_ids": [str(v) for v in body.video_ids]}))
 
 
@@ -110,12 +110,6 @@ def status(task_id: uuid.UUID):
     if task is None:
         not_found("task")
     return task_out(task)
-
-
-def _ready(video: Video) -> Video:
-    if video.status != VideoStatus.READY:
-        fail(400, "video_not_ready", f"Video {video.id} is {video.status}, not ready.")
-    return video
 
 
 def _enqueue(kind: str, params: dict) -> Task:

@@ -10,17 +10,23 @@ from apiflask import APIBlueprint
 from flask import Response, request, send_file
 from werkzeug.http import quote_header_value
 
-from processor.ingest import ingest
 from processor.probe import InvalidVideoError
 from server.auth import current_user, token_auth
 from server.errors import fail, not_found
 from server.schemas import VideoListOut, VideoOut, video_out
 from server.services import services
 from storage.database import db
-from storage.models import Video
+from storage.models import Video, VideoStatus
 from storage.names import display_name
 
 bp = APIBlueprint("videos", __name__, tag="Videos")
+
+
+def require_ready(video: Video) -> Video:
+    """Only ready videos can be processed or shared (a rejected upload has no file)."""
+    if video.status != VideoStatus.READY:
+        fail(400, "video_not_ready", f"Video {video.id} is {video.status}, not ready.")
+    return video
 
 
 def owned_video(video_id: uuid.UUID) -> Video:
@@ -40,14 +46,9 @@ def upload():
     part = request.files.get("file")
     if part is None:
         fail(400, "missing_file", "Send the video as multipart/form-data field `file`.")
-    svc = services()
-    staged = Path(part.stream.name)
     try:
-        video = ingest(
-            svc.blobs,
-            svc.ffprobe,
-            svc.config.limits.probe_timeout_s,
-            staged=staged,
+        video = services().ingestor.ingest(
+            Path(part.stream.name),
             video_id=uuid.uuid4(),
             owner_id=current_user().id,
             name=display_name(part.filename),
@@ -104,7 +105,7 @@ def send_video(video: Video, *, as_attachment: bool):
     """
     svc = services()
     path = svc.blobs.video_path(video.id)
-    if video.status != "ready" or not path.is_file():
+    if video.status != VideoStatus.READY or not path.is_file():
         not_found("video file")
     if svc.config.server.x_accel_redirect:
         response = Response(status=200, mimetype=video.content_type)

@@ -133,9 +133,6 @@ def ffmpeg_path() -> str:
 
 def test_job_functions_run_without_redis(config, database, tmp_path):
     """`_run_task` drives a real trim through the database and disk; nothing here touches Redis."""
-    from processor.ingest import ingest
-    from storage.blobs import BlobStore
-
     clip = make_video(tmp_path / "clip.mp4", seconds=2)
     ctx = JobContext.from_config(config)
     requeued = []
@@ -145,8 +142,9 @@ def test_job_functions_run_without_redis(config, database, tmp_path):
         staged.write_bytes(clip.read_bytes())
         import uuid
 
-        video = ingest(BlobStore(config.data_dir), ctx.ffprobe, 30, staged=staged, video_id=uuid.uuid4(),
-                       owner_id=owner.id, name="clip.mp4", source="upload")  # fmt: skip
+        video = ctx.ingestor.ingest(
+            staged, video_id=uuid.uuid4(), owner_id=owner.id, name="clip.mp4", source="upload"
+        )
         ok = Task.create(
             owner=owner,
             kind="trim",

@@ -12,7 +12,6 @@ from pathlib import Path
 from flask import request
 from pydantic import BaseModel, Field, ValidationError
 
-from processor.ingest import ingest
 from processor.probe import InvalidVideoError
 from server.auth import current_user
 from server.errors import fail
@@ -73,15 +72,8 @@ def _assemble(session: ChunkedUpload) -> Video:
     svc = services()
     assembled = svc.chunks.assemble(session)
     try:
-        video = ingest(
-            svc.blobs,
-            svc.ffprobe,
-            svc.config.limits.probe_timeout_s,
-            staged=assembled,
-            video_id=session.id,
-            owner_id=session.owner_id,
-            name=session.name,
-            source="upload",
+        video = svc.ingestor.ingest(
+            assembled, video_id=session.id, owner_id=session.owner_id, name=session.name, source="upload"
         )
     except InvalidVideoError as exc:
         svc.chunks.remove(session)

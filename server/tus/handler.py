@@ -11,7 +11,6 @@ import uuid
 from apiflask import APIBlueprint
 from flask import Response, current_app, request
 
-from processor.ingest import ingest_or_reject
 from server.auth import current_user, token_auth
 from server.errors import ApiError, fail
 from server.services import services
@@ -274,12 +273,8 @@ def _finish(upload: Upload) -> None:
     uploads.mark_complete(upload)
     if upload.concat == "partial":
         return
-    svc = services()
-    ingest_or_reject(
-        svc.blobs,
-        svc.ffprobe,
-        svc.config.limits.probe_timeout_s,
-        staged=uploads.data_path(upload.id),
+    services().ingestor.ingest_or_reject(
+        uploads.data_path(upload.id),
         video_id=upload.id,
         owner_id=upload.owner_id,
         name=upload.name,
