@@ -87,6 +87,7 @@ def peer_upload() -> float | None:
 
 def main() -> None:
     raw_s = median_of(RUNS, lambda: raw_disk_write(SIZE, WORK_DIR))
+    raw_cached_s = median_of(RUNS, lambda: raw_disk_write(SIZE, WORK_DIR, fsync=False))
     peer_s = peer_upload()
     with running_stack("tus-upload") as stack:
         headers = {"Authorization": f"Token {stack.token}"}
@@ -97,8 +98,10 @@ def main() -> None:
     mb = SIZE / 1e6
     rows = [
         ("raw disk write (1 MiB writes + fsync)", f"{mb / raw_s:8.0f} MB/s"),
-        ("ours: tus PATCH", f"{mb / ours_s:8.0f} MB/s"),
-        ("ours / raw disk write", f"{raw_s / ours_s:8.2f}"),
+        ("raw write into the page cache (no fsync)", f"{mb / raw_cached_s:8.0f} MB/s"),
+        ("ours: tus PATCH (no fsync, like tusd)", f"{mb / ours_s:8.0f} MB/s"),
+        ("ours / raw disk write + fsync", f"{raw_s / ours_s:8.2f}"),
+        ("ours / raw write, no fsync", f"{raw_cached_s / ours_s:8.2f}"),
     ]
     if peer_s is not None:
         rows += [
