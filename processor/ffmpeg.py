@@ -12,41 +12,29 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from processor.probe import MediaInfo
+
 OUTPUT_OPTIONS = ["-movflags", "+faststart", "-f", "mp4"]
 AUDIO_RATE = 48000
+PLAYABLE_PIXEL_FORMATS = ("yuv420p", "yuv422p", "yuv444p")
 
 
 @dataclass(frozen=True)
 class Source:
-    """What a command needs to know about one input video."""
+    """One input: where it is and what ffprobe found in it."""
 
     path: Path
-    duration: float
-    width: int
-    height: int
-    video_codec: str
-    audio_codec: str | None
-    pix_fmt: str | None
-    frame_rate: str | None
-    sample_rate: int | None
-    audio_channels: int | None
+    media: MediaInfo
 
     @property
     def has_audio(self) -> bool:
-        return self.audio_codec is not None
+        return self.media.audio_codec is not None
 
     def stream_signature(self) -> tuple:
         """Inputs with equal signatures can be joined by stream copy."""
-        return (
-            self.video_codec,
-            self.width,
-            self.height,
-            self.pix_fmt,
-            self.frame_rate,
-            self.audio_codec,
-            self.sample_rate,
-            self.audio_channels,
-        )
+        m = self.media
+        video = (m.video_codec, m.width, m.height, m.pix_fmt, m.frame_rate)
+        return (*video, m.audio_codec, m.sample_rate, m.audio_channels)
 
 
 @dataclass(frozen=True)
@@ -82,7 +70,7 @@ def trim_precise(
         "-ss", _seconds(start), "-i", str(source.path), "-t", _seconds(end - start),
         "-map", "0:v:0", "-map", "0:a:0?",
         "-c:v", "libx264", "-crf", str(encoding.crf), "-preset", encoding.preset,
-        "-pix_fmt", source.pix_fmt if source.pix_fmt in ("yuv420p", "yuv422p", "yuv444p") else "yuv420p",
+        "-pix_fmt", source.media.pix_fmt if source.media.pix_fmt in PLAYABLE_PIXEL_FORMATS else "yuv420p",
     ]  # fmt: skip
     if source.has_audio:
         command += ["-c:a", "aac", "-b:a", "192k"]
@@ -113,7 +101,7 @@ def merge_copy(ffmpeg: str, list_file: Path, output: Path) -> list[str]:
 def merge_normalised(ffmpeg: str, sources: list[Source], output: Path, encoding: Encoding) -> list[str]:
     """Concat filter: every input scaled and padded to the first one's size (aspect kept), same
     frame rate, square pixels, yuv420p; silence for inputs without audio when any has audio."""
-    first = sources[0]
+    first = sources[0].media
     width, height = _even(first.width), _even(first.height)
     rate = first.frame_rate if _valid_rate(first.frame_rate) else "30"
     with_audio = any(source.has_audio for source in sources)
@@ -125,14 +113,14 @@ def merge_normalised(ffmpeg: str, sources: list[Source], output: Path, encoding:
         filters.append(
             f"[{index}:v:0]scale={width}:{height}:force_original_aspect_ratio=decrease,"
             f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={rate},format=yuv420p,"
-            f"trim=duration={_seconds(source.duration)},setpts=PTS-STARTPTS[v{index}]"
+            f"trim=duration={_seconds(source.media.duration)},setpts=PTS-STARTPTS[v{index}]"
         )
         joined += f"[v{index}]"
         if with_audio:
             audio_in = f"[{index}:a:0]" if source.has_audio else f"anullsrc=r={AUDIO_RATE}:cl=stereo,"
             filters.append(
                 f"{audio_in}aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,"
-                f"atrim=duration={_seconds(source.duration)},asetpts=PTS-STARTPTS[a{index}]"
+                f"atrim=duration={_seconds(source.media.duration)},asetpts=PTS-STARTPTS[a{index}]"
             )
             joined += f"[a{index}]"
     audio_flag = 1 if with_audio else 0

@@ -63,6 +63,23 @@ class Ingestor:
             )
 
 
+def media_info(video: Video) -> MediaInfo:
+    """What was probed at ingest, read back from the video's row (the inverse of media_fields)."""
+    return MediaInfo(
+        duration=video.duration,
+        width=video.width,
+        height=video.height,
+        video_codec=video.video_codec,
+        audio_codec=video.audio_codec,
+        pix_fmt=video.pix_fmt,
+        frame_rate=video.frame_rate,
+        sample_rate=video.sample_rate,
+        audio_channels=video.audio_channels,
+        format_name="",
+        content_type=video.content_type,
+    )
+
+
 def media_fields(info: MediaInfo) -> dict:
     return {
         "status": VideoStatus.READY,

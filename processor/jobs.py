@@ -22,7 +22,7 @@ from peewee import OperationalError
 import binaries
 from config import Config, load_config
 from processor import ffmpeg
-from processor.ingest import Ingestor
+from processor.ingest import Ingestor, media_info
 from processor.probe import InvalidVideoError
 from processor.runner import FfmpegError, run_ffmpeg
 from storage.blobs import BlobStore
@@ -80,7 +80,7 @@ def trim(
 
 def merge(ctx: JobContext, owner_id: int, video_ids: list[str], progress: Progress) -> uuid.UUID:
     sources = [_source(ctx, owner_id, video_id) for video_id in video_ids]
-    total = sum(source.duration for source in sources)
+    total = sum(source.media.duration for source in sources)
     with ctx.blobs.staged_path(".mp4", ctx.task_id) as staged:
         if ffmpeg.can_concat_by_copy(sources):
             with ctx.blobs.staged_path(".txt", ctx.task_id) as list_file:
@@ -101,18 +101,7 @@ def _source(ctx: JobContext, owner_id: int, video_id: str) -> ffmpeg.Source:
     path = ctx.blobs.video_path(video.id) if video is not None else None
     if video is None or not path.is_file():
         raise JobInputError(f"video {video_id} no longer exists")
-    return ffmpeg.Source(
-        path=path,
-        duration=video.duration,
-        width=video.width,
-        height=video.height,
-        video_codec=video.video_codec,
-        audio_codec=video.audio_codec,
-        pix_fmt=video.pix_fmt,
-        frame_rate=video.frame_rate,
-        sample_rate=video.sample_rate,
-        audio_channels=video.audio_channels,
-    )
+    return ffmpeg.Source(path=path, media=media_info(video))
 
 
 def _run(ctx: JobContext, command: list[str], duration: float, progress: Progress) -> None:

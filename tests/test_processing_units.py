@@ -9,6 +9,7 @@ import pytest
 
 from processor import ffmpeg
 from processor.jobs import JobContext, _run_task
+from processor.probe import MediaInfo
 from processor.runner import FfmpegError, parse_progress_line, run_ffmpeg, scrub
 from server.tasks import parse_seconds
 from storage.database import db
@@ -16,12 +17,12 @@ from storage.models import Task, User
 from tests.media import make_video
 
 
-def source(**overrides) -> ffmpeg.Source:
+def source(path: str = "/data/videos/ab/x", **overrides) -> ffmpeg.Source:
     values = dict(
-        path=Path("/data/videos/ab/x"), duration=3.0, width=320, height=240, video_codec="h264",
-        audio_codec="aac", pix_fmt="yuv420p", frame_rate="30/1", sample_rate=48000, audio_channels=1,
+        duration=3.0, width=320, height=240, video_codec="h264", audio_codec="aac", pix_fmt="yuv420p",
+        frame_rate="30/1", sample_rate=48000, audio_channels=1, format_name="mp4", content_type="video/mp4",
     )  # fmt: skip
-    return ffmpeg.Source(**{**values, **overrides})
+    return ffmpeg.Source(path=Path(path), media=MediaInfo(**{**values, **overrides}))
 
 
 def test_fast_trim_is_stream_copy():
@@ -45,14 +46,14 @@ def test_precise_trim_reencodes_with_configured_quality():
 
 
 def test_merge_choice():
-    assert ffmpeg.can_concat_by_copy([source(), source(path=Path("/b"))])
+    assert ffmpeg.can_concat_by_copy([source(), source("/b")])
     for different in [{"width": 640}, {"frame_rate": "25/1"}, {"audio_codec": None}, {"sample_rate": 44100},
                       {"pix_fmt": "yuv444p"}, {"video_codec": "hevc"}, {"audio_channels": 2}]:  # fmt: skip
         assert not ffmpeg.can_concat_by_copy([source(), source(**different)]), different
 
 
 def test_concat_list_escapes_quotes():
-    text = ffmpeg.concat_list([source(path=Path("/a/it's.mp4")), source(path=Path("/b/c.mp4"))])
+    text = ffmpeg.concat_list([source("/a/it's.mp4"), source("/b/c.mp4")])
     assert text == "file '/a/it'\\''s.mp4'\nfile '/b/c.mp4'\n"
 
 
@@ -110,7 +111,7 @@ def test_runner_reports_failure_without_paths(tmp_path):
     missing = tmp_path / "secret" / "missing.mp4"
     with pytest.raises(FfmpegError) as caught:
         run_ffmpeg(
-            ffmpeg.trim_fast(ffmpeg_path(), source(path=missing), 0, 1, tmp_path / "o.mp4"),
+            ffmpeg.trim_fast(ffmpeg_path(), source(str(missing)), 0, 1, tmp_path / "o.mp4"),
             expected_duration=1, timeout_s=30,
         )  # fmt: skip
     assert caught.value.code == "ffmpeg_failed" and not caught.value.transient
