@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from supervisor import EmbeddedRedis
+from tests.api import merge, stored, trim, upload, wait_task
 from tests.media import make_video
 from tests.probing import (
     copied_without_reencode,
@@ -20,44 +21,6 @@ from tests.probing import (
 from tests.servers import LiveServer, LiveWorker, auth, cli_create_user, process_env
 
 FRAME = 1 / 30
-
-
-def upload(server, token, path: Path) -> dict:
-    with open(path, "rb") as handle:
-        response = requests.post(
-            f"{server.url}/api/videos/upload/",
-            headers=auth(token),
-            files={"file": (path.name, handle)},
-            timeout=60,
-        )
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def wait_task(server, token, task: dict, timeout_s: float = 120) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        current = requests.get(task["status_url"], headers=auth(token), timeout=10).json()
-        if current["status"] in ("finished", "failed"):
-            return current
-        time.sleep(0.1)
-    raise AssertionError(f"task still {current['status']} after {timeout_s} s")
-
-
-def stored(data_dir: Path, video_id: str) -> Path:
-    return data_dir / "videos" / video_id.replace("-", "")[:2] / video_id
-
-
-def trim(server, token, video_id: str, **body) -> requests.Response:
-    return requests.post(
-        f"{server.url}/api/videos/{video_id}/trim/", headers=auth(token), json=body, timeout=30
-    )
-
-
-def merge(server, token, ids: list[str]) -> requests.Response:
-    return requests.post(
-        f"{server.url}/api/videos/merge/", headers=auth(token), json={"video_ids": ids}, timeout=30
-    )
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +39,7 @@ def test_precise_trim_is_frame_accurate(live_server, live_worker, token, five_se
     assert accepted.status_code == 202
     task = accepted.json()
     assert task["status"] == "queued" and task["kind"] == "trim"
-    done = wait_task(live_server, token, task)
+    done = wait_task(token, task)
     assert done["status"] == "finished", done
     assert done["progress"] == 1.0 and done["started_at"] and done["ended_at"]
     result = requests.get(
@@ -91,7 +54,7 @@ def test_precise_trim_is_frame_accurate(live_server, live_worker, token, five_se
 def test_fast_trim_copies_packets_from_a_keyframe(live_server, live_worker, token, five_seconds, data_dir):
     source = upload(live_server, token, five_seconds)
     task = trim(live_server, token, source["id"], start_time=1.5, end_time=3.25, mode="fast").json()
-    done = wait_task(live_server, token, task)
+    done = wait_task(token, task)
     assert done["status"] == "finished", done
     output = stored(data_dir, done["result"]["video_id"])
     assert first_video_packet_is_keyframe(output)
@@ -109,7 +72,7 @@ def test_merge_of_matching_clips_uses_stream_copy_and_keeps_order(live_server, l
     ]
     uploaded = [upload(live_server, token, clip) for clip in clips]
     order = [uploaded[2]["id"], uploaded[0]["id"], uploaded[1]["id"], uploaded[0]["id"]]  # repeats allowed
-    done = wait_task(live_server, token, merge(live_server, token, order).json())
+    done = wait_task(token, merge(live_server, token, order).json())
     assert done["status"] == "finished", done
     output = stored(data_dir, done["result"]["video_id"])
     expected = [packet for video_id in order for packet in video_packets(stored(data_dir, video_id))]
@@ -126,7 +89,7 @@ def test_merge_of_mixed_formats_normalises_and_keeps_audio(
         make_video(media_dir / "c.mp4", seconds=1, size="240x320", rate=24),
     ]
     ids = [upload(live_server, token, clip)["id"] for clip in clips]
-    done = wait_task(live_server, token, merge(live_server, token, ids).json())
+    done = wait_task(token, merge(live_server, token, ids).json())
     assert done["status"] == "finished", done
     result = requests.get(
         f"{live_server.url}/api/videos/{done['result']['video_id']}/", headers=auth(token)
@@ -145,9 +108,7 @@ def test_corrupt_input_fails_with_detail_and_no_video(
     path = stored(data_dir, source["id"])
     path.write_bytes(path.read_bytes()[:2000])  # the file on disk is damaged after upload
     before = requests.get(f"{live_server.url}/api/videos/", headers=auth(token)).json()["results"]
-    done = wait_task(
-        live_server, token, trim(live_server, token, source["id"], start_time=0, end_time=2).json()
-    )
+    done = wait_task(token, trim(live_server, token, source["id"], start_time=0, end_time=2).json())
     assert done["status"] == "failed"
     assert done["result"] is None
     assert done["error"]["error"] == "ffmpeg_failed"
@@ -264,7 +225,7 @@ def test_worker_killed_mid_job_is_recovered(tmp_path, media_dir):
         assert requests.get(task["status_url"], headers=auth(token)).json()["status"] == "started"
         replacement = LiveWorker(env).start()
         try:
-            done = wait_task(server, token, task, timeout_s=120)
+            done = wait_task(token, task, timeout_s=120)
         finally:
             replacement.stop()
         assert done["status"] == "finished", done

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from server.signing import ShareSigner
+from tests.api import share, upload
 from tests.servers import auth
 
 
@@ -21,22 +22,7 @@ def owner(make_user) -> str:
 
 @pytest.fixture
 def video(live_server, owner, sample_video) -> dict:
-    with open(sample_video, "rb") as handle:
-        response = requests.post(
-            f"{live_server.url}/api/videos/upload/", headers=auth(owner),
-            files={"file": ("Sommer Ferien 2024 ü.mp4", handle)}, timeout=30,
-        )  # fmt: skip
-    assert response.status_code == 201
-    return response.json()
-
-
-def share(server, token, video_id, expiry) -> requests.Response:
-    return requests.post(
-        f"{server.url}/api/videos/{video_id}/share/",
-        headers=auth(token),
-        json={"expiry_time": expiry},
-        timeout=10,
-    )
+    return upload(live_server, owner, sample_video, name="Sommer Ferien 2024 ü.mp4")
 
 
 def test_link_works_without_auth_with_ranges(live_server, owner, video, sample_video):

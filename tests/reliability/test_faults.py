@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from supervisor import EmbeddedRedis
+from tests.api import trim, upload, wait_task
 from tests.media import make_video
 from tests.reliability.tus_raw import (
     auth,
@@ -139,9 +140,8 @@ def test_redis_outage_gives_quick_503s_keeps_uploads_and_recovers(tmp_path, base
         redis.stop()
         started = time.monotonic()
         assert requests.get(f"{server.url}/health", timeout=10).status_code == 503
-        trim = requests.post(f"{server.url}/api/videos/{video_id}/trim/", headers=auth(token),
-                             json={"start_time": 0, "end_time": 1}, timeout=10)  # fmt: skip
-        assert trim.status_code == 503 and trim.json()["error"] == "queue_unavailable"
+        refused = trim(server, token, video_id, start_time=0, end_time=1)
+        assert refused.status_code == 503 and refused.json()["error"] == "queue_unavailable"
         assert time.monotonic() - started < 5
         # Stored videos and new uploads do not need Redis.
         assert stored_sha256(server.url, token, url) == sha256(base_clip)
@@ -153,16 +153,8 @@ def test_redis_outage_gives_quick_503s_keeps_uploads_and_recovers(tmp_path, base
         while requests.get(f"{server.url}/health", timeout=10).status_code != 200:
             assert time.monotonic() < deadline
             time.sleep(0.2)
-        fast = {"start_time": 0, "end_time": 1, "mode": "fast"}
-        task = requests.post(
-            f"{server.url}/api/videos/{video_id}/trim/", headers=auth(token), json=fast, timeout=10
-        ).json()
-        deadline = time.monotonic() + 90
-        while (
-            status := requests.get(task["status_url"], headers=auth(token)).json()["status"]
-        ) != "finished":
-            assert status != "failed" and time.monotonic() < deadline
-            time.sleep(0.2)
+        task = trim(server, token, video_id, start_time=0, end_time=1, mode="fast").json()
+        assert wait_task(token, task, timeout_s=90)["status"] == "finished"
     finally:
         server.stop()
         worker.stop()
@@ -176,11 +168,8 @@ def test_worker_sigterm_lets_the_running_job_finish(tmp_path, redis_server, medi
     worker = LiveWorker(env).start()
     try:
         token = cli_create_user(env, "graceful")
-        with open(clip, "rb") as handle:
-            video = requests.post(f"{server.url}/api/videos/upload/", headers=auth(token),
-                                  files={"file": handle}, timeout=60).json()  # fmt: skip
-        task = requests.post(f"{server.url}/api/videos/{video['id']}/trim/", headers=auth(token),
-                             json={"start_time": 0, "end_time": 20}, timeout=10).json()  # fmt: skip
+        video = upload(server, token, clip)
+        task = trim(server, token, video["id"], start_time=0, end_time=20).json()
         deadline = time.monotonic() + 60
         while requests.get(task["status_url"], headers=auth(token)).json()["status"] != "started":
             assert time.monotonic() < deadline

@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from supervisor import free_port
+from tests.api import trim, wait_task
 from tests.reliability.tus_raw import auth, create, patch
 from tests.servers import LiveServer, LiveWorker, cli_create_user, process_env
 
@@ -105,18 +106,8 @@ def test_upload_tus_and_trim_on_postgres(postgres_url, tmp_path, redis_server, s
         url = create(server.url, token, len(data))
         assert patch(url, token, 0, data).status_code == 204
         video_id = url.rsplit("/", 1)[1]
-        task = requests.post(
-            f"{server.url}/api/videos/{video_id}/trim/",
-            headers=auth(token),
-            timeout=10,
-            json={"start_time": 0.5, "end_time": 2},
-        ).json()
-        deadline = time.monotonic() + 60
-        while (current := requests.get(task["status_url"], headers=auth(token)).json())[
-            "status"
-        ] != "finished":
-            assert current["status"] != "failed" and time.monotonic() < deadline, current
-            time.sleep(0.1)
+        task = trim(server, token, video_id, start_time=0.5, end_time=2).json()
+        assert wait_task(token, task, timeout_s=60)["status"] == "finished"
         listed = requests.get(f"{server.url}/api/videos/", headers=auth(token)).json()["results"]
         assert sorted(v["source"] for v in listed) == ["trim", "upload"]
         assert not (tmp_path / "video-manager.db").exists()  # everything went to PostgreSQL

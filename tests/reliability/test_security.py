@@ -11,6 +11,7 @@ import uuid
 import pytest
 import requests
 
+from tests.api import share, trim, upload, wait_task
 from tests.reliability.tus_raw import ENDPOINT, V, auth, create, patch
 from tests.servers import LiveServer, LiveWorker, cli_create_user, process_env
 
@@ -23,14 +24,7 @@ def test_path_tricks_in_every_name_field_stay_display_names(live_server, make_us
     data = sample_video.read_bytes()
     names = []
     for trick in TRICKS:
-        upload = requests.post(
-            f"{live_server.url}/api/videos/upload/",
-            headers=auth(token),
-            files={"file": (trick, data)},
-            timeout=30,
-        )
-        assert upload.status_code == 201
-        names.append(upload.json()["name"])
+        names.append(upload(live_server, token, data, name=trick)["name"])
         url = create(live_server.url, token, len(data), name=trick)
         assert patch(url, token, 0, data).status_code == 204
         names.append(
@@ -58,25 +52,9 @@ def test_path_tricks_in_every_name_field_stay_display_names(live_server, make_us
 def test_other_users_ids_are_404_everywhere(live_server, live_worker, make_user, sample_video):
     owner, intruder = make_user()[2], make_user()[2]
     data = sample_video.read_bytes()
-    with_video = requests.post(
-        f"{live_server.url}/api/videos/upload/",
-        headers=auth(owner),
-        files={"file": ("v.mp4", data)},
-        timeout=30,
-    ).json()
-    video_id = with_video["id"]
-    task = requests.post(
-        f"{live_server.url}/api/videos/{video_id}/trim/",
-        headers=auth(owner),
-        json={"start_time": 0, "end_time": 1, "mode": "fast"},
-        timeout=10,
-    ).json()
-    share = requests.post(
-        f"{live_server.url}/api/videos/{video_id}/share/",
-        headers=auth(owner),
-        json={"expiry_time": 60},
-        timeout=10,
-    ).json()
+    video_id = upload(live_server, owner, data)["id"]
+    task = trim(live_server, owner, video_id, start_time=0, end_time=1, mode="fast").json()
+    link = share(live_server, owner, video_id, 60).json()
     upload_url = create(live_server.url, owner, 10)
     partial = requests.post(
         live_server.url + ENDPOINT,
@@ -94,7 +72,7 @@ def test_other_users_ids_are_404_everywhere(live_server, live_worker, make_user,
         ("POST", "/api/videos/merge/", {"video_ids": [video_id, video_id]}),
         ("POST", f"/api/videos/{video_id}/share/", {"expiry_time": 60}),
         ("GET", f"/api/videos/{video_id}/shares/", None),
-        ("DELETE", f"/api/shares/{share['id']}/", None),
+        ("DELETE", f"/api/shares/{link['id']}/", None),
         ("GET", f"/api/videos/tasks/{task['task_id']}/status/", None),
     ]
     for method, path, body in attempts:
@@ -114,7 +92,7 @@ def test_other_users_ids_are_404_everywhere(live_server, live_worker, make_user,
     assert final.status_code == 400 and "does not exist" in final.json()["detail"]
     # Nothing the intruder did changed the owner's objects.
     assert requests.get(f"{live_server.url}/api/videos/{video_id}/", headers=auth(owner)).status_code == 200
-    assert requests.get(share["url"], timeout=10).status_code == 200
+    assert requests.get(link["url"], timeout=10).status_code == 200
 
 
 def test_password_guessing_is_limited_per_user(live_server, make_user):
@@ -143,30 +121,12 @@ def test_no_token_or_password_in_logs(tmp_path, redis_server, sample_video):
             f"{server.url}/api-token-auth/", data={"username": "logged", "password": password}
         )
         second_token = login.json()["token"]
-        video = requests.post(
-            f"{server.url}/api/videos/upload/",
-            headers=auth(token),
-            files={"file": ("v.mp4", sample_video.read_bytes())},
-            timeout=30,
-        ).json()
-        task = requests.post(
-            f"{server.url}/api/videos/{video['id']}/trim/",
-            headers=auth(second_token),
-            json={"start_time": 0, "end_time": 1, "mode": "fast"},
-            timeout=10,
-        ).json()
-        share_url = requests.post(
-            f"{server.url}/api/videos/{video['id']}/share/",
-            headers=auth(token),
-            json={"expiry_time": 60},
-            timeout=10,
-        ).json()["url"]
+        video = upload(server, token, sample_video)
+        task = trim(server, second_token, video["id"], start_time=0, end_time=1, mode="fast").json()
+        share_url = share(server, token, video["id"], 60).json()["url"]
         requests.get(share_url, timeout=10)
         requests.get(f"{server.url}/api/videos/", headers=auth("wrong-" + token), timeout=10)
-        deadline = time.monotonic() + 30
-        while requests.get(task["status_url"], headers=auth(token)).json()["status"] != "finished":
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        assert wait_task(token, task, timeout_s=30)["status"] == "finished"
     finally:
         server.stop()
         worker.stop()
@@ -191,19 +151,9 @@ def test_several_workers_run_each_job_exactly_once(tmp_path, redis_server, sampl
     pool = [LiveWorker(env).start() for _ in range(workers)]
     try:
         token = cli_create_user(env, "many")
-        video = requests.post(
-            f"{server.url}/api/videos/upload/",
-            headers=auth(token),
-            files={"file": ("v.mp4", sample_video.read_bytes())},
-            timeout=30,
-        ).json()
+        video = upload(server, token, sample_video)
         tasks = [
-            requests.post(
-                f"{server.url}/api/videos/{video['id']}/trim/",
-                headers=auth(token),
-                timeout=10,
-                json={"start_time": 0, "end_time": 1 + i / 10, "mode": "fast"},
-            ).json()
+            trim(server, token, video["id"], start_time=0, end_time=1 + i / 10, mode="fast").json()
             for i in range(12)
         ]
         deadline = time.monotonic() + 120

@@ -1,0 +1,58 @@
+"""Calls the end-to-end tests make again and again, against a live server (anything with `.url`)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import requests
+
+from tests.servers import auth
+
+
+def upload(server, token: str, source: Path | bytes, name: str | None = None) -> dict:
+    """Plain multipart upload of a file or bytes; returns the 201 video object."""
+    data = source if isinstance(source, bytes) else source.read_bytes()
+    filename = name or (source.name if isinstance(source, Path) else "video.mp4")
+    response = requests.post(
+        f"{server.url}/api/videos/upload/", headers=auth(token), files={"file": (filename, data)}, timeout=60
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def trim(server, token: str, video_id: str, **body) -> requests.Response:
+    return requests.post(
+        f"{server.url}/api/videos/{video_id}/trim/", headers=auth(token), json=body, timeout=30
+    )
+
+
+def merge(server, token: str, ids: list[str]) -> requests.Response:
+    return requests.post(
+        f"{server.url}/api/videos/merge/", headers=auth(token), json={"video_ids": ids}, timeout=30
+    )
+
+
+def share(server, token: str, video_id: str, expiry) -> requests.Response:
+    return requests.post(
+        f"{server.url}/api/videos/{video_id}/share/",
+        headers=auth(token),
+        json={"expiry_time": expiry},
+        timeout=10,
+    )
+
+
+def wait_task(token: str, task: dict, timeout_s: float = 120) -> dict:
+    """Poll until the task is finished or failed; returns its last state."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        current = requests.get(task["status_url"], headers=auth(token), timeout=10).json()
+        if current["status"] in ("finished", "failed"):
+            return current
+        time.sleep(0.1)
+    raise AssertionError(f"task still {current['status']} after {timeout_s} s")
+
+
+def stored(data_dir: Path, video_id: str) -> Path:
+    """Where a video's file lives on disk."""
+    return data_dir / "videos" / video_id.replace("-", "")[:2] / video_id
