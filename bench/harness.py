@@ -18,6 +18,8 @@ from tests.servers import PROJECT_ROOT, LiveServer, LiveWorker, cli_create_user,
 MiB = 1024 * 1024
 WORK_DIR = PROJECT_ROOT / "bench" / ".work"
 CHUNK = os.urandom(MiB)
+UPLOAD_SIZE = int(os.environ.get("BENCH_UPLOAD_MIB", "1024")) * MiB
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 
 
 @dataclass

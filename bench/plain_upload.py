@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 from bench.harness import (
+    RUNS,
+    UPLOAD_SIZE,
     WORK_DIR,
     MiB,
     RssSampler,
@@ -16,12 +17,9 @@ from bench.harness import (
     send_body,
 )
 
-SIZE = int(os.environ.get("BENCH_UPLOAD_MIB", "1024")) * MiB
-RUNS = int(os.environ.get("BENCH_RUNS", "3"))
-
 
 def main() -> None:
-    raw_s = median_of(RUNS, lambda: raw_disk_write(SIZE, WORK_DIR))
+    raw_s = median_of(RUNS, lambda: raw_disk_write(UPLOAD_SIZE, WORK_DIR))
     boundary = "benchboundary7f3a"
     prefix = (
         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.mp4"\r\n'
@@ -38,16 +36,16 @@ def main() -> None:
             started = time.perf_counter()
             # Random bytes: the body streams to disk in full, then ffprobe rejects it (422).
             status, _ = send_body(
-                stack.server.url, "POST", "/api/videos/upload/", headers, [prefix, suffix], SIZE
+                stack.server.url, "POST", "/api/videos/upload/", headers, [prefix, suffix], UPLOAD_SIZE
             )
             assert status == 422, status
             return time.perf_counter() - started
 
         with RssSampler(stack.server.process.pid) as rss:
             upload_s = median_of(RUNS, upload)
-    mb = SIZE / 1e6
+    mb = UPLOAD_SIZE / 1e6
     report(
-        f"plain multipart upload, {SIZE // MiB} MiB over loopback (median of {RUNS})",
+        f"plain multipart upload, {UPLOAD_SIZE // MiB} MiB over loopback (median of {RUNS})",
         [
             ("raw disk write", f"{mb / raw_s:8.0f} MB/s"),
             ("POST /api/videos/upload/ (multipart)", f"{mb / upload_s:8.0f} MB/s"),

@@ -13,14 +13,13 @@ from pathlib import Path
 import requests
 
 import binaries
-from bench.harness import WORK_DIR, median_of, report, running_stack, settled
+from bench.harness import RUNS, WORK_DIR, median_of, report, running_stack, settled
 from processor import ffmpeg
 from processor.probe import probe
 from tests.media import make_video
 
 MINUTES = int(os.environ.get("BENCH_VIDEO_MINUTES", "10"))
 PICKUPS = int(os.environ.get("BENCH_PICKUPS", "20"))
-RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 FAST_TRIM = (MINUTES * 6.0, MINUTES * 54.0)  # stream copy: the middle 80 % of the file
 PRECISE_TRIM = (10.0, 30.0)  # re-encode: 20 s of 720p
 

@@ -6,13 +6,14 @@ One client for both servers: POST to create, then a single PATCH carrying the wh
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
 from bench.harness import (
+    RUNS,
+    UPLOAD_SIZE,
     WORK_DIR,
     MiB,
     RssSampler,
@@ -26,8 +27,6 @@ from processes import stop
 from supervisor import free_port
 from tests.servers import PROJECT_ROOT
 
-SIZE = int(os.environ.get("BENCH_UPLOAD_MIB", "1024")) * MiB
-RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 PEER_DIR = PROJECT_ROOT / "bench" / "peer"
 
 
@@ -37,7 +36,7 @@ def tus_upload(base_url: str, endpoint: str, headers: dict[str, str]) -> tuple[f
 
     created = requests.post(
         base_url + endpoint,
-        headers={**headers, "Tus-Resumable": "1.0.0", "Upload-Length": str(SIZE)},
+        headers={**headers, "Tus-Resumable": "1.0.0", "Upload-Length": str(UPLOAD_SIZE)},
         timeout=30,
     )
     created.raise_for_status()
@@ -49,7 +48,7 @@ def tus_upload(base_url: str, endpoint: str, headers: dict[str, str]) -> tuple[f
         "Content-Type": "application/offset+octet-stream",
     }
     started = time.perf_counter()
-    status, _ = send_body(base_url, "PATCH", path, patch_headers, [b"", b""], SIZE)
+    status, _ = send_body(base_url, "PATCH", path, patch_headers, [b"", b""], UPLOAD_SIZE)
     return time.perf_counter() - started, status
 
 
@@ -86,8 +85,8 @@ def peer_upload() -> float | None:
 
 
 def main() -> None:
-    raw_s = median_of(RUNS, lambda: raw_disk_write(SIZE, WORK_DIR))
-    raw_cached_s = median_of(RUNS, lambda: raw_disk_write(SIZE, WORK_DIR, fsync=False))
+    raw_s = median_of(RUNS, lambda: raw_disk_write(UPLOAD_SIZE, WORK_DIR))
+    raw_cached_s = median_of(RUNS, lambda: raw_disk_write(UPLOAD_SIZE, WORK_DIR, fsync=False))
     peer_s = peer_upload()
     with running_stack("tus-upload") as stack:
         headers = {"Authorization": f"Token {stack.token}"}
@@ -95,7 +94,7 @@ def main() -> None:
             ours_s = median_of(
                 RUNS, lambda: timed_upload(stack.server.url, "/api/videos/chunked_upload/", headers)
             )
-    mb = SIZE / 1e6
+    mb = UPLOAD_SIZE / 1e6
     rows = [
         ("raw disk write (1 MiB writes + fsync)", f"{mb / raw_s:8.0f} MB/s"),
         ("raw write into the page cache (no fsync)", f"{mb / raw_cached_s:8.0f} MB/s"),
@@ -111,7 +110,7 @@ def main() -> None:
     else:
         rows.append(("@tus/server", "skipped: node/npm not available"))
     rows.append(("server RSS growth (peak)", f"{rss.growth_mib:8.1f} MiB"))
-    report(f"tus upload, {SIZE // MiB} MiB in one PATCH over loopback (median of {RUNS})", rows)
+    report(f"tus upload, {UPLOAD_SIZE // MiB} MiB in one PATCH over loopback (median of {RUNS})", rows)
 
 
 if __name__ == "__main__":
