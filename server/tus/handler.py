@@ -34,7 +34,7 @@ from server.tus.protocol import (
 )
 from server.urls import external_url
 from storage.locks import UploadLockedError
-from storage.models import Upload
+from storage.models import Upload, Video
 from storage.names import display_name
 from storage.uploads import (
     ConcatError,
@@ -238,7 +238,11 @@ def _receive(upload: Upload, offset: int, reader: BodyReader) -> int:
     if reader.overrun:
         uploads.rewind(upload, offset)
         raise SizeExceededError("the body is longer than the upload's remaining length")
-    checksum = _requested_checksum(reader)
+    try:
+        checksum = _requested_checksum(reader)
+    except (TusHeaderError, ChecksumAlgorithmError):  # a bad or missing trailer: the chunk is not kept
+        uploads.rewind(upload, offset)
+        raise
     if checksum is not None:
         if reader.interrupted:
             uploads.rewind(upload, offset)
@@ -268,18 +272,24 @@ def _requested_checksum(reader: BodyReader) -> Checksum | None:
 
 
 def _finish(upload: Upload) -> None:
-    """The last byte is in: probe it and turn it into the video with the same id."""
+    """The last byte is in: probe it and turn it into the video with the same id.
+
+    The video is recorded before the upload is marked complete, so a crash in between leaves an
+    upload the client can finish again (an empty PATCH), and that second pass finds the video.
+    """
     uploads = store()
-    uploads.mark_complete(upload)
-    if upload.concat == "partial":
+    if upload.concat == "partial":  # partial uploads only wait to be concatenated
+        uploads.mark_complete(upload)
         return
-    services().ingestor.ingest_or_reject(
-        uploads.data_path(upload.id),
-        video_id=upload.id,
-        owner_id=upload.owner_id,
-        name=upload.name,
-        source="upload",
-    )
+    if not Video.select().where(Video.id == upload.id).exists():
+        services().ingestor.ingest_or_reject(
+            uploads.data_path(upload.id),
+            video_id=upload.id,
+            owner_id=upload.owner_id,
+            name=upload.name,
+            source="upload",
+        )
+    uploads.mark_complete(upload)
     uploads.discard_data(upload)
 
 
