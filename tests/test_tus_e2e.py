@@ -348,6 +348,8 @@ def test_checksum_trailer(live_server, user):
     assert _chunked_patch_with_trailer(live_server, user, url, 0, b"abcd", f"sha1 {good}") == 204
     assert _chunked_patch_with_trailer(live_server, user, url, 4, b"efgh", f"sha1 {good}") == 460
     assert head(url, user).headers["Upload-Offset"] == "4"
+    assert _chunked_patch_with_trailer(live_server, user, url, 4, b"efgh", "sha512 AAAA") == 400
+    assert head(url, user).headers["Upload-Offset"] == "4"
 
 
 # -- concatenation -------------------------------------------------------------------------------
