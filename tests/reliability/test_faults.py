@@ -181,3 +181,31 @@ def test_worker_sigterm_lets_the_running_job_finish(tmp_path, redis_server, medi
     finally:
         server.stop()
         worker.stop()
+
+
+def test_server_sigterm_lets_an_inflight_patch_finish(tmp_path, redis_server, base_clip):
+    env = process_env(tmp_path, redis_server.url)
+    server = LiveServer(env).start()
+    try:
+        token = cli_create_user(env, "graceful-server")
+        data = base_clip + random.Random(3).randbytes(2_000_000)
+        url = create(server.url, token, len(data))
+        sock = open_patch(server.port, url, token, 0, declared=len(data))
+        half = len(data) // 2
+        sock.sendall(data[:half])
+        time.sleep(0.3)
+        server.process.terminate()  # gunicorn: stop accepting, finish what is in flight
+        time.sleep(0.3)
+        sock.sendall(data[half:])
+        reply = sock.recv(4096).decode(errors="replace")
+        sock.close()
+        assert reply.startswith("HTTP/1.1 204"), reply[:200]
+        server.process.wait(timeout=30)
+    finally:
+        server.stop()
+    restarted = LiveServer(env, port=server.port).start()
+    try:
+        assert offset(url, token) == len(data)
+        assert stored_sha256(restarted.url, token, url) == sha256(data)
+    finally:
+        restarted.stop()
