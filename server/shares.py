@@ -63,7 +63,7 @@ def create(video_id: uuid.UUID, body: ShareIn):
         fail(400, "invalid_expiry", "expiry_time must be in the future (seconds > 0).")
     if expires_at > now + timedelta(seconds=limit):
         fail(400, "invalid_expiry", f"expiry_time may be at most {limit} seconds from now.")
-    share = Share.create(video=video, owner=current_user().id, expires_at=expires_at.replace(microsecond=0))
+    share = Share.create(video=video, owner=current_user().id, expires_at=_whole_second_after(expires_at))
     return share_out(share)
 
 
@@ -108,6 +108,12 @@ def public(token: str):
     response = send_video(share.video, as_attachment=False)
     response.headers["Cache-Control"] = "private, max-age=0, must-revalidate"
     return response
+
+
+def _whole_second_after(moment: datetime) -> datetime:
+    """Tokens carry whole seconds; rounding up never cuts a link's life short."""
+    whole = moment.replace(microsecond=0)
+    return whole if whole == moment else whole + timedelta(seconds=1)
 
 
 def _expiry(value: float | datetime, now: datetime) -> datetime:

@@ -54,9 +54,12 @@ def test_link_works_without_auth_with_ranges(live_server, owner, video, sample_v
 
 
 def test_expired_link_is_410(live_server, owner, video):
-    url = share(live_server, owner, video["id"], 1).json()["url"]
+    link = share(live_server, owner, video["id"], 1).json()
+    url = link["url"]
     assert requests.get(url, timeout=10).status_code == 200
-    time.sleep(1.2)
+    time.sleep(
+        max(0.0, (datetime.fromisoformat(link["expires_at"]) - datetime.now(UTC)).total_seconds()) + 0.1
+    )
     response = requests.get(url, timeout=10)
     assert response.status_code == 410 and response.json()["error"] == "link_expired"
 
