@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -42,11 +43,23 @@ def share(server, token: str, video_id: str, expiry) -> requests.Response:
     )
 
 
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.05) -> None:
+    """Poll `condition` until it holds; fails the test naming `what` when time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} not seen within {timeout_s} s"
+        time.sleep(interval_s)
+
+
+def task_state(token: str, task: dict) -> dict:
+    return requests.get(task["status_url"], headers=auth(token), timeout=10).json()
+
+
 def wait_task(token: str, task: dict, timeout_s: float = 120) -> dict:
     """Poll until the task is finished or failed; returns its last state."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        current = requests.get(task["status_url"], headers=auth(token), timeout=10).json()
+        current = task_state(token, task)
         if current["status"] in ("finished", "failed"):
             return current
         time.sleep(0.1)

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from supervisor import EmbeddedRedis
-from tests.api import merge, stored, trim, upload, wait_task
+from tests.api import merge, stored, task_state, trim, upload, wait_task, wait_until
 from tests.media import make_video
 from tests.probing import (
     copied_without_reencode,
@@ -124,7 +124,7 @@ def test_progress_rises_during_a_long_job(live_server, live_worker, token, media
     seen = []
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        current = requests.get(task["status_url"], headers=auth(token), timeout=10).json()
+        current = task_state(token, task)
         seen.append((current["status"], current["progress"]))
         if current["status"] in ("finished", "failed"):
             break
@@ -215,14 +215,11 @@ def test_worker_killed_mid_job_is_recovered(tmp_path, media_dir):
         token = cli_create_user(env, "k")
         source = upload(server, token, clip)
         task = trim(server, token, source["id"], start_time=0, end_time=30).json()
-        deadline = time.monotonic() + 60
-        while requests.get(task["status_url"], headers=auth(token)).json()["progress"] <= 0.05:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_until(lambda: task_state(token, task)["progress"] > 0.05, 60, "progress past 5 %")
         worker.kill_hard()
         listed = requests.get(f"{server.url}/api/videos/", headers=auth(token)).json()["results"]
         assert [v["id"] for v in listed] == [source["id"]]
-        assert requests.get(task["status_url"], headers=auth(token)).json()["status"] == "started"
+        assert task_state(token, task)["status"] == "started"
         replacement = LiveWorker(env).start()
         try:
             done = wait_task(token, task, timeout_s=120)

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from supervisor import EmbeddedRedis
-from tests.api import trim, upload, wait_task
+from tests.api import task_state, trim, upload, wait_task, wait_until
 from tests.media import make_video
 from tests.reliability.tus_raw import (
     auth,
@@ -149,10 +149,12 @@ def test_redis_outage_gives_quick_503s_keeps_uploads_and_recovers(tmp_path, base
         assert patch(second, token, 0, base_clip).status_code == 204
 
         redis.start()  # same port: clients reconnect by themselves
-        deadline = time.monotonic() + 30
-        while requests.get(f"{server.url}/health", timeout=10).status_code != 200:
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        wait_until(
+            lambda: requests.get(f"{server.url}/health", timeout=10).status_code == 200,
+            30,
+            "healthy again",
+            interval_s=0.2,
+        )
         task = trim(server, token, video_id, start_time=0, end_time=1, mode="fast").json()
         assert wait_task(token, task, timeout_s=90)["status"] == "finished"
     finally:
@@ -170,13 +172,10 @@ def test_worker_sigterm_lets_the_running_job_finish(tmp_path, redis_server, medi
         token = cli_create_user(env, "graceful")
         video = upload(server, token, clip)
         task = trim(server, token, video["id"], start_time=0, end_time=20).json()
-        deadline = time.monotonic() + 60
-        while requests.get(task["status_url"], headers=auth(token)).json()["status"] != "started":
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_until(lambda: task_state(token, task)["status"] == "started", 60, "task started")
         worker.process.terminate()  # warm shutdown: RQ finishes the current job first
         worker.process.wait(timeout=120)
-        final = requests.get(task["status_url"], headers=auth(token)).json()
+        final = task_state(token, task)
         assert final["status"] == "finished", final
     finally:
         server.stop()
