@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import socket
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 import requests
 
 from supervisor import EmbeddedRedis
+from tests.api import wait_until
 from tests.servers import LiveServer, auth, cli_create_user, process_env
 
 
@@ -91,6 +93,32 @@ def test_missing_file_field_is_400(live_server, make_user):
         f"{live_server.url}/api/videos/upload/", headers=auth(token), files={"other": b"x"}
     )
     assert response.status_code == 400 and response.json()["error"] == "missing_file"
+
+
+def test_upload_cut_short_by_the_client_leaves_nothing(live_server, make_user, sample_video, data_dir):
+    """A multipart body whose client hangs up half way: no video, no temp file, server fine."""
+    _, _, token = make_user()
+    before = files_under(data_dir / "videos") | files_under(data_dir / "tmp")
+    prefix = (
+        b'--cut\r\nContent-Disposition: form-data; name="file"; filename="cut.mp4"\r\n'
+        b"Content-Type: video/mp4\r\n\r\n"
+    )
+    host, port = live_server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as connection:
+        connection.sendall(
+            b"POST /api/videos/upload/ HTTP/1.1\r\nHost: x\r\n"
+            + f"Authorization: Token {token}\r\nContent-Length: {10 * 1024 * 1024}\r\n".encode()
+            + b"Content-Type: multipart/form-data; boundary=cut\r\n\r\n"
+            + prefix
+            + sample_video.read_bytes()
+        )
+    wait_until(
+        lambda: files_under(data_dir / "videos") | files_under(data_dir / "tmp") == before,
+        10,
+        "the cut upload's temp file removed",
+    )
+    assert requests.get(f"{live_server.url}/api/videos/", headers=auth(token)).json()["results"] == []
+    assert upload(live_server, token, sample_video).status_code == 201
 
 
 def test_isolation_between_users(live_server, make_user, sample_video):

@@ -1,1 +1,1 @@
-"""The resumable upload endpoint: tus 1.0.0 (handler.py, protocol.py, body.py) and the seed's chunk form."""
+"""The resumable upload endpoint: tus 1.0.0 (handler.py, protocol.py) and the seed's chunk form."""

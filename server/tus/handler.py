@@ -12,10 +12,10 @@ from apiflask import APIBlueprint
 from flask import Response, current_app, request
 
 from server.auth import current_user, token_auth
+from server.body import BodyReader
 from server.errors import ApiError, fail
 from server.services import services
 from server.tus import chunk_form
-from server.tus.body import BodyReader
 from server.tus.protocol import (
     CHECKSUM_ALGORITHMS,
     EXTENSIONS,
