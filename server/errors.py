@@ -7,7 +7,8 @@ from typing import Any, NoReturn
 
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
-from werkzeug.exceptions import HTTPException
+from flask import current_app, has_request_context, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,21 @@ def register_error_handlers(app: APIFlask) -> None:
         headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
         return app.error_callback(HTTPError(exc.code or 500, message=exc.description, headers=headers))
 
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc: RequestEntityTooLarge):
+        """Werkzeug says the same vague sentence for a body over the limit and for an oversized
+        form field (a malformed multipart body ends up there too); tell them apart."""
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        length = request.content_length
+        if limit is not None and length is not None and length > limit:
+            detail = f"The body is {length} bytes; this server accepts at most {limit} bytes."
+        else:
+            detail = (
+                "A form field is too large, or the multipart body is malformed; "
+                "send the video as the field `file`."
+            )
+        return app.error_callback(ApiError(413, "too_large", detail))
+
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         log.exception("unhandled error on %s", _safe_path())
@@ -89,8 +105,6 @@ def _validation_sentence(detail: dict[str, Any]) -> str:
 
 def _safe_path() -> str:
     """The request path without share tokens, which are secrets."""
-    from flask import has_request_context, request
-
     if not has_request_context():
         return "-"
     return "/s/<redacted>" if request.path.startswith("/s/") else request.path

@@ -20,6 +20,20 @@ def test_413_from_content_length(client, make_user, app):
     response = client.post("/api/videos/upload/", headers=auth(token), data={"file": (b"x" * 100, "a.mp4")})
     assert response.status_code == 413
     assert response.get_json()["error"] == "too_large"
+    assert "accepts at most 10 bytes" in response.get_json()["detail"]
+
+
+def test_413_for_a_multipart_body_without_its_boundary(client, make_user):
+    """A body that never shows its boundary piles up as one oversized form part."""
+    _, _, token = make_user()
+    response = client.post(
+        "/api/videos/upload/",
+        headers=auth(token),
+        data=b"x" * 1_000_000,
+        content_type="multipart/form-data; boundary=zz",
+    )
+    assert response.status_code == 413
+    assert "malformed" in response.get_json()["detail"]
 
 
 def test_unexpected_exception_is_500_json_without_traceback(app, client):
