@@ -47,6 +47,12 @@ function signOut () {
 
 function seconds (value) { return value == null ? '–' : `${value.toFixed(3)} s` }
 
+function fileSize (bytes) {
+  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`
+  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1)} MB`
+  return `${Math.ceil(bytes / 1e3)} KB`
+}
+
 async function refreshVideos () {
   const { results } = await api('GET', '/api/videos/')
   const body = $('#videos tbody')
@@ -56,7 +62,7 @@ async function refreshVideos () {
     const checked = selected.includes(video.id) ? 'checked' : ''
     row.innerHTML = `<td><input type="checkbox" ${checked} ${video.status === 'ready' ? '' : 'disabled'}></td>
       <td class="name"></td><td>${seconds(video.duration)}</td>
-      <td>${video.width ? `${video.width}×${video.height}` : '–'}</td>
+      <td>${video.width ? `${video.width}×${video.height}` : '–'}</td><td>${fileSize(video.size)}</td>
       <td class="status status-${video.status}">${video.status}</td><td>${video.source}</td><td class="id">${video.id}</td>`
     row.querySelector('.name').textContent = video.name
     if (video.error) row.querySelector('.status').title = video.error
