@@ -135,7 +135,7 @@ def run_task(task_id: str) -> str | None:
         return _run_task(ctx, task_id, requeue=_requeue_with_rq)
 
 
-def _run_task(ctx: JobContext, task_id: str, requeue: Callable[[str, int], None]) -> str | None:
+def _run_task(ctx: JobContext, task_id: str, requeue: Callable[[str, int, float], None]) -> str | None:
     attempt = _claim(task_id)
     if attempt is None:
         log.info("task %s is not queued any more; skipping", task_id)
@@ -150,7 +150,7 @@ def _run_task(ctx: JobContext, task_id: str, requeue: Callable[[str, int], None]
         if transient and attempt <= ctx.config.jobs.retries:
             log.warning("task %s attempt %d failed (%s); retrying", task_id, attempt, code)
             Task.update(status=TaskStatus.QUEUED, progress=0.0).where(mine).execute()
-            requeue(task_id, attempt)
+            requeue(task_id, attempt, ctx.config.jobs.retry_delay_s)
             return None
         Task.update(status=TaskStatus.FAILED, error_code=code, error_detail=detail, ended_at=utcnow()).where(
             mine
@@ -206,12 +206,9 @@ def _describe(exc: Exception) -> tuple[str, str, bool]:
     return "internal_error", f"the worker hit a temporary error ({type(exc).__name__})", True
 
 
-def _requeue_with_rq(task_id: str, attempt: int) -> None:
+def _requeue_with_rq(task_id: str, attempt: int, delay_s: float) -> None:
     from rq import Queue, get_current_job
 
     job = get_current_job()
-    config = load_config()
     queue = Queue(job.origin, connection=job.connection)
-    queue.enqueue_in(
-        timedelta(seconds=config.jobs.retry_delay_s), run_task, task_id, job_id=f"{task_id}-retry{attempt}"
-    )
+    queue.enqueue_in(timedelta(seconds=delay_s), run_task, task_id, job_id=f"{task_id}-retry{attempt}")

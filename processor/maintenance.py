@@ -42,10 +42,11 @@ def recover_lost_tasks(config: Config, queue: Queue) -> int:
 
     cutoff = utcnow() - timedelta(seconds=config.jobs.heartbeat_timeout_s)
     recovered = 0
+    blobs = BlobStore(config.data_dir)
     with db.connection_context():
         lost = list(Task.select().where((Task.status == TaskStatus.STARTED) & (Task.heartbeat_at < cutoff)))
         for task in lost:
-            BlobStore(config.data_dir).remove_staged(str(task.id))
+            blobs.remove_staged(str(task.id))
             still_lost = (
                 (Task.id == task.id) & (Task.attempt == task.attempt) & (Task.status == TaskStatus.STARTED)
             )
