@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 test: lint
-	$(BIN)/python -m pytest --cov=server --cov=processor --cov=storage --cov=config --cov=cli --cov-report=term $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --cov=server --cov=processor --cov=storage --cov=video_manager --cov-report=term $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'

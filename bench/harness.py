@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from supervisor import EmbeddedRedis
 from tests.servers import PROJECT_ROOT, LiveServer, LiveWorker, cli_create_user, process_env
+from video_manager.supervisor import EmbeddedRedis
 
 MiB = 1024 * 1024
 WORK_DIR = PROJECT_ROOT / "bench" / ".work"

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import requests
 
-import binaries
 from bench.harness import RUNS, WORK_DIR, median_of, report, running_stack, settled
 from processor import ffmpeg
-from processor.probe import probe
+from processor.probe import Prober
 from tests.media import make_video
+from video_manager import binaries
 
 MINUTES = int(os.environ.get("BENCH_VIDEO_MINUTES", "10"))
 PICKUPS = int(os.environ.get("BENCH_PICKUPS", "20"))
@@ -25,7 +25,7 @@ PRECISE_TRIM = (10.0, 30.0)  # re-encode: 20 s of 720p
 
 
 def source_for(path: Path) -> ffmpeg.Source:
-    return ffmpeg.Source(path=path, media=probe(path, binaries.ffprobe_path(), 60))
+    return ffmpeg.Source(path=path, media=Prober(binaries.ffprobe_path()).probe(path))
 
 
 def timed_raw(command: list[str], *, durable: bool) -> float:

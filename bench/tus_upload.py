@@ -23,9 +23,9 @@ from bench.harness import (
     running_stack,
     send_body,
 )
-from processes import stop
-from supervisor import free_port
 from tests.servers import PROJECT_ROOT
+from video_manager.processes import stop
+from video_manager.supervisor import free_port
 
 PEER_DIR = PROJECT_ROOT / "bench" / "peer"
 

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from processor.probe import MediaInfo
+from processor import containers
+from processor.probe import MediaInfo, frame_rate
 
 OUTPUT_OPTIONS = ["-movflags", "+faststart", "-f", "mp4"]
 AUDIO_RATE = 48000
 PLAYABLE_PIXEL_FORMATS = ("yuv420p", "yuv422p", "yuv444p")
+MAX_OUTPUT_RATE = Fraction(120)  # normalised merges never go faster than this
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,10 @@ class Source:
     @property
     def has_audio(self) -> bool:
         return self.media.audio_codec is not None
+
+    def input(self) -> list[str]:
+        """`-i` with the options that keep ffmpeg to this file's bytes and its accepted demuxer."""
+        return [*containers.input_options(self.media.demuxer), "-i", str(self.path)]
 
     def stream_signature(self) -> tuple:
         """Inputs with equal signatures can be joined by stream copy."""
@@ -55,7 +61,7 @@ def trim_fast(ffmpeg: str, source: Source, start: float, end: float, output: Pat
     """Stream copy: no re-encode; the cut begins on the keyframe at or before `start`."""
     return [
         *_base(ffmpeg),
-        "-ss", _seconds(start), "-i", str(source.path), "-t", _seconds(end - start),
+        "-ss", _seconds(start), *source.input(), "-t", _seconds(end - start),
         "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", "-avoid_negative_ts", "make_zero",
         *OUTPUT_OPTIONS, str(output),
     ]  # fmt: skip
@@ -67,7 +73,7 @@ def trim_precise(
     """Frame-accurate: input seeking is exact when decoding, the video is re-encoded."""
     command = [
         *_base(ffmpeg),
-        "-ss", _seconds(start), "-i", str(source.path), "-t", _seconds(end - start),
+        "-ss", _seconds(start), *source.input(), "-t", _seconds(end - start),
         "-map", "0:v:0", "-map", "0:a:0?",
         "-c:v", "libx264", "-crf", str(encoding.crf), "-preset", encoding.preset,
         "-pix_fmt", source.media.pix_fmt if source.media.pix_fmt in PLAYABLE_PIXEL_FORMATS else "yuv420p",
@@ -93,7 +99,7 @@ def concat_list(sources: list[Source]) -> str:
 def merge_copy(ffmpeg: str, list_file: Path, output: Path) -> list[str]:
     return [
         *_base(ffmpeg),
-        "-f", "concat", "-safe", "0", "-i", str(list_file),
+        *containers.input_options("concat", also_allow="concat"), "-safe", "0", "-i", str(list_file),
         "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", *OUTPUT_OPTIONS, str(output),
     ]  # fmt: skip
 
@@ -103,13 +109,13 @@ def merge_normalised(ffmpeg: str, sources: list[Source], output: Path, encoding:
     frame rate, square pixels, yuv420p; silence for inputs without audio when any has audio."""
     first = sources[0].media
     width, height = _even(first.width), _even(first.height)
-    rate = first.frame_rate if _valid_rate(first.frame_rate) else "30"
+    rate = normalised_rate(first.frame_rate)
     with_audio = any(source.has_audio for source in sources)
     inputs: list[str] = []
     filters: list[str] = []
     joined = ""
     for index, source in enumerate(sources):
-        inputs += ["-i", str(source.path)]
+        inputs += source.input()
         filters.append(
             f"[{index}:v:0]scale={width}:{height}:force_original_aspect_ratio=decrease,"
             f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={rate},format=yuv420p,"
@@ -138,8 +144,11 @@ def _even(value: int) -> int:
     return max(2, value - value % 2)
 
 
-def _valid_rate(rate: str | None) -> bool:
-    try:
-        return rate is not None and Fraction(rate) > 0
-    except (ValueError, ZeroDivisionError):
-        return False
+def normalised_rate(rate: str | None) -> str:
+    """The first input's frame rate, clamped to MAX_OUTPUT_RATE (30 when it has none): every other
+    input is resampled to it, so an absurd first rate must not multiply the frames of the rest."""
+    parsed = frame_rate(rate)
+    if parsed is None:
+        return "30"
+    clamped = min(parsed, MAX_OUTPUT_RATE)
+    return f"{clamped.numerator}/{clamped.denominator}"

@@ -10,30 +10,25 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import binaries
-from config import Config
-from processor.probe import InvalidVideoError, MediaInfo, probe
+from processor.probe import InvalidVideoError, MediaInfo, MediaLimits, Prober
 from storage.blobs import BlobStore
 from storage.models import Video, VideoStatus
+from video_manager import binaries
+from video_manager.config import Config
 
 
 @dataclass(frozen=True)
 class Ingestor:
     blobs: BlobStore
-    ffprobe: str
-    probe_timeout_s: float
+    prober: Prober
 
     @classmethod
     def from_config(cls, config: Config) -> Ingestor:
-        return cls(
-            blobs=BlobStore(config.data_dir),
-            ffprobe=binaries.ffprobe_path(config.ffmpeg.ffprobe),
-            probe_timeout_s=config.limits.probe_timeout_s,
-        )
+        return cls(blobs=BlobStore(config.data_dir), prober=prober_from_config(config))
 
     def ingest(self, staged: Path, *, video_id: uuid.UUID, owner_id: int, name: str, source: str) -> Video:
-        """Raises `InvalidVideoError` (nothing published) when ffprobe does not accept the file."""
-        info = probe(staged, self.ffprobe, self.probe_timeout_s)
+        """Raises `InvalidVideoError` (nothing published) when the probe does not accept the file."""
+        info = self.prober.probe(staged)
         size = staged.stat().st_size
         self.blobs.publish(staged, video_id)
         try:
@@ -47,7 +42,7 @@ class Ingestor:
     def ingest_or_reject(
         self, staged: Path, *, video_id: uuid.UUID, owner_id: int, name: str, source: str
     ) -> Video:
-        """For finished resumable uploads: a file ffprobe refuses is recorded as `rejected` with
+        """For finished resumable uploads: a file the probe refuses is recorded as `rejected` with
         the reason (its bytes are not kept), so the client polling the video learns why."""
         try:
             return self.ingest(staged, video_id=video_id, owner_id=owner_id, name=name, source=source)
@@ -61,6 +56,16 @@ class Ingestor:
                 status=VideoStatus.REJECTED,
                 error=str(exc),
             )
+
+
+def prober_from_config(config: Config) -> Prober:
+    limits = config.limits
+    return Prober(
+        ffprobe=binaries.ffprobe_path(config.ffmpeg.ffprobe),
+        timeout_s=limits.probe_timeout_s,
+        memory_limit_mb=config.ffmpeg.memory_limit_mb,
+        limits=MediaLimits(limits.max_frame_rate, limits.max_frame_side, limits.max_duration_s),
+    )
 
 
 def media_info(video: Video) -> MediaInfo:

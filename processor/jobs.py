@@ -1,15 +1,19 @@
 """The work: `trim` and `merge` are plain functions that take ids and return the new video's id.
 
 `run_task` is what RQ calls. It claims the task row, runs the function, and records the outcome:
-`finished` with the video, or `failed` with a reason. Transient failures (ffmpeg killed by a
-signal, I/O and database hiccups) are retried up to `jobs.retries` times; bad input never is.
+`finished` with the video, or `failed` with a reason. Transient failures (ffmpeg stopped by a
+shutdown, I/O and lost database connections) are retried up to `jobs.retries` times; bad input,
+limits and data errors never are. While it runs, a heartbeat thread tells the maintenance sweep
+the run is alive, however long ffmpeg stays silent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -17,10 +21,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from peewee import OperationalError
+from peewee import DatabaseError, InterfaceError, OperationalError
 
-import binaries
-from config import Config, load_config
 from processor import ffmpeg
 from processor.ingest import Ingestor, media_info
 from processor.probe import InvalidVideoError
@@ -28,6 +30,9 @@ from processor.runner import FfmpegError, run_ffmpeg
 from storage.blobs import BlobStore
 from storage.database import db, open_database
 from storage.models import Task, TaskStatus, Video, VideoStatus, utcnow
+from storage.names import fit_name
+from video_manager import binaries
+from video_manager.config import Config
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.5
@@ -38,13 +43,22 @@ class JobInputError(ValueError):
     """The task cannot succeed as asked (a source vanished, for instance); never retried."""
 
 
+_process_config: Config | None = None
+
+
+def configure(config: Config) -> None:
+    """The worker process records the config it was started with; its jobs use that one."""
+    global _process_config
+    _process_config = config
+
+
 @dataclass(frozen=True)
 class JobContext:
     config: Config
     ingestor: Ingestor
     ffmpeg: str
     encoding: ffmpeg.Encoding
-    task_id: str = ""  # tags temp files, so a killed run's leftovers can be removed
+    task_id: str = ""  # tags temp files, so a dead run's leftovers can be found
 
     @property
     def blobs(self) -> BlobStore:
@@ -74,8 +88,8 @@ def trim(
         else:
             command = ffmpeg.trim_precise(ctx.ffmpeg, source, start, end, staged, ctx.encoding)
         _run(ctx, command, end - start, progress)
-        stem = Path(video.name).stem
-        return _publish(ctx, staged, owner_id, f"{stem} [{start:.3f}-{end:.3f}].mp4", "trim")
+        name = fit_name(Path(video.name).stem, f" [{start:.3f}-{end:.3f}].mp4")
+        return _publish(ctx, staged, owner_id, name, "trim")
 
 
 def merge(ctx: JobContext, owner_id: int, video_ids: list[str], progress: Progress) -> uuid.UUID:
@@ -89,9 +103,8 @@ def merge(ctx: JobContext, owner_id: int, video_ids: list[str], progress: Progre
         else:
             _run(ctx, ffmpeg.merge_normalised(ctx.ffmpeg, sources, staged, ctx.encoding), total, progress)
         first = Video.get_by_id(video_ids[0])
-        return _publish(
-            ctx, staged, owner_id, f"{Path(first.name).stem} + {len(sources) - 1} more.mp4", "merge"
-        )
+        name = fit_name(Path(first.name).stem, f" + {len(sources) - 1} more.mp4")
+        return _publish(ctx, staged, owner_id, name, "merge")
 
 
 def _source(ctx: JobContext, owner_id: int, video_id: str) -> ffmpeg.Source:
@@ -106,7 +119,11 @@ def _source(ctx: JobContext, owner_id: int, video_id: str) -> ffmpeg.Source:
 
 def _run(ctx: JobContext, command: list[str], duration: float, progress: Progress) -> None:
     run_ffmpeg(
-        command, expected_duration=duration, timeout_s=ctx.config.ffmpeg.timeout_s, on_progress=progress
+        command,
+        expected_duration=duration,
+        timeout_s=ctx.config.ffmpeg.timeout_s,
+        memory_limit_mb=ctx.config.ffmpeg.memory_limit_mb,
+        on_progress=progress,
     )
 
 
@@ -128,7 +145,9 @@ WORK = {"trim": trim, "merge": merge}
 
 def run_task(task_id: str) -> str | None:
     """Claim the task, do its work, record the outcome. Returns the new video id, if any."""
-    config = load_config()
+    config = _process_config
+    if config is None:
+        raise RuntimeError("run_task runs in a worker started by `video-manager worker` (no config)")
     open_database(config.database_url)
     with db.connection_context():
         ctx = dataclasses.replace(JobContext.from_config(config), task_id=task_id)
@@ -144,8 +163,9 @@ def _run_task(ctx: JobContext, task_id: str, requeue: Callable[[str, int, float]
     mine = (Task.id == task_id) & (Task.attempt == attempt)
     params = json.loads(task.params)
     try:
-        video_id = WORK[task.kind](ctx, task.owner_id, progress=_progress_writer(mine), **params)
-    except (JobInputError, FfmpegError, OperationalError, OSError) as exc:
+        with _heartbeat(ctx, mine):
+            video_id = WORK[task.kind](ctx, task.owner_id, progress=_progress_writer(mine), **params)
+    except (JobInputError, FfmpegError, DatabaseError, OSError) as exc:
         code, detail, transient = _describe(exc)
         if transient and attempt <= ctx.config.jobs.retries:
             log.warning("task %s attempt %d failed (%s); retrying", task_id, attempt, code)
@@ -183,6 +203,32 @@ def _claim(task_id: str) -> int | None:
     return Task.get_by_id(task_id).attempt if claimed else None
 
 
+@contextlib.contextmanager
+def _heartbeat(ctx: JobContext, mine):
+    """While the work runs, a thread marks the task alive (and keeps its temp files fresh), so a
+    long silent stretch of ffmpeg (a sparse-keyframe seek) is never taken for a dead worker."""
+    stop = threading.Event()
+    interval = max(0.5, ctx.config.jobs.heartbeat_timeout_s / 4)
+    alive = mine & (Task.status == TaskStatus.STARTED)
+
+    def beat() -> None:
+        while not stop.wait(interval):
+            ctx.blobs.touch_staged(ctx.task_id)
+            try:
+                with db.connection_context():
+                    Task.update(heartbeat_at=utcnow()).where(alive).execute()
+            except DatabaseError as exc:
+                log.warning("heartbeat not written: %s", type(exc).__name__)
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{ctx.task_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _progress_writer(mine) -> Progress:
     """Progress and heartbeat, written at most every PROGRESS_INTERVAL_S."""
     last = 0.0
@@ -203,6 +249,8 @@ def _describe(exc: Exception) -> tuple[str, str, bool]:
         return exc.code, exc.detail, exc.transient
     if isinstance(exc, JobInputError):
         return "invalid_input", f"{exc}", False
+    if isinstance(exc, DatabaseError) and not isinstance(exc, OperationalError | InterfaceError):
+        return "database_error", f"the database refused the result ({type(exc).__name__})", False
     return "internal_error", f"the worker hit a temporary error ({type(exc).__name__})", True
 
 

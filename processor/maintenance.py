@@ -1,26 +1,29 @@
-"""Housekeeping the worker daemon does on timers, besides running jobs.
+"""Housekeeping beside the worker, in a process of its own (see processor.worker for why).
 
 - Lost tasks: a `started` task whose heartbeat stopped (its worker was killed) is retried while
-  it has retries left, else marked `failed` with `worker_lost`; it never stays `started`.
-- Expiration: unfinished uploads past `tus.expiry_s` go with their bytes; stale temp files too.
-  `video-manager cleanup` runs this part once.
+  it has retries left, else marked `failed` with `worker_lost`; it never stays `started`. Only
+  temp files the dead run stopped touching are removed, never those of a run still alive.
+- Orphaned tasks: a `queued` task whose RQ job is gone (Redis lost it, or a worker died between
+  taking the job and claiming the row) is queued again.
+- Expiration: unfinished uploads past `tus.expiry_s` go with their bytes, unless a request holds
+  them; stale temp files too. `video-manager cleanup` runs this part once.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from datetime import timedelta
 
 from rq import Queue
+from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
-from config import Config
 from storage.blobs import BlobStore
 from storage.chunks import ChunkStore
-from storage.database import db
+from storage.database import db, open_database
 from storage.models import Task, TaskStatus, utcnow
 from storage.uploads import UploadStore
+from video_manager.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,7 @@ def recover_lost_tasks(config: Config, queue: Queue) -> int:
     with db.connection_context():
         lost = list(Task.select().where((Task.status == TaskStatus.STARTED) & (Task.heartbeat_at < cutoff)))
         for task in lost:
-            blobs.remove_staged(str(task.id))
+            blobs.remove_staged(str(task.id), older_than_s=config.jobs.heartbeat_timeout_s)
             still_lost = (
                 (Task.id == task.id) & (Task.attempt == task.attempt) & (Task.status == TaskStatus.STARTED)
             )
@@ -66,21 +69,47 @@ def recover_lost_tasks(config: Config, queue: Queue) -> int:
     return recovered
 
 
-def start_maintenance(config: Config, queue: Queue) -> threading.Event:
-    """A daemon thread in the worker's main process; set the returned event to stop it."""
-    stop = threading.Event()
-    lost_every = max(1.0, config.jobs.heartbeat_timeout_s / 3)
+def requeue_orphans(config: Config, queue: Queue) -> int:
+    """Queue again the `queued` tasks that no RQ job will ever run."""
+    from processor.jobs import run_task
 
-    def loop() -> None:
-        next_cleanup = time.monotonic() + config.tus.cleanup_interval_s
-        while not stop.wait(lost_every):
-            try:
-                recover_lost_tasks(config, queue)
-                if time.monotonic() >= next_cleanup:
-                    next_cleanup = time.monotonic() + config.tus.cleanup_interval_s
-                    remove_expired(config)
-            except Exception:
-                log.exception("maintenance failed; will retry")
+    cutoff = utcnow() - timedelta(seconds=config.jobs.heartbeat_timeout_s)
+    with db.connection_context():
+        waiting = list(Task.select().where((Task.status == TaskStatus.QUEUED) & (Task.created_at < cutoff)))
+        if not waiting:
+            return 0
+        known = _task_ids_with_jobs(queue)
+        orphans = [task for task in waiting if str(task.id) not in known]
+        for task in orphans:
+            queue.enqueue(run_task, str(task.id), job_id=f"{task.id}-orphan{int(time.time())}")
+            log.warning("task %s had no job in the queue; queued again", task.id)
+    return len(orphans)
 
-    threading.Thread(target=loop, name="maintenance", daemon=True).start()
-    return stop
+
+def _task_ids_with_jobs(queue: Queue) -> set[str]:
+    """Task ids of every job RQ still holds: waiting, scheduled (a retry), deferred or running."""
+    job_ids = set(queue.get_job_ids())
+    for registry in (ScheduledJobRegistry, DeferredJobRegistry, StartedJobRegistry):
+        job_ids.update(registry(queue=queue).get_job_ids())
+    return {job_id[:36] for job_id in job_ids}
+
+
+def maintenance_loop(config: Config) -> None:
+    """The maintenance process: sweeps every heartbeat_timeout/3 s, cleanup every interval."""
+    from processor.queue import connect, job_queue
+
+    logging.basicConfig(level=config.server.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    open_database(config.database_url)
+    queue = job_queue(config, connect(config))
+    every = max(1.0, config.jobs.heartbeat_timeout_s / 3)
+    next_cleanup = time.monotonic() + config.tus.cleanup_interval_s
+    while True:
+        time.sleep(every)
+        try:
+            recover_lost_tasks(config, queue)
+            requeue_orphans(config, queue)
+            if time.monotonic() >= next_cleanup:
+                next_cleanup = time.monotonic() + config.tus.cleanup_interval_s
+                remove_expired(config)
+        except Exception:
+            log.exception("maintenance failed; will retry")

@@ -1,28 +1,27 @@
-"""ffprobe as a validator: a file is a video only if ffprobe finds a real video stream in it."""
+"""Probing as a validator: a file is a video only if it opens through an allowed container with a
+real video stream, within the machine limits we set.
+
+The probe runs in a child process with a timeout and a memory ceiling: ffprobe when configured or
+on PATH, else PyAV (processor.probe_av), which prints the same JSON shape.
+"""
 
 from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
-# Demuxers that read still images; a PNG renamed .mp4 must not pass as a video.
-IMAGE_FORMATS = ("image2", "png_pipe", "jpeg_pipe", "webp_pipe", "gif", "bmp_pipe", "tiff_pipe")
+from processor import containers
+from video_manager.processes import spawn_media_tool
 
-CONTENT_TYPES = {
-    "mov,mp4,m4a,3gp,3g2,mj2": "video/mp4",
-    "matroska,webm": "video/webm",
-    "avi": "video/x-msvideo",
-    "mpegts": "video/mp2t",
-    "flv": "video/x-flv",
-    "mpeg": "video/mpeg",
-    "ogg": "video/ogg",
-}
+MIB = 1024 * 1024
 
 
 class InvalidVideoError(ValueError):
-    """ffprobe cannot read the file as a video; the message says why, without server paths."""
+    """The file cannot be read as a video, or asks too much; the message says why, without paths."""
 
 
 @dataclass(frozen=True)
@@ -39,33 +38,67 @@ class MediaInfo:
     format_name: str
     content_type: str
 
+    @property
+    def demuxer(self) -> str | None:
+        return containers.demuxer_of(self.format_name) or containers.demuxer_for_content_type(
+            self.content_type
+        )
 
-def probe(path: Path, ffprobe: str, timeout_s: float) -> MediaInfo:
-    command = [
-        ffprobe,
-        "-v",
-        "error",
-        "-print_format",
-        "json",
-        "-show_format",
-        "-show_streams",
-        str(path),
-    ]
-    try:
-        completed = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise InvalidVideoError(f"ffprobe did not finish within {timeout_s:g} s") from exc
-    if completed.returncode != 0:
-        reason = completed.stderr.decode(errors="replace").replace(str(path), "input").strip()
-        last_line = reason.splitlines()[-1] if reason else "unreadable file"
-        raise InvalidVideoError(f"not a readable video: {last_line}")
-    return parse_probe_output(json.loads(completed.stdout or b"{}"))
+
+@dataclass(frozen=True)
+class MediaLimits:
+    max_frame_rate: float = 240.0
+    max_frame_side: int = 8192
+    max_duration_s: float = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class Prober:
+    ffprobe: str | None  # None: PyAV in a child process
+    timeout_s: float = 60.0
+    memory_limit_mb: int = 4096
+    limits: MediaLimits = MediaLimits()
+
+    def command(self, path: Path) -> list[str]:
+        if self.ffprobe is None:
+            return [sys.executable, "-P", "-m", "processor.probe_av", str(path)]
+        return [
+            self.ffprobe, "-v", "error", *containers.input_options(None),
+            "-print_format", "json", "-show_format", "-show_streams", str(path),
+        ]  # fmt: skip
+
+    def probe(self, path: Path) -> MediaInfo:
+        process = spawn_media_tool(
+            self.command(path),
+            memory_limit_bytes=self.memory_limit_mb * MIB,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+        )
+        try:
+            stdout, stderr = process.communicate(timeout=self.timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            raise InvalidVideoError(f"probing did not finish within {self.timeout_s:g} s") from exc
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        if process.returncode != 0:
+            reason = stderr.decode(errors="replace").replace(str(path), "input").strip()
+            last_line = reason.splitlines()[-1] if reason else f"probe exited with {process.returncode}"
+            raise InvalidVideoError(f"not a readable video: {last_line}")
+        try:
+            report = json.loads(stdout or b"{}")
+        except ValueError as exc:
+            raise InvalidVideoError("not a readable video: the probe's report was unreadable") from exc
+        return check_limits(parse_probe_output(report), self.limits)
 
 
 def parse_probe_output(report: dict) -> MediaInfo:
-    """Turn ffprobe's JSON into MediaInfo, rejecting images, audio-only files and empty streams."""
+    """Turn ffprobe's JSON into MediaInfo, rejecting other containers, images, audio-only files."""
     fmt = report.get("format", {})
     format_name = fmt.get("format_name", "")
+    demuxer = containers.demuxer_of(format_name)
     streams = report.get("streams", [])
     video = next(
         (
@@ -77,8 +110,8 @@ def parse_probe_output(report: dict) -> MediaInfo:
     )
     if video is None:
         raise InvalidVideoError("no video stream found")
-    if format_name in IMAGE_FORMATS or format_name.endswith("_pipe"):
-        raise InvalidVideoError(f"{format_name} is a still image, not a video")
+    if demuxer is None:
+        raise InvalidVideoError(f"{format_name or 'this'} is not a video container we accept")
     duration = _float(fmt.get("duration")) or _float(video.get("duration"))
     if not duration or duration <= 0:
         raise InvalidVideoError("the video has no duration")
@@ -91,13 +124,36 @@ def parse_probe_output(report: dict) -> MediaInfo:
         audio_codec=audio.get("codec_name") if audio else None,
         pix_fmt=video.get("pix_fmt"),
         frame_rate=video.get("avg_frame_rate")
-        if video.get("avg_frame_rate") != "0/0"
+        if video.get("avg_frame_rate") not in (None, "0/0")
         else video.get("r_frame_rate"),
         sample_rate=int(audio["sample_rate"]) if audio and audio.get("sample_rate") else None,
         audio_channels=int(audio["channels"]) if audio and audio.get("channels") else None,
         format_name=format_name,
-        content_type=CONTENT_TYPES.get(format_name, "application/octet-stream"),
+        content_type=containers.ALLOWED[demuxer],
     )
+
+
+def check_limits(info: MediaInfo, limits: MediaLimits) -> MediaInfo:
+    """Refuse what would make ffmpeg's work unbounded: absurd frame rates, sizes or durations."""
+    rate = frame_rate(info.frame_rate)
+    if rate is not None and rate > limits.max_frame_rate:
+        raise InvalidVideoError(f"the frame rate {float(rate):g} fps exceeds {limits.max_frame_rate:g} fps")
+    if not 0 < info.width <= limits.max_frame_side or not 0 < info.height <= limits.max_frame_side:
+        raise InvalidVideoError(
+            f"the frame size {info.width}x{info.height} is outside 1..{limits.max_frame_side} pixels"
+        )
+    if info.duration > limits.max_duration_s:
+        raise InvalidVideoError(f"the duration {info.duration:g} s exceeds {limits.max_duration_s:g} s")
+    return info
+
+
+def frame_rate(text: str | None) -> Fraction | None:
+    """`30000/1001` → Fraction; None when absent or meaningless (0, 0/0)."""
+    try:
+        rate = Fraction(text) if text else None
+    except (ValueError, ZeroDivisionError):
+        return None
+    return rate if rate and rate > 0 else None
 
 
 def _float(value: object) -> float | None:

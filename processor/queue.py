@@ -7,7 +7,7 @@ from pathlib import Path
 from redis import Redis
 from rq import Queue
 
-from config import Config
+from video_manager.config import Config
 
 EMBEDDED_URL_FILE = Path("redis") / "url"
 

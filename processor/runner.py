@@ -1,18 +1,23 @@
-"""The one way ffmpeg is run: progress from `-progress pipe:1`, stderr drained, a timeout of its
-own, and the process killed whatever happens (timeout, job failure, worker shutdown)."""
+"""The one way ffmpeg is run: progress from `-progress pipe:1`, stderr drained, a timeout and a
+memory ceiling of its own, and the process killed whatever happens (timeout, job failure, worker
+shutdown). A run stopped by our limits or by a crash is a failure of the input, never retried;
+only a run stopped from outside (SIGTERM/SIGINT/SIGHUP: a shutdown) may be worth another try."""
 
 from __future__ import annotations
 
 import collections
 import re
+import signal
 import subprocess
 import threading
 import time
 from collections.abc import Callable
 
-from processes import spawn
+from video_manager.processes import spawn_media_tool
 
 STDERR_LINES_KEPT = 20
+MIB = 1024 * 1024
+STOPPED_FROM_OUTSIDE = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 _PATHS = re.compile(r"(/[^\s:'\"]+)+")
 
 
@@ -31,10 +36,17 @@ def run_ffmpeg(
     *,
     expected_duration: float,
     timeout_s: float,
+    memory_limit_mb: int,
     on_progress: Callable[[float], None] | None = None,
 ) -> None:
     """Run to completion or raise FfmpegError. `on_progress` gets 0.0 to 1.0 as ffmpeg reports."""
-    process = spawn(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    process = spawn_media_tool(
+        command,
+        memory_limit_bytes=memory_limit_mb * MIB,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
     stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_LINES_KEPT)
     drain = threading.Thread(target=_drain, args=(process.stderr, stderr_tail), daemon=True)
     drain.start()
@@ -59,8 +71,14 @@ def run_ffmpeg(
     detail = scrub("\n".join(stderr_tail)) or f"ffmpeg exited with status {returncode}"
     if time.monotonic() - started >= timeout_s:
         raise FfmpegError("ffmpeg_timeout", f"ffmpeg did not finish within {timeout_s:g} s")
-    if returncode < 0:
+    if returncode < 0 and -returncode in STOPPED_FROM_OUTSIDE:
         raise FfmpegError("ffmpeg_killed", f"ffmpeg was stopped by signal {-returncode}", transient=True)
+    if returncode < 0 or _out_of_memory(stderr_tail):
+        raise FfmpegError(
+            "resource_limit",
+            f"ffmpeg was stopped ({_signal_name(-returncode) if returncode < 0 else 'out of memory'}): "
+            f"the input needs more than this server allows (memory limit {memory_limit_mb} MiB)",
+        )
     raise FfmpegError("ffmpeg_failed", detail)
 
 
@@ -76,6 +94,17 @@ def parse_progress_line(line: str, expected_duration: float) -> float | None:
     except ValueError:  # "N/A" before the first frame
         return None
     return min(max(microseconds / 1e6 / expected_duration, 0.0), 1.0)
+
+
+def _out_of_memory(stderr_tail: collections.deque[str]) -> bool:
+    return any("Cannot allocate memory" in line or "out of memory" in line.lower() for line in stderr_tail)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def scrub(text: str) -> str:

@@ -6,7 +6,6 @@ from apiflask import APIFlask
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import Config, load_config
 from server import auth, health, shares, tasks, videos, web
 from server.errors import register_error_handlers
 from server.openapi import complete_spec
@@ -15,6 +14,7 @@ from server.services import Services
 from server.tus import handler as tus
 from server.tus.method_override import MethodOverride
 from storage.database import create_tables, db, open_database
+from video_manager.config import Config, load_config
 
 TUS_HEADERS = [
     "Tus-Resumable",
@@ -98,5 +98,5 @@ def create_app(config: Config | None = None) -> APIFlask:
     )
     app.wsgi_app = MethodOverride(app.wsgi_app, tus.ENDPOINT)
     if config.server.trust_proxy:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1, x_port=1)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)
     return app

@@ -20,9 +20,11 @@ from storage.models import User
 bp = APIBlueprint("auth", __name__, tag="Auth")
 log = logging.getLogger(__name__)
 
-# Password guessing is slow (scrypt) and, per username, limited across all server processes
-# through Redis. Tokens are 256 random bits, so guessing them is hopeless. While Redis is down
-# the limit is not enforced (logins keep working); scrypt's cost still applies.
+# Password guessing is slow (scrypt) and limited per client address and username together,
+# across all server processes through Redis: an attacker who fails for `bob` is held back, while
+# bob, from his own address, still logs in (a per-user lockout would let anyone lock him out).
+# Tokens are 256 random bits, so guessing them is hopeless. While Redis is down the limit is not
+# enforced (logins keep working); scrypt's cost still applies.
 LOGIN_FAILURES_ALLOWED = 10
 LOGIN_FAILURE_WINDOW_S = 300
 
@@ -79,9 +81,9 @@ def login():
         credentials = LoginIn.model_validate(dict(data or {}))
     except ValueError:
         fail(400, "invalid_request", "Send `username` and `password` as JSON or form fields.")
-    failures_key = _failures_key(credentials.username)
+    failures_key = _failures_key(request.remote_addr or "", credentials.username)
     if _failures(failures_key) >= LOGIN_FAILURES_ALLOWED:
-        fail(429, "too_many_attempts", "Too many failed logins for this user; try again in a few minutes.",
+        fail(429, "too_many_attempts", "Too many failed logins from here for this user; try again later.",
              {"Retry-After": str(LOGIN_FAILURE_WINDOW_S)})  # fmt: skip
     user = accounts.authenticate(credentials.username, credentials.password)
     if user is None:
@@ -90,8 +92,9 @@ def login():
     return {"token": accounts.issue_token(user)}
 
 
-def _failures_key(username: str) -> str:
-    return "video-manager:login-failures:" + hashlib.sha256(username.encode()).hexdigest()
+def _failures_key(address: str, username: str) -> str:
+    subject = f"{address}\0{username}".encode()
+    return "video-manager:login-failures:" + hashlib.sha256(subject).hexdigest()
 
 
 def _failures(key: str) -> int:

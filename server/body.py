@@ -13,13 +13,46 @@ import io
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 from flask import Request
 from werkzeug.exceptions import ClientDisconnected
 
 READ_SIZE = 1024 * 1024
+DRAIN_LIMIT = 64 * 1024 * 1024
+DRAIN_TIME_S = 5.0
 log = logging.getLogger(__name__)
+
+
+def drain_unread_body(request: Request) -> None:
+    """Read and drop what is left of a refused request's body (bounded in bytes and time).
+
+    A client still sending its chunk when we refuse it (409, 423, 413) would otherwise meet a
+    closed socket and report a broken pipe instead of our answer. gunicorn's body object knows
+    how much is left, even after the socket fast path read part of it.
+    """
+    stream = request.environ.get("wsgi.input")
+    if stream is None or not request.content_length:
+        return
+    sock: socket.socket | None = request.environ.get("gunicorn.socket")
+    previous = sock.gettimeout() if sock is not None else None
+    deadline = time.monotonic() + DRAIN_TIME_S
+    drained = 0
+    try:
+        if sock is not None:
+            sock.settimeout(DRAIN_TIME_S)
+        while drained < DRAIN_LIMIT and time.monotonic() < deadline:
+            piece = stream.read(min(READ_SIZE, DRAIN_LIMIT - drained))
+            if not piece:
+                return
+            drained += len(piece)
+    except (OSError, ValueError) as exc:  # the client went away, or the body was malformed
+        log.debug("drain ended: %s", type(exc).__name__)
+    finally:
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.settimeout(previous)
 
 
 class BodyReader:

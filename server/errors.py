@@ -23,13 +23,18 @@ CODES_BY_STATUS = {
     411: "length_required",
     412: "precondition_failed",
     413: "too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     416: "range_not_satisfiable",
+    417: "expectation_failed",
     422: "invalid_request",
     429: "too_many_requests",
+    431: "headers_too_large",
     460: "checksum_mismatch",
     500: "internal_error",
+    501: "not_implemented",
     503: "service_unavailable",
+    507: "insufficient_storage",
 }
 
 

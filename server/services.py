@@ -11,13 +11,13 @@ from flask import current_app
 from redis import Redis
 from rq import Queue
 
-from config import Config
 from processor import queue as job_queues
 from processor.ingest import Ingestor
 from server.signing import ShareSigner
 from storage.blobs import BlobStore
 from storage.chunks import ChunkStore
 from storage.uploads import UploadStore
+from video_manager.config import Config
 
 
 @dataclass

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
 from apiflask import APIBlueprint
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from server.auth import current_user, token_auth
 from server.errors import fail, not_found
@@ -20,9 +22,34 @@ from storage.models import Share, Video, utcnow
 bp = APIBlueprint("shares", __name__, tag="Share links")
 
 
+def parse_expiry(value: object) -> float | datetime:
+    """Seconds from now (a finite number, not a boolean), or an ISO-8601 datetime as naive UTC."""
+    if isinstance(value, bool):
+        raise ValueError("must be seconds (a number) or an ISO-8601 datetime, not a boolean")
+    if isinstance(value, int | float):
+        try:
+            seconds = float(value)
+        except OverflowError:
+            raise ValueError("is too large") from None
+        if not math.isfinite(seconds):
+            raise ValueError("must be a finite number of seconds")
+        return seconds
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"{value!r} is not seconds or an ISO-8601 datetime") from None
+        try:
+            return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+        except OverflowError:
+            raise ValueError(f"{value!r} is outside the range of dates") from None
+    raise ValueError("must be seconds (a number) or an ISO-8601 datetime")
+
+
 class ShareIn(BaseModel):
-    expiry_time: float | AwareDatetime | datetime = Field(
-        description="Seconds from now, or an ISO-8601 datetime (UTC when no offset is given)"
+    expiry_time: Annotated[float | datetime, BeforeValidator(parse_expiry)] = Field(
+        description="Seconds from now, or an ISO-8601 datetime (UTC when no offset is given)",
+        json_schema_extra={"anyOf": [{"type": "number"}, {"type": "string", "format": "date-time"}]},
     )
 
 
@@ -57,12 +84,8 @@ def share_out(share: Share) -> dict:
 def create(video_id: uuid.UUID, body: ShareIn):
     video = require_ready(owned_video(video_id))
     now = utcnow()
-    expires_at = _expiry(body.expiry_time, now)
     limit = services().config.shares.max_expiry_s
-    if expires_at <= now:
-        fail(400, "invalid_expiry", "expiry_time must be in the future (seconds > 0).")
-    if expires_at > now + timedelta(seconds=limit):
-        fail(400, "invalid_expiry", f"expiry_time may be at most {limit} seconds from now.")
+    expires_at = _expiry(body.expiry_time, now, limit)
     share = Share.create(video=video, owner=current_user().id, expires_at=_whole_second_after(expires_at))
     return share_out(share)
 
@@ -116,9 +139,12 @@ def _whole_second_after(moment: datetime) -> datetime:
     return whole if whole == moment else whole + timedelta(seconds=1)
 
 
-def _expiry(value: float | datetime, now: datetime) -> datetime:
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value
-    return now + timedelta(seconds=value)
+def _expiry(value: float | datetime, now: datetime, limit_s: int) -> datetime:
+    """The moment the link dies; 400 unless it lies within (now, now + limit_s] (checked before
+    any date arithmetic that could overflow)."""
+    seconds = value if isinstance(value, float) else (value - now).total_seconds()
+    if seconds <= 0:
+        fail(400, "invalid_expiry", "expiry_time must be in the future (seconds > 0).")
+    if seconds > limit_s:
+        fail(400, "invalid_expiry", f"expiry_time may be at most {limit_s} seconds from now.")
+    return value if isinstance(value, datetime) else now + timedelta(seconds=seconds)

@@ -18,7 +18,7 @@ from pathlib import Path
 from itsdangerous import BadData, BadSignature, URLSafeSerializer
 from itsdangerous.encoding import base64_decode, base64_encode
 
-from config import Config
+from video_manager.config import Config
 
 SALT = "video-manager.share"
 SECRET_FILE = "share-secret"

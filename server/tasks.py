@@ -13,6 +13,7 @@ from pydantic import BaseModel, BeforeValidator, Field, model_validator
 from redis.exceptions import RedisError
 
 from processor.jobs import run_task
+from processor.probe import frame_rate
 from processor.queue import RedisNotConfiguredError
 from server.auth import current_user, token_auth
 from server.errors import fail, not_found
@@ -29,6 +30,13 @@ DURATION_SLACK_S = 0.0005  # the probe reports milliseconds; `end_time` equal to
 
 def parse_seconds(value: object) -> float:
     """Seconds as a number, a numeric string, or `[[HH:]MM:]SS[.mmm]`."""
+    try:
+        return _seconds(value)
+    except OverflowError:  # an integer too large for a float
+        raise ValueError("is too large to be a time") from None
+
+
+def _seconds(value: object) -> float:
     if isinstance(value, bool) or value is None:
         raise ValueError("must be seconds (a number) or HH:MM:SS.mmm")
     if isinstance(value, int | float):
@@ -79,6 +87,13 @@ def trim(video_id: uuid.UUID, body: TrimIn):
             400,
             "out_of_range",
             f"end_time {body.end_time:g} is beyond the video's duration {video.duration:g}.",
+        )
+    rate = frame_rate(video.frame_rate)
+    if rate is not None and body.end_time - body.start_time < 1 / rate:
+        fail(
+            400,
+            "out_of_range",
+            f"The window is shorter than one frame ({float(1 / rate):.3f} s at {float(rate):g} fps).",
         )
     params = {"video_id": str(video.id), "start": body.start_time, "end": body.end_time, "mode": body.mode}
     return task_out(_enqueue("trim", params))

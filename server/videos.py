@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from apiflask import APIBlueprint
 from flask import Response, request, send_file
-from werkzeug.http import quote_header_value
+from werkzeug.http import parse_range_header, quote_header_value
 
 from processor.probe import InvalidVideoError
 from server.auth import current_user, token_auth
@@ -107,6 +107,7 @@ def send_video(video: Video, *, as_attachment: bool):
     path = svc.blobs.video_path(video.id)
     if video.status != VideoStatus.READY or not path.is_file():
         not_found("video file")
+    _ignore_unsupported_range()
     if svc.config.server.x_accel_redirect:
         response = Response(status=200, mimetype=video.content_type)
         relative = path.relative_to(svc.blobs.videos_dir).as_posix()
@@ -124,6 +125,17 @@ def send_video(video: Video, *, as_attachment: bool):
     )
     response.headers["Accept-Ranges"] = "bytes"
     return response
+
+
+def _ignore_unsupported_range() -> None:
+    """RFC 9110 §14.2: a Range we do not serve (another unit, several ranges, nonsense) is
+    ignored and the whole body sent, rather than refused with 416."""
+    header = request.environ.get("HTTP_RANGE")
+    if header is None:
+        return
+    parsed = parse_range_header(header)
+    if parsed is None or parsed.units != "bytes" or len(parsed.ranges) != 1:
+        del request.environ["HTTP_RANGE"]
 
 
 def content_disposition(name: str, as_attachment: bool) -> str:

@@ -1,6 +1,8 @@
 """The browser page at `/` and the third-party assets it needs, served from `web/node_modules`.
 
-The assets are installed from npm by `make` (web/package.json); nothing is loaded from a CDN.
+The assets are installed from npm by `make` (web/package.json) into the checkout;
+`server.web_assets_dir` points elsewhere. Nothing is loaded from a CDN; without the assets the
+page still loads and says what is missing.
 """
 
 from __future__ import annotations
@@ -8,16 +10,12 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 from flask import current_app, send_from_directory
 
-from config import PROJECT_ROOT
 from server.errors import not_found
+from server.services import services
 
 bp = APIBlueprint("web", __name__, enable_openapi=False)
 
-NODE_MODULES = PROJECT_ROOT / "web" / "node_modules"
-VENDORED = {
-    "uppy": NODE_MODULES / "uppy" / "dist",
-    "swagger-ui": NODE_MODULES / "swagger-ui-dist",
-}
+VENDORED = {"uppy": "uppy/dist", "swagger-ui": "swagger-ui-dist"}
 
 
 @bp.get("/")
@@ -28,7 +26,8 @@ def index():
 @bp.get("/static/vendor/<library>/<path:filename>")
 def vendor(library: str, filename: str):
     """send_from_directory refuses paths that leave the library's folder."""
-    folder = VENDORED.get(library)
+    relative = VENDORED.get(library)
+    folder = services().config.web_assets_dir / relative if relative else None
     if folder is None or not folder.is_dir():
         not_found("asset")
     return send_from_directory(folder, filename, max_age=3600)

@@ -6,14 +6,17 @@ Werkzeug's development server is never used.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import Any
 
+from gunicorn import util
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
-from config import Config
+from server.errors import CODES_BY_STATUS
+from video_manager.config import Config
 
 SHARE_TOKEN = re.compile(r"/s/[^\s?\"']+")
 
@@ -35,12 +38,26 @@ class RedactingLogger(Logger):
             log.addFilter(RedactShareTokens())
 
 
+def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's answer to a request it cannot parse (a header with control characters, a bad
+    request line), in our error shape instead of its HTML page."""
+    body = json.dumps(
+        {"error": CODES_BY_STATUS.get(status_int, "bad_request"), "detail": f"{reason}: {mesg}"[:500]}
+    ).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode("latin-1")
+    util.write_nonblock(sock, head + body)
+
+
 class GunicornServer(BaseApplication):
     def __init__(self, config: Config) -> None:
         self.app_config = config
         super().__init__()
 
     def load_config(self) -> None:
+        util.write_error = write_json_error  # gunicorn looks it up at call time
         server = self.app_config.server
         options: dict[str, Any] = {
             "bind": f"{server.host}:{server.port}",

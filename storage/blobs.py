@@ -73,9 +73,22 @@ class BlobStore:
         os.link(staged, final)
         return final
 
-    def remove_staged(self, tag: str) -> None:
+    def touch_staged(self, tag: str) -> None:
+        """A live run marks its temp files fresh, so `remove_staged` never takes them."""
+        for staged in self.tmp_dir.glob(f"stage-{tag}-*"):
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(staged)
+
+    def remove_staged(self, tag: str, older_than_s: float) -> int:
+        """Remove a dead run's temp files: those its heartbeat stopped touching."""
+        cutoff = time.time() - older_than_s
+        removed = 0
         for leftover in self.tmp_dir.glob(f"stage-{tag}-*"):
-            leftover.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                if leftover.stat().st_mtime < cutoff:
+                    leftover.unlink()
+                    removed += 1
+        return removed
 
     def delete_video(self, video_id: uuid.UUID) -> None:
         self.video_path(video_id).unlink(missing_ok=True)

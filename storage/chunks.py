@@ -12,9 +12,9 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from config import Config
 from storage.blobs import append_file
 from storage.models import ChunkedUpload, UploadState, utcnow
+from video_manager.config import Config
 
 
 class ChunkFormError(ValueError):

@@ -55,6 +55,24 @@ class FileLocker:
         finally:
             os.close(fd)
 
+    @contextlib.contextmanager
+    def hold_if_free(self, key: str) -> Iterator[bool]:
+        """Take the lock only if nobody holds it, without asking a holder to let go (the expiry
+        sweep must never interrupt a live upload); yields whether it was taken."""
+        fd = os.open(self.lock_dir / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
     def _acquire(self, fd: int, release_marker: Path) -> None:
         deadline = time.monotonic() + self.wait_s
         while True:

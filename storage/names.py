@@ -14,3 +14,8 @@ def display_name(raw: str | None, fallback: str = "video") -> str:
     last = raw.replace("\\", "/").rsplit("/", 1)[-1]
     cleaned = "".join(ch for ch in last if unicodedata.category(ch)[0] != "C").strip().strip(".")
     return cleaned[:MAX_NAME_LENGTH] or fallback
+
+
+def fit_name(stem: str, suffix: str) -> str:
+    """`stem + suffix` cut to the column's width, keeping the suffix (a trim's times, `.mp4`)."""
+    return stem[: max(0, MAX_NAME_LENGTH - len(suffix))].rstrip() + suffix

@@ -8,16 +8,17 @@ Callers hold the upload's lock (storage.locks) around every change.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from config import Config
 from storage.blobs import append_file
 from storage.database import db
 from storage.locks import FileLocker
 from storage.models import Upload, UploadState, utcnow
+from video_manager.config import Config
 
 READ_BLOCK = 1024 * 1024
 
@@ -144,17 +145,26 @@ class UploadStore:
         """Write chunks at `offset` (the current end) and return the new offset.
 
         Every chunk is handed to the kernel as it arrives; an interrupted iterator leaves the
-        bytes received so far in place, which is what the next HEAD reports.
+        bytes received so far in place, which is what the next HEAD reports. Expiry counts from
+        the last byte received, so a long, slow PATCH keeps moving it forward as bytes arrive.
         """
+        refresh_every = max(1.0, self.expiry.total_seconds() / 4)
+        refreshed = time.monotonic()
         with open(self.data_path(upload.id), "r+b", buffering=0) as handle:
             handle.seek(offset)
             for chunk in chunks:
                 handle.write(chunk)
+                if time.monotonic() - refreshed >= refresh_every:
+                    refreshed = time.monotonic()
+                    self._extend_expiry(upload)
             handle.truncate()
             new_offset = handle.tell()
-        Upload.update(expires_at=utcnow() + self.expiry).where(Upload.id == upload.id).execute()
-        upload.expires_at = utcnow() + self.expiry
+        self._extend_expiry(upload)
         return new_offset
+
+    def _extend_expiry(self, upload: Upload) -> None:
+        upload.expires_at = utcnow() + self.expiry
+        Upload.update(expires_at=upload.expires_at).where(Upload.id == upload.id).execute()
 
     def read_range(self, upload: Upload, start: int, end: int) -> Iterator[bytes]:
         """The stored bytes [start, end), for verifying a chunk's checksum after it was written."""
@@ -220,11 +230,16 @@ class UploadStore:
         self.locks.forget(str(upload.id))
 
     def remove_expired(self, now: datetime | None = None) -> int:
-        """Delete unfinished uploads past their expiry, and finished rows as old, with their bytes."""
+        """Delete unfinished uploads past their expiry, and finished rows as old, with their bytes.
+
+        An upload a request holds is left alone: bytes are arriving, and its expiry moves on."""
         now = now or utcnow()
-        expired = list(Upload.select().where(Upload.expires_at < now))
-        for upload in expired:
-            with self.locks.hold(str(upload.id)):
+        removed = 0
+        for upload in Upload.select().where(Upload.expires_at < now):
+            with self.locks.hold_if_free(str(upload.id)) as free:
+                if not free:
+                    continue
                 self.terminate(upload)
             self.locks.forget(str(upload.id))
-        return len(expired)
+            removed += 1
+        return removed

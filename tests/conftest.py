@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from config import Config, load_config
 from storage import accounts
 from storage.database import create_tables, db, open_database
-from supervisor import EmbeddedRedis
 from tests.media import make_video
 from tests.servers import PROJECT_ROOT, LiveServer, LiveWorker, process_env
+from video_manager.config import Config, load_config
+from video_manager.supervisor import EmbeddedRedis
 
 _user_numbers = itertools.count()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import binaries
+from video_manager import binaries
 
 
 def make_video(
@@ -13,12 +13,15 @@ def make_video(
     *,
     seconds: float = 3.0,
     size: str = "320x240",
-    rate: int = 30,
+    rate: int | str = 30,
     audio: bool = True,
     pattern: str = "testsrc",
     gop: int = 30,
+    video_codec: str = "libx264",
+    audio_codec: str = "aac",
 ) -> Path:
-    """An H.264/AAC mp4 with a keyframe every `gop` frames."""
+    """A test clip (H.264/AAC by default) with a keyframe every `gop` frames; the container
+    follows the file's extension."""
     command = [
         binaries.ffmpeg_path(),
         "-v",
@@ -31,20 +34,16 @@ def make_video(
     ]
     if audio:
         command += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
-    command += [
-        "-t",
-        str(seconds),
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        "-g",
-        str(gop),
-    ]
+    command += ["-t", str(seconds), "-c:v", video_codec, "-pix_fmt", "yuv420p", "-g", str(gop)]
+    if video_codec == "libx264":
+        command += ["-preset", "ultrafast"]
+    elif video_codec == "libx265":
+        command += ["-preset", "ultrafast", "-x265-params", "log-level=error"]
+    elif video_codec == "libvpx-vp9":
+        command += ["-deadline", "realtime", "-cpu-used", "8"]
     if audio:
-        command += ["-c:a", "aac"]
-    command += ["-movflags", "+faststart", str(path)]
-    subprocess.run(command, check=True)
+        command += ["-c:a", audio_codec]
+    if path.suffix in (".mp4", ".mov"):
+        command += ["-movflags", "+faststart"]
+    subprocess.run([*command, str(path)], check=True)
     return path

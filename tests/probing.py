@@ -1,39 +1,28 @@
-"""ffprobe/ffmpeg read-outs the processing tests compare: stream durations and packet hashes."""
+"""Read-outs the processing tests compare (stream durations, packet hashes), made with PyAV so
+they need no ffprobe binary."""
 
 from __future__ import annotations
 
-import json
-import subprocess
+import hashlib
 from pathlib import Path
 
-import binaries
-
-
-def streams(path: Path) -> list[dict]:
-    report = subprocess.run(
-        [binaries.ffprobe_path(), "-v", "error", "-print_format", "json", "-show_streams", str(path)],
-        capture_output=True, check=True,
-    )  # fmt: skip
-    return json.loads(report.stdout)["streams"]
+import av
 
 
 def stream_duration(path: Path, kind: str) -> float:
-    stream = next(s for s in streams(path) if s["codec_type"] == kind)
-    return float(stream["duration"])
+    with av.open(str(path)) as container:
+        stream = next(s for s in container.streams if s.type == kind)
+        return float(stream.duration * stream.time_base)
 
 
-def video_packets(path: Path) -> list[tuple[bool, str, str]]:
+def video_packets(path: Path) -> list[tuple[bool, int, str]]:
     """(keyframe?, size, md5 of the payload) of every video packet, as stored in the file."""
-    out = subprocess.run(
-        [binaries.ffprobe_path(), "-v", "error", "-select_streams", "v:0", "-show_packets", "-show_data_hash",
-         "md5", "-show_entries", "packet=flags,size,data_hash", "-of", "csv=p=0", str(path)],
-        capture_output=True, check=True, text=True,
-    ).stdout  # fmt: skip
-    packets = []
-    for line in out.splitlines():
-        size, flags, digest = line.split(",")[:3]
-        packets.append((flags.startswith("K"), size, digest))
-    return packets
+    with av.open(str(path)) as container:
+        return [
+            (packet.is_keyframe, packet.size, hashlib.md5(bytes(packet)).hexdigest())
+            for packet in container.demux(video=0)
+            if packet.size
+        ]
 
 
 def copied_without_reencode(output: list, sources: list) -> bool:
@@ -45,12 +34,8 @@ def copied_without_reencode(output: list, sources: list) -> bool:
 
 
 def first_video_packet_is_keyframe(path: Path) -> bool:
-    out = subprocess.run(
-        [binaries.ffprobe_path(), "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=flags",
-         "-read_intervals", "%+#1", "-of", "csv=p=0", str(path)],
-        capture_output=True, check=True, text=True,
-    ).stdout  # fmt: skip
-    return out.strip().splitlines()[0].startswith("K")
+    with av.open(str(path)) as container:
+        return next(p for p in container.demux(video=0) if p.size).is_keyframe
 
 
 def is_contiguous_sublist(part: list, whole: list) -> bool:

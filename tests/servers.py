@@ -12,10 +12,12 @@ from pathlib import Path
 
 import requests
 
-from processes import stop
-from supervisor import free_port
+from video_manager.processes import stop
+from video_manager.supervisor import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# `-P`: the working directory never shadows our modules (a stray config.py must not matter).
+VIDEO_MANAGER = [sys.executable, "-P", "-m", "video_manager"]
 
 
 def auth(token: str, scheme: str = "Token") -> dict[str, str]:
@@ -42,7 +44,7 @@ def process_env(data_dir: Path, redis_url: str, **overrides: str) -> dict[str, s
 def cli_create_user(env: dict[str, str], name: str, password: str = "a-long-password") -> str:
     """`video-manager create-user`, as an operator runs it; returns the token on its last line."""
     completed = subprocess.run(
-        [sys.executable, "-m", "cli", "create-user", name, "--password", password],
+        [*VIDEO_MANAGER, "create-user", name, "--password", password],
         env=env,
         cwd=PROJECT_ROOT,
         capture_output=True,
@@ -64,7 +66,7 @@ class LiveProcess:
     def spawn(self, env: dict[str, str]) -> None:
         output = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115  closed with the process
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cli", self.command], env=env, cwd=PROJECT_ROOT, start_new_session=True,
+            [*VIDEO_MANAGER, self.command], env=env, cwd=PROJECT_ROOT, start_new_session=True,
             stdout=output, stderr=output,
         )  # fmt: skip
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from supervisor import EmbeddedRedis
 from tests.api import wait_until
 from tests.servers import LiveServer, auth, cli_create_user, process_env
+from video_manager.supervisor import EmbeddedRedis
 
 
 def upload(server: LiveServer, token: str, path: Path, name: str | None = None) -> requests.Response:

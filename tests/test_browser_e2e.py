@@ -12,6 +12,7 @@ import requests
 
 from server.web import VENDORED
 from tests.servers import PROJECT_ROOT
+from video_manager.config import load_config
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = [
@@ -25,7 +26,8 @@ pytestmark = [
         CHROMIUM is None, reason="no Chromium on this machine (Debian: apt-get install chromium)"
     ),
     pytest.mark.skipif(
-        not VENDORED["uppy"].is_dir(), reason="Uppy's files are not installed (npm was not found)"
+        not (load_config(PROJECT_ROOT / "config.toml").web_assets_dir / VENDORED["uppy"]).is_dir(),
+        reason="Uppy's files are not installed (npm was not found)",
     ),
 ]
 

@@ -7,14 +7,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 import requests
 
 from tests.media import make_video
-from tests.servers import PROJECT_ROOT, auth
+from tests.servers import PROJECT_ROOT, VIDEO_MANAGER, auth
 
 
 @pytest.fixture
@@ -29,7 +28,7 @@ def cli(live_server, make_user, tmp_path):
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
         completed = subprocess.run(
-            [sys.executable, "-m", "cli", *args], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True
+            [*VIDEO_MANAGER, *args], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True
         )
         if check:
             assert completed.returncode == 0, completed.stderr
@@ -82,7 +81,7 @@ def test_errors_exit_non_zero_with_a_message(cli, live_server):
     assert unreachable.returncode == 3
     without_token = {k: v for k, v in cli.env.items() if k != "VIDEO_MANAGER_TOKEN"}
     no_token = subprocess.run(
-        [sys.executable, "-m", "cli", "list"],
+        [*VIDEO_MANAGER, "list"],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
@@ -97,7 +96,7 @@ def test_upload_cut_and_resumed_in_a_second_run(cli, media_dir, data_dir, live_s
     uploads_dir = data_dir / "uploads"
     before = {p.name for p in uploads_dir.iterdir()}
     first = subprocess.Popen(
-        [sys.executable, "-m", "cli", "upload", str(clip), "--chunk-size", "65536"],
+        [*VIDEO_MANAGER, "upload", str(clip), "--chunk-size", "65536"],
         env=cli.env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     deadline = time.monotonic() + 60

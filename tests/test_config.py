@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from config import ConfigError, load_config
+from video_manager.config import ConfigError, load_config
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -1,15 +1,33 @@
+"""Probing decides what is a video: allowed containers only, within the machine limits."""
+
 import pytest
 
-import binaries
-from processor.probe import InvalidVideoError, parse_probe_output, probe
+from processor.probe import InvalidVideoError, MediaLimits, Prober, parse_probe_output
 from tests.media import make_video
+from video_manager import binaries
 
 
-def test_probe_real_video(tmp_path):
-    info = probe(make_video(tmp_path / "a.mp4", seconds=2, audio=False), binaries.ffprobe_path(), 30)
-    assert info.duration == pytest.approx(2.0, abs=0.05)
-    assert (info.width, info.height, info.video_codec, info.audio_codec) == (320, 240, "h264", None)
-    assert info.content_type == "video/mp4"
+def prober(**limits) -> Prober:
+    return Prober(binaries.ffprobe_path(), timeout_s=30, limits=MediaLimits(**limits))
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "content_type", "codecs"),
+    [
+        ("a.mp4", {}, "video/mp4", ("h264", "aac")),
+        ("a.ts", {}, "video/mp2t", ("h264", "aac")),
+        ("a.mkv", {}, "video/webm", ("h264", "aac")),
+        ("a.mov", {}, "video/mp4", ("h264", "aac")),
+        ("a.webm", {"video_codec": "libvpx-vp9", "audio_codec": "libopus"}, "video/webm", ("vp9", "opus")),
+        ("hevc.mp4", {"video_codec": "libx265"}, "video/mp4", ("hevc", "aac")),
+    ],
+)
+def test_probe_accepts_common_containers(tmp_path, name, options, content_type, codecs):
+    info = prober().probe(make_video(tmp_path / name, seconds=2, **options))
+    assert info.duration == pytest.approx(2.0, abs=0.1)
+    assert (info.width, info.height) == (320, 240)
+    assert (info.video_codec, info.audio_codec) == codecs
+    assert info.content_type == content_type
 
 
 def test_probe_rejects_text_without_leaking_paths(tmp_path):
@@ -17,8 +35,45 @@ def test_probe_rejects_text_without_leaking_paths(tmp_path):
     path.parent.mkdir()
     path.write_text("hello")
     with pytest.raises(InvalidVideoError) as caught:
-        probe(path, binaries.ffprobe_path(), 30)
+        prober().probe(path)
     assert "secret-dir" not in str(caught.value)
+
+
+def test_manifests_and_playlists_are_not_videos(tmp_path):
+    """A DASH manifest or an HLS playlist naming a real local video must not pass as that video."""
+    clip = make_video(tmp_path / "real.mp4", seconds=2)
+    dash = tmp_path / "dash.mp4"
+    dash.write_text(
+        '<?xml version="1.0"?><MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" '
+        'mediaPresentationDuration="PT2S" minBufferTime="PT1S" '
+        'profiles="urn:mpeg:dash:profile:isoff-on-demand:2011"><Period><AdaptationSet mimeType="video/mp4">'
+        '<Representation id="1" bandwidth="1" width="320" height="240" codecs="avc1.64000d">'
+        f"<BaseURL>{clip}</BaseURL></Representation></AdaptationSet></Period></MPD>"
+    )
+    hls = tmp_path / "hls.mp4"
+    hls.write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\n{clip}\n#EXT-X-ENDLIST\n")
+    concat = tmp_path / "concat.mp4"
+    concat.write_text(f"ffconcat version 1.0\nfile '{clip}'\n")
+    for manifest in (dash, hls, concat):
+        with pytest.raises(InvalidVideoError):
+            prober().probe(manifest)
+
+
+def test_limits_refuse_what_would_make_ffmpeg_unbounded(tmp_path):
+    clip = make_video(tmp_path / "fast.mp4", seconds=1, rate=300, audio=False)
+    with pytest.raises(InvalidVideoError, match="frame rate"):
+        prober().probe(clip)
+    with pytest.raises(InvalidVideoError, match="frame size"):
+        prober(max_frame_rate=1000, max_frame_side=200).probe(clip)
+    with pytest.raises(InvalidVideoError, match="duration"):
+        prober(max_frame_rate=1000, max_duration_s=0.5).probe(clip)
+
+
+def test_probe_is_killed_at_its_memory_limit(tmp_path):
+    clip = make_video(tmp_path / "a.mp4", seconds=1)
+    starved = Prober(binaries.ffprobe_path(), timeout_s=30, memory_limit_mb=16)
+    with pytest.raises(InvalidVideoError):
+        starved.probe(clip)
 
 
 @pytest.mark.parametrize(
@@ -31,6 +86,8 @@ def test_probe_rejects_text_without_leaking_paths(tmp_path):
             "streams": [{"codec_type": "video", "disposition": {"attached_pic": 1}}],
         },
         {"format": {"format_name": "mov,mp4,m4a,3gp,3g2,mj2"}, "streams": [{"codec_type": "video"}]},
+        {"format": {"format_name": "dash", "duration": "3"}, "streams": [{"codec_type": "video"}]},
+        {"format": {"format_name": "hls", "duration": "3"}, "streams": [{"codec_type": "video"}]},
     ],
 )
 def test_non_videos_are_rejected(report):

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from supervisor import EmbeddedRedis
 from tests.api import merge, stored, task_state, trim, upload, wait_task, wait_until
 from tests.media import make_video
 from tests.probing import (
@@ -19,6 +18,7 @@ from tests.probing import (
     video_packets,
 )
 from tests.servers import LiveServer, LiveWorker, auth, cli_create_user, process_env
+from video_manager.supervisor import EmbeddedRedis
 
 FRAME = 1 / 30
 
@@ -147,6 +147,10 @@ def test_validation_errors(live_server, token, make_user, five_seconds):
         {"start_time": True, "end_time": 2},
         {"end_time": 2},
         {"start_time": 0, "end_time": 2, "mode": "turbo"},
+        {"start_time": int("9" * 400), "end_time": 2},
+        {"start_time": 0, "end_time": "9" * 400},
+        {"start_time": 4.99, "end_time": 5.0},  # shorter than one frame (1/30 s): nothing to keep
+        {"start_time": 4.99, "end_time": 5.0, "mode": "fast"},
     ]:
         response = trim(live_server, token, source["id"], **body)
         assert response.status_code == 400, body

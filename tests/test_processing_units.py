@@ -112,7 +112,7 @@ def test_runner_reports_failure_without_paths(tmp_path):
     with pytest.raises(FfmpegError) as caught:
         run_ffmpeg(
             ffmpeg.trim_fast(ffmpeg_path(), source(str(missing)), 0, 1, tmp_path / "o.mp4"),
-            expected_duration=1, timeout_s=30,
+            expected_duration=1, timeout_s=30, memory_limit_mb=1024,
         )  # fmt: skip
     assert caught.value.code == "ffmpeg_failed" and not caught.value.transient
     assert "secret" not in caught.value.detail
@@ -122,12 +122,12 @@ def test_runner_timeout_kills_ffmpeg(tmp_path):
     command = [ffmpeg_path(), "-v", "error", "-re", "-f", "lavfi", "-i", "testsrc", "-progress", "pipe:1",
                "-f", "null", "-"]  # fmt: skip
     with pytest.raises(FfmpegError) as caught:
-        run_ffmpeg(command, expected_duration=60, timeout_s=1)
+        run_ffmpeg(command, expected_duration=60, timeout_s=1, memory_limit_mb=1024)
     assert caught.value.code == "ffmpeg_timeout"
 
 
 def ffmpeg_path() -> str:
-    import binaries
+    from video_manager import binaries
 
     return binaries.ffmpeg_path()
 

@@ -49,6 +49,9 @@ def test_link_works_without_auth_with_ranges(live_server, owner, video, sample_v
     assert part.status_code == 206 and part.content == source[1000:2000]
     beyond = requests.get(body["url"], headers={"Range": f"bytes={len(source)}-"}, timeout=10)
     assert beyond.status_code == 416
+    for unsupported in ("bytes=0-1,5-6", "chars=0-1", "bytes=banana"):  # RFC 9110: ignored, whole body
+        ignored = requests.get(body["url"], headers={"Range": unsupported}, timeout=10)
+        assert ignored.status_code == 200 and ignored.content == source, unsupported
     head = requests.head(body["url"], timeout=10)
     assert head.status_code == 200 and int(head.headers["Content-Length"]) == len(source) and not head.content
 
@@ -115,11 +118,27 @@ def test_other_users_cannot_share_list_or_revoke(live_server, owner, video, make
     )
 
 
-@pytest.mark.parametrize("expiry", [0, -5, 10**9, "soon", None, "2000-01-01T00:00:00Z"])
+@pytest.mark.parametrize(
+    "expiry",
+    [0, -5, 10**9, "soon", None, "2000-01-01T00:00:00Z", 1e12, -1e300, 10**400, True, "NaN", "Infinity",
+     "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-10:00", [], {}],
+)  # fmt: skip
 def test_bad_expiry_is_400(live_server, owner, video, expiry):
     response = share(live_server, owner, video["id"], expiry)
     assert response.status_code == 400
     assert set(response.json()) == {"error", "detail"}
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_non_finite_expiry_is_400(live_server, owner, video, literal):
+    """Python's JSON parser accepts these literals; they must not reach date arithmetic."""
+    response = requests.post(
+        f"{live_server.url}/api/videos/{video['id']}/share/",
+        headers={**auth(owner), "Content-Type": "application/json"},
+        data=f'{{"expiry_time": {literal}}}',
+        timeout=10,
+    )
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request", response.text
 
 
 def test_iso_datetime_expiry(live_server, owner, video):

@@ -12,7 +12,7 @@ from apiflask import APIBlueprint
 from flask import Response, current_app, request
 
 from server.auth import current_user, token_auth
-from server.body import BodyReader
+from server.body import BodyReader, drain_unread_body
 from server.errors import ApiError, fail
 from server.services import services
 from server.tus import chunk_form
@@ -84,6 +84,7 @@ DETAILS = {
 @bp.errorhandler(UploadInterruptedError)
 def _tus_error(exc: Exception):
     status, code = ERRORS[type(exc)]
+    drain_unread_body(request)
     return current_app.error_callback(ApiError(status, code, DETAILS.get(type(exc)) or _sentence(str(exc))))
 
 

@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from supervisor import EmbeddedRedis
 from tests.api import task_state, trim, upload, wait_task, wait_until
 from tests.media import make_video
 from tests.reliability.tus_raw import (
@@ -24,6 +23,7 @@ from tests.reliability.tus_raw import (
     settle_offset,
 )
 from tests.servers import LiveServer, LiveWorker, cli_create_user, process_env
+from video_manager.supervisor import EmbeddedRedis
 
 UPLOADS = 100
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from supervisor import free_port
 from tests.api import trim, wait_task
 from tests.reliability.tus_raw import auth, create, patch
 from tests.servers import LiveServer, LiveWorker, cli_create_user, process_env
+from video_manager.supervisor import free_port
 
 
 def _postgres_bin() -> Path | None:

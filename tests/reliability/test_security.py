@@ -94,18 +94,23 @@ def test_other_users_ids_are_404_everywhere(live_server, live_worker, make_user,
     assert requests.get(link["url"], timeout=10).status_code == 200
 
 
-def test_password_guessing_is_limited_per_user(live_server, make_user):
+def test_password_guessing_is_limited_per_address_and_user(client, make_user):
+    """An attacker's failures hold the attacker back, never the user's own logins."""
     username, password, _ = make_user()
     bystander, bystander_password, _ = make_user()
-    login = f"{live_server.url}/api-token-auth/"
+    attacker, owner = {"REMOTE_ADDR": "203.0.113.9"}, {"REMOTE_ADDR": "198.51.100.7"}
+
+    def login(user: str, secret: str, origin: dict):
+        body = {"username": user, "password": secret}
+        return client.post("/api-token-auth/", json=body, environ_base=origin)
+
     for _ in range(10):
-        assert requests.post(login, json={"username": username, "password": "guess"}).status_code == 400
-    blocked = requests.post(login, json={"username": username, "password": password})
-    assert blocked.status_code == 429 and blocked.json()["error"] == "too_many_attempts"
+        assert login(username, "guess", attacker).status_code == 400
+    blocked = login(username, password, attacker)
+    assert blocked.status_code == 429 and blocked.json["error"] == "too_many_attempts"
     assert int(blocked.headers["Retry-After"]) > 0
-    assert (
-        requests.post(login, json={"username": bystander, "password": bystander_password}).status_code == 200
-    )
+    assert login(username, password, owner).status_code == 200
+    assert login(bystander, bystander_password, attacker).status_code == 200
 
 
 def test_no_token_or_password_in_logs(tmp_path, redis_server, sample_video):

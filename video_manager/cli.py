@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from config import Config, ConfigError, load_config
+from video_manager.config import Config, ConfigError, load_config
 
 
 class AppContext:
@@ -46,7 +46,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 @pass_app
 def run(app: AppContext) -> None:
     """Start Redis (embedded unless redis.url is set), one worker and the HTTP server."""
-    from supervisor import run_all
+    from video_manager.supervisor import run_all
 
     sys.exit(run_all(app.config, app.config_path))
 
@@ -135,7 +135,7 @@ class ClientRun:
     """Turns API errors into a message on stderr and a meaningful exit code."""
 
     def __init__(self, url: str, token: str, as_json: bool) -> None:
-        from client import ApiClient
+        from video_manager.client import ApiClient
 
         self.api = ApiClient(url, token)
         self.as_json = as_json
@@ -144,7 +144,7 @@ class ClientRun:
         return self
 
     def __exit__(self, exc_type, exc, _tb) -> bool:
-        from client import ApiError
+        from video_manager.client import ApiError
 
         if isinstance(exc, ApiError):
             if self.as_json:

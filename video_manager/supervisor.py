@@ -19,10 +19,10 @@ from pathlib import Path
 from redis import Redis
 from redis.exceptions import RedisError
 
-import binaries
-from config import Config
-from processes import spawn, stop
 from processor.queue import EMBEDDED_URL_FILE
+from video_manager import binaries
+from video_manager.config import Config
+from video_manager.processes import spawn, stop
 
 log = logging.getLogger("video-manager")
 
@@ -109,7 +109,7 @@ def run_all(config: Config, config_path: str | None) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    me = [sys.executable, "-m", "cli"]
+    me = [sys.executable, "-P", "-m", "video_manager"]
     children = {
         "worker": spawn([*me, "worker"], env=env),
         "server": spawn([*me, "serve"], env=env),

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ENV_PREFIX = "VIDEO_MANAGER_"
-PROJECT_ROOT = Path(__file__).resolve().parent
-DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config.toml"
+CONFIG_FILE_NAME = "config.toml"
 
 
 class ConfigError(ValueError):
@@ -35,6 +34,7 @@ class ServerConfig:
     log_level: str = "info"
     x_sendfile: bool = False
     x_accel_redirect: str = ""
+    web_assets_dir: str = "web/node_modules"
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,10 @@ class StorageConfig:
 class LimitsConfig:
     max_upload_bytes: int = 20 * 1024**3
     probe_timeout_s: float = 60.0
+    # What a video may ask of the machine: beyond these it is refused at ingest.
+    max_frame_rate: float = 240.0
+    max_frame_side: int = 8192
+    max_duration_s: float = 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class FfmpegConfig:
     ffmpeg: str = ""
     ffprobe: str = ""
     timeout_s: float = 3600.0
+    memory_limit_mb: int = 4096  # address-space ceiling of every ffmpeg and probe process
 
 
 @dataclass(frozen=True)
@@ -99,11 +104,15 @@ class Config:
     tus: TusConfig = field(default_factory=TusConfig)
     jobs: JobsConfig = field(default_factory=JobsConfig)
     shares: SharesConfig = field(default_factory=SharesConfig)
-    base_dir: Path = PROJECT_ROOT
+    base_dir: Path = field(default_factory=Path.cwd)  # relative paths (data_dir) start here
 
     @property
     def data_dir(self) -> Path:
         return (self.base_dir / self.storage.data_dir).resolve()
+
+    @property
+    def web_assets_dir(self) -> Path:
+        return (self.base_dir / self.server.web_assets_dir).resolve()
 
     @property
     def database_url(self) -> str:
@@ -113,16 +122,21 @@ class Config:
 def load_config(
     path: str | os.PathLike[str] | None = None, env: typing.Mapping[str, str] | None = None
 ) -> Config:
-    """Read the TOML file (explicit path, else `VIDEO_MANAGER_CONFIG`, else the project's) and apply env."""
+    """Read the TOML file and apply env: `path`, else `VIDEO_MANAGER_CONFIG`, else `./config.toml`.
+
+    Never a file found relative to this package: installed in site-packages, that would put the
+    data directory there. With no file at all the defaults apply, relative to the current folder.
+    """
     env = os.environ if env is None else env
-    chosen = Path(path or env.get(f"{ENV_PREFIX}CONFIG") or DEFAULT_CONFIG_PATH).resolve()
+    explicit = path or env.get(f"{ENV_PREFIX}CONFIG")
+    chosen = Path(explicit or CONFIG_FILE_NAME).resolve()
     raw: dict[str, typing.Any] = {}
-    if chosen.exists():
+    if chosen.is_file():
         try:
             raw = tomllib.loads(chosen.read_text())
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{chosen}: {exc}") from exc
-    elif path is not None:
+    elif explicit:
         raise ConfigError(f"config file {chosen} does not exist")
 
     sections: dict[str, typing.Any] = {}

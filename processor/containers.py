@@ -1,0 +1,45 @@
+"""Which container formats a video may be, and the input options that keep ffmpeg to our bytes.
+
+An upload is attacker-controlled input. ffmpeg picks a demuxer by content, not by name, and
+some demuxers read other files or URLs (DASH and HLS manifests, the concat and image2 demuxers,
+playlists). So every ffmpeg, ffprobe and PyAV open reads through the `file` protocol only and
+with a demuxer from this allow-list; a file that probes as anything else is not a video.
+"""
+
+from __future__ import annotations
+
+# demuxer name → the Content-Type we serve the file with
+ALLOWED = {
+    "mov": "video/mp4",  # mov,mp4,m4a,3gp,3g2,mj2
+    "matroska": "video/webm",  # matroska,webm
+    "mpegts": "video/mp2t",
+    "avi": "video/x-msvideo",
+    "flv": "video/x-flv",
+    "mpeg": "video/mpeg",
+    "asf": "video/x-ms-asf",
+    "ogg": "video/ogg",
+}
+FORMAT_WHITELIST = ",".join(ALLOWED)
+PROTOCOL_WHITELIST = "file"
+OPEN_OPTIONS = {"protocol_whitelist": PROTOCOL_WHITELIST, "format_whitelist": FORMAT_WHITELIST}
+
+
+def demuxer_of(format_name: str) -> str | None:
+    """`mov,mp4,m4a,3gp,3g2,mj2` → `mov`; None when the format is not allowed."""
+    names = format_name.split(",")
+    return next((name for name in names if name in ALLOWED), None)
+
+
+def demuxer_for_content_type(content_type: str) -> str | None:
+    """The demuxer a stored video was accepted with (its content type says which)."""
+    return next((name for name, served_as in ALLOWED.items() if served_as == content_type), None)
+
+
+def input_options(demuxer: str | None, *, also_allow: str = "") -> list[str]:
+    """ffmpeg options to put before one `-i`: our bytes only, through an allowed demuxer.
+
+    `also_allow` admits one more demuxer of our own making (`concat` over a list we wrote).
+    """
+    formats = f"{also_allow},{FORMAT_WHITELIST}" if also_allow else FORMAT_WHITELIST
+    options = ["-protocol_whitelist", PROTOCOL_WHITELIST, "-format_whitelist", formats]
+    return [*options, "-f", demuxer] if demuxer else options

@@ -1,0 +1,56 @@
+"""`python -m processor.probe_av FILE`: ffprobe's JSON report (the fields we read), made by PyAV.
+
+Run as a child process by processor.probe when there is no ffprobe, so a hostile file that
+hangs or bloats the demuxer costs a killable process, not a server thread.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import av
+from av.stream import Disposition
+
+from processor.containers import OPEN_OPTIONS
+
+
+def report(path: str) -> dict:
+    with av.open(path, options=dict(OPEN_OPTIONS)) as container:
+        streams = [_stream(stream) for stream in container.streams]
+        duration = container.duration / av.time_base if container.duration else None
+        return {"format": {"format_name": container.format.name, "duration": duration}, "streams": streams}
+
+
+def _stream(stream) -> dict:
+    context = stream.codec_context
+    described = {
+        "codec_type": stream.type,
+        "codec_name": context.name,
+        "duration": float(stream.duration * stream.time_base) if stream.duration else None,
+        "disposition": {"attached_pic": int(bool(stream.disposition & Disposition.attached_pic))},
+    }
+    if stream.type == "video":
+        rate = stream.average_rate or stream.base_rate
+        described.update(
+            width=context.width,
+            height=context.height,
+            pix_fmt=context.pix_fmt,
+            avg_frame_rate=f"{rate.numerator}/{rate.denominator}" if rate else "0/0",
+        )
+    elif stream.type == "audio":
+        described.update(sample_rate=context.sample_rate, channels=context.layout.nb_channels)
+    return described
+
+
+def main() -> int:
+    try:
+        print(json.dumps(report(sys.argv[1])))
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        print(str(exc).replace(sys.argv[1], "input"), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

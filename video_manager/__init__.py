@@ -1,0 +1,1 @@
+"""The `video-manager` command, its configuration and process supervision."""
