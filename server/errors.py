@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 from typing import Any, NoReturn
 
@@ -37,6 +38,8 @@ CODES_BY_STATUS = {
     507: "insufficient_storage",
 }
 
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 # Status codes outside the HTTP registry need their reason phrase spelled out.
 STATUS_LINES = {460: "460 Checksum Mismatch"}
@@ -90,6 +93,15 @@ def register_error_handlers(app: APIFlask) -> None:
                 "send the video as the field `file`."
             )
         return app.error_callback(ApiError(413, "too_large", detail))
+
+    @app.errorhandler(OSError)
+    def os_error(exc: OSError):
+        if exc.errno in DISK_FULL:
+            log.error("disk full on %s", _safe_path())
+            return app.error_callback(
+                ApiError(507, "insufficient_storage", "The server's disk is full; try again later.")
+            )
+        return unexpected(exc)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -61,6 +61,7 @@ class LimitsConfig:
     max_frame_rate: float = 240.0
     max_frame_side: int = 8192
     max_duration_s: float = 24 * 3600.0
+    min_free_mb: int = 512  # /health reports unhealthy below this much free space in data_dir
 
 
 @dataclass(frozen=True)

@@ -168,8 +168,12 @@ def create():
     headers = {"Location": _location(upload)}
     if request.mimetype == OFFSET_CONTENT_TYPE:
         reader = BodyReader(request)
-        with store().locks.hold(str(upload.id), on_release_request=reader.release):
-            headers["Upload-Offset"] = str(_receive(upload, 0, reader))
+        try:
+            with store().locks.hold(str(upload.id), on_release_request=reader.release):
+                headers["Upload-Offset"] = str(_receive(upload, 0, reader))
+        except OSError:  # a full disk: the client never learnt the upload's URL, so nothing stays
+            store().terminate(upload)
+            raise
     elif store().is_complete(upload, 0):
         _finish(upload)
     return _reply(201, {**headers, **_expires(upload)})
