@@ -397,12 +397,16 @@ def test_concatenation_refuses_unfinished_foreign_and_malformed_parts(live_serve
     foreign = create(live_server, other, 1, **{"Upload-Concat": "partial"}).headers["Location"]
     patch(foreign, other, 0, b"x")
     not_partial = create(live_server, owner, 1).headers["Location"]
+    finished = create(live_server, owner, 1, **{"Upload-Concat": "partial"}).headers["Location"]
+    patch(finished, owner, 0, b"x")
     for parts in [
         unfinished,
         foreign,
         not_partial,
         "/elsewhere/123",
         "http://x/api/videos/chunked_upload/nope",
+        " ".join([finished] * 120),  # one partial named again and again: a copy amplifier
+        f"{finished} {finished}",
     ]:
         response = create(live_server, owner, None, **{"Upload-Concat": f"final;{parts}"})
         assert response.status_code == 400, parts

@@ -27,6 +27,7 @@ EXTENSIONS = (
 )
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 MAX_HEADER_INT = 2**62
+MAX_CONCAT_PARTS = 100  # tus-js-client's parallelUploads is a handful; more is an amplification attack
 _DIGITS = re.compile(r"^[0-9]{1,19}$")
 _METADATA_KEY = re.compile(r"^[^\s,]+$")
 
@@ -175,6 +176,10 @@ def parse_concat(header: str | None, endpoint_path: str) -> Concat | None:
             raise TusHeaderError(f"{url!r} is not an upload of this server") from exc
     if not parts:
         raise TusHeaderError("Upload-Concat final lists no partial uploads")
+    if len(set(parts)) != len(parts):
+        raise TusHeaderError("Upload-Concat final names a partial upload more than once")
+    if len(parts) > MAX_CONCAT_PARTS:
+        raise TusHeaderError(f"Upload-Concat final may name at most {MAX_CONCAT_PARTS} partial uploads")
     return Concat("final", tuple(parts))
 
 
