@@ -1,1 +1,1 @@
-"""The processing side: ffprobe/ffmpeg wrappers, RQ jobs and the worker daemon."""
+"""The processing side: probing, ffmpeg commands and their runner, RQ jobs and the worker daemon."""

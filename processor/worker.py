@@ -16,7 +16,8 @@ from rq import Worker
 import processor.jobs  # imported before forking, so each job's work horse starts warm
 from processor.maintenance import maintenance_loop, remove_expired
 from processor.queue import connect, job_queue
-from storage.database import create_tables, db, open_database
+from storage.database import db, open_database
+from storage.schema import create_tables
 from video_manager.config import Config
 
 

@@ -13,7 +13,8 @@ from server.requests import StreamingRequest
 from server.services import Services
 from server.tus import handler as tus
 from server.tus.method_override import MethodOverride
-from storage.database import create_tables, db, open_database
+from storage.database import db, open_database
+from storage.schema import create_tables
 from video_manager.config import Config, load_config
 
 TUS_HEADERS = [

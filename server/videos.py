@@ -42,7 +42,7 @@ def owned_video(video_id: uuid.UUID) -> Video:
 @bp.output(VideoOut, status_code=201)
 @bp.doc(summary="Upload a video as multipart field `file`")
 def upload():
-    """The body streams to a temp file; it becomes a video only once ffprobe accepts it."""
+    """The body streams to a temp file; it becomes a video only once the probe accepts it."""
     part = request.files.get("file")
     if part is None:
         fail(400, "missing_file", "Send the video as multipart/form-data field `file`.")
@@ -55,7 +55,7 @@ def upload():
             source="upload",
         )
     except InvalidVideoError as exc:
-        fail(422, "invalid_video", f"The file is not a video ffprobe can read ({exc}).")
+        fail(422, "invalid_video", f"The file is not a video we can read ({exc}).")
     finally:
         part.close()
     return video_out(video)

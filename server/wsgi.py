@@ -1,7 +1,11 @@
-"""gunicorn, embedded: `video-manager serve` runs the app under gthread workers.
+"""gunicorn, embedded: `video-manager serve` runs the app under gevent workers.
 
-gthread streams request bodies to the app as they arrive and serves files with sendfile();
-Werkzeug's development server is never used.
+A resumable-upload server holds many slow connections (phones on bad networks, PATCHes that
+last hours, idle keep-alives). Under gevent each costs a greenlet, not a thread, so a few hundred
+slow or idle clients cannot starve `/health` or a new upload (`server.worker_class = "gthread"`
+brings back the thread pool). Bodies still stream to the app as they arrive (the socket fast path
+in server.body works on gevent's sockets) and files go out with sendfile(). Werkzeug's
+development server is never used.
 """
 
 from __future__ import annotations
@@ -62,8 +66,9 @@ class GunicornServer(BaseApplication):
         options: dict[str, Any] = {
             "bind": f"{server.host}:{server.port}",
             "workers": server.workers,
-            "worker_class": "gthread",
+            "worker_class": server.worker_class,
             "threads": server.threads,
+            "worker_connections": server.connections,
             "timeout": 120,
             "graceful_timeout": 30,
             "keepalive": 5,

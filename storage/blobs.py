@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from storage.offload import off_loop
+
 STALE_TEMP_AGE_S = 24 * 3600
 COPY_BLOCK = 64 * 1024 * 1024
 
@@ -67,7 +69,7 @@ class BlobStore:
         (the temp file's close, or `staged_path`'s exit).
         """
         with open(staged, "rb") as handle:
-            os.fsync(handle.fileno())
+            off_loop(os.fsync, handle.fileno())
         final = self.video_path(video_id)
         final.parent.mkdir(parents=True, exist_ok=True)
         os.link(staged, final)

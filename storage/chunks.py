@@ -14,6 +14,7 @@ from pathlib import Path
 
 from storage.blobs import append_file
 from storage.models import ChunkedUpload, UploadState, utcnow
+from storage.offload import off_loop
 from video_manager.config import Config
 
 
@@ -77,8 +78,8 @@ class ChunkStore:
         with open(target, "wb") as handle:
             for number in range(1, session.total_chunks + 1):
                 piece = directory / str(number)
-                append_file(piece, handle.fileno(), piece.stat().st_size)
-            os.fsync(handle.fileno())
+                off_loop(append_file, piece, handle.fileno(), piece.stat().st_size)
+            off_loop(os.fsync, handle.fileno())
         return target
 
     def mark_complete(self, session: ChunkedUpload) -> None:

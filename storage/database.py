@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+from peewee import Database, DatabaseProxy, SqliteDatabase
 from playhouse.db_url import connect
 
 db = DatabaseProxy()
-SCHEMA_LOCK_ID = 0x766D5F736368  # "vm_sch": the PostgreSQL advisory lock held while creating tables
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -31,25 +30,6 @@ def open_database(url: str) -> Database:
         database = connect(url)
     db.initialize(database)
     return database
-
-
-def create_tables() -> None:
-    """Create missing tables; safe to call from every process at start-up."""
-    from storage.models import ALL_MODELS
-
-    # Several processes start at once (server workers, the worker, the CLI). Each takes the
-    # database's schema lock first and waits its turn, instead of failing when two of them
-    # check-then-create at the same moment.
-    with db.connection_context():
-        if is_sqlite():
-            with db.atomic(lock_type="IMMEDIATE"):  # SQLite's write lock, waited for via busy_timeout
-                db.create_tables(ALL_MODELS, safe=True)
-        elif isinstance(db.obj, PostgresqlDatabase):
-            with db.atomic():
-                db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_ID,))
-                db.create_tables(ALL_MODELS, safe=True)
-        else:
-            db.create_tables(ALL_MODELS, safe=True)
 
 
 def is_sqlite() -> bool:

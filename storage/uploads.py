@@ -18,6 +18,7 @@ from storage.blobs import append_file
 from storage.database import db
 from storage.locks import FileLocker
 from storage.models import Upload, UploadState, utcnow
+from storage.offload import off_loop
 from video_manager.config import Config
 
 READ_BLOCK = 1024 * 1024
@@ -213,8 +214,8 @@ class UploadStore:
         final.save(only=[Upload.concat_header])
         with open(self.data_path(final.id), "r+b") as target:
             for part in parts:
-                append_file(self.data_path(part.id), target.fileno(), part.length)
-            os.fsync(target.fileno())
+                off_loop(append_file, self.data_path(part.id), target.fileno(), part.length)
+            off_loop(os.fsync, target.fileno())
         return final
 
     # -- removal -----------------------------------------------------------------------------

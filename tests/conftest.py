@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from storage import accounts
-from storage.database import create_tables, db, open_database
+from storage.database import db, open_database
+from storage.schema import create_tables
 from tests.media import make_video
 from tests.servers import PROJECT_ROOT, LiveServer, LiveWorker, process_env
 from video_manager.config import Config, load_config

@@ -293,7 +293,8 @@ def _read_password() -> str:
 
 
 def _database(config: Config):
-    from storage.database import create_tables, db, open_database
+    from storage.database import db, open_database
+    from storage.schema import create_tables
 
     open_database(config.database_url)
     create_tables()

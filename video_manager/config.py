@@ -27,6 +27,8 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 2
+    worker_class: str = "gevent"
+    connections: int = 1000
     threads: int = 8
     trust_proxy: bool = False
     public_url: str = ""

@@ -2,7 +2,7 @@
 
 POST multipart with chunk_number (1-based), total_chunks, file_id, file_name, chunk, and no
 Tus-Resumable header. Answers 202 with what is still missing, then 201 with the video once the
-last chunk is in and the assembled file passed ffprobe.
+last chunk is in and the assembled file passed the probe.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def _assemble(session: ChunkedUpload) -> Video:
         )
     except InvalidVideoError as exc:
         svc.chunks.remove(session)
-        fail(422, "invalid_video", f"The assembled file is not a video ffprobe can read ({exc}).")
+        fail(422, "invalid_video", f"The assembled file is not a video we can read ({exc}).")
     svc.chunks.mark_complete(session)
     return video
 

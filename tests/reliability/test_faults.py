@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import random
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
 
 from tests.api import task_state, trim, upload, wait_task, wait_until
 from tests.media import make_video
-from tests.reliability.tus_raw import (
-    auth,
-    create,
-    cut_patch,
-    offset,
-    open_patch,
-    patch,
-    settle_offset,
-)
-from tests.servers import LiveServer, LiveWorker, cli_create_user, process_env
+from tests.servers import LiveServer, LiveWorker, auth, cli_create_user, process_env
+from tests.tus import cut_patch, new_upload, offset, open_patch, patch, settle_offset
 from video_manager.supervisor import EmbeddedRedis
 
 UPLOADS = 100
@@ -37,6 +31,20 @@ def stored_sha256(base_url: str, token: str, upload_url: str) -> str:
     response = requests.get(f"{base_url}/api/videos/{video_id}/download/", headers=auth(token), timeout=60)
     assert response.status_code == 200, response.text
     return sha256(response.content)
+
+
+def stored_bytes(data_dir: Path, upload_url: str) -> int:
+    """What an in-flight PATCH has written so far (read from disk: a HEAD would interrupt it)."""
+    path = data_dir / "uploads" / upload_url.rsplit("/", 1)[1]
+    return path.stat().st_size if path.exists() else 0
+
+
+def accepts_connections(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +62,7 @@ def test_hundred_uploads_cut_at_random_bytes_all_resume_intact(live_server, make
 
     def one(index: int) -> bool:
         data, cut = files[index], cuts[index]
-        url = create(live_server.url, token, len(data), name=f"r{index}.mp4")
+        url = new_upload(live_server.url, token, len(data), name=f"r{index}.mp4")
         cut_patch(live_server.port, url, token, 0, data[:cut], declared=len(data))
         resume_at = settle_offset(url, token, at_most=cut)
         assert patch(url, token, resume_at, data[resume_at:]).status_code == 204
@@ -70,11 +78,11 @@ def test_server_killed_mid_patch_then_restarted(tmp_path, redis_server, base_cli
     server = LiveServer(env).start()
     token = cli_create_user(env, "crash")
     data = base_clip + random.Random(1).randbytes(3_000_000)
-    url = create(server.url, token, len(data))
+    url = new_upload(server.url, token, len(data))
     sent = len(data) // 2
     sock = open_patch(server.port, url, token, 0, declared=len(data))
     sock.sendall(data[:sent])
-    time.sleep(0.3)
+    wait_until(lambda: stored_bytes(tmp_path, url) > 0, 10, "the first bytes on disk")
     server.kill_hard()  # SIGKILL to gunicorn's master and workers while the body is in flight
     sock.close()
     restarted = LiveServer(env, port=server.port).start()
@@ -93,7 +101,7 @@ def test_twenty_concurrent_patches_across_two_server_processes(tmp_path, redis_s
     try:
         token = cli_create_user(env, "racer")
         data = base_clip + random.Random(2).randbytes(2_000_000)
-        url = create(servers[0].url, token, len(data))
+        url = new_upload(servers[0].url, token, len(data))
         statuses: list[int] = []
         barrier = threading.Barrier(20)
 
@@ -133,7 +141,7 @@ def test_redis_outage_gives_quick_503s_keeps_uploads_and_recovers(tmp_path, base
     worker = LiveWorker(env).start()
     try:
         token = cli_create_user(env, "outage")
-        url = create(server.url, token, len(base_clip))
+        url = new_upload(server.url, token, len(base_clip))
         assert patch(url, token, 0, base_clip).status_code == 204
         video_id = url.rsplit("/", 1)[1]
 
@@ -145,7 +153,7 @@ def test_redis_outage_gives_quick_503s_keeps_uploads_and_recovers(tmp_path, base
         assert time.monotonic() - started < 5
         # Stored videos and new uploads do not need Redis.
         assert stored_sha256(server.url, token, url) == sha256(base_clip)
-        second = create(server.url, token, len(base_clip))
+        second = new_upload(server.url, token, len(base_clip))
         assert patch(second, token, 0, base_clip).status_code == 204
 
         redis.start()  # same port: clients reconnect by themselves
@@ -188,13 +196,13 @@ def test_server_sigterm_lets_an_inflight_patch_finish(tmp_path, redis_server, ba
     try:
         token = cli_create_user(env, "graceful-server")
         data = base_clip + random.Random(3).randbytes(2_000_000)
-        url = create(server.url, token, len(data))
+        url = new_upload(server.url, token, len(data))
         sock = open_patch(server.port, url, token, 0, declared=len(data))
         half = len(data) // 2
         sock.sendall(data[:half])
-        time.sleep(0.3)
+        wait_until(lambda: stored_bytes(tmp_path, url) == half, 10, "the first half on disk")
         server.process.terminate()  # gunicorn: stop accepting, finish what is in flight
-        time.sleep(0.3)
+        wait_until(lambda: not accepts_connections(server.port), 10, "the server closing its listener")
         sock.sendall(data[half:])
         reply = sock.recv(4096).decode(errors="replace")
         sock.close()

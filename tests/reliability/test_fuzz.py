@@ -10,7 +10,8 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from tests.reliability.tus_raw import ENDPOINT, V, auth, create
+from tests.servers import auth
+from tests.tus import ENDPOINT, V, new_upload
 
 FUZZ_EXAMPLES = 25
 
@@ -107,7 +108,7 @@ def test_malformed_tus_creation_headers(live_server, fuzz_token):
 
 
 def test_malformed_tus_patch_headers(live_server, fuzz_token):
-    url = create(live_server.url, fuzz_token, 100)
+    url = new_upload(live_server.url, fuzz_token, 100)
     content_type = {"Content-Type": "application/offset+octet-stream"}
     for headers in PATCHES:
         try:

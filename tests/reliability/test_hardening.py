@@ -28,8 +28,8 @@ from storage.names import MAX_NAME_LENGTH, fit_name
 from storage.uploads import UploadStore
 from tests.api import trim, upload, wait_task, wait_until
 from tests.media import make_video
-from tests.reliability.tus_raw import ENDPOINT, V, auth, create, offset, patch
-from tests.servers import LiveServer, cli_create_user, process_env
+from tests.servers import LiveServer, auth, cli_create_user, process_env
+from tests.tus import ENDPOINT, V, new_upload, offset, patch
 from video_manager import binaries
 
 
@@ -254,7 +254,7 @@ def test_http_server_errors_are_json(live_server):
 def test_a_refused_patch_is_answered_not_reset(live_server, make_user):
     """The client sends its whole 8 MiB chunk to a wrong offset and must read our 409."""
     token = make_user()[2]
-    url = create(live_server.url, token, 16 * 1024 * 1024)
+    url = new_upload(live_server.url, token, 16 * 1024 * 1024)
     path = url.split(str(live_server.port), 1)[1]
     body = b"\0" * (8 * 1024 * 1024)
     with socket.create_connection(("127.0.0.1", live_server.port), timeout=20) as sock:
@@ -312,7 +312,7 @@ def test_full_disk_is_507_and_leaves_nothing_half_done(tmp_path, tiny_disk, redi
             # no row behind an upload whose URL the client never saw
             assert rows.execute("SELECT count(*) FROM upload").fetchone() == (0,)
 
-        url = create(server.url, token, len(too_big))
+        url = new_upload(server.url, token, len(too_big))
         patched = patch(url, token, 0, too_big)
         assert patched.status_code == 507
         kept = offset(url, token)
@@ -321,3 +321,35 @@ def test_full_disk_is_507_and_leaves_nothing_half_done(tmp_path, tiny_disk, redi
         assert health.status_code == 503 and "disk" in health.json()["detail"]
     finally:
         server.stop()
+
+
+def test_slow_clients_cost_connections_not_the_service(live_server, make_user, sample_video):
+    """200 slow clients (half dribbling headers, half dribbling upload bodies) while /health and
+    a small upload still answer within a second."""
+    token = make_user()[2]
+    slow: list[socket.socket] = []
+    try:
+        for index in range(200):
+            sock = socket.create_connection(("127.0.0.1", live_server.port), timeout=10)
+            if index % 2:
+                sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+            else:
+                sock.sendall(
+                    (f"POST /api/videos/upload/ HTTP/1.1\r\nHost: x\r\nAuthorization: Token {token}\r\n"
+                     "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 10000000\r\n\r\n"
+                     '--b\r\nContent-Disposition: form-data; name="file"; filename="a.mp4"\r\n\r\n').encode()
+                )  # fmt: skip
+            slow.append(sock)
+        for _ in range(3):
+            for index, sock in enumerate(slow):
+                sock.sendall(b"X-Slow: 1\r\n" if index % 2 else b"\0" * 100)
+            started = time.monotonic()
+            assert requests.get(f"{live_server.url}/health", timeout=5).status_code == 200
+            assert time.monotonic() - started < 1.0
+            started = time.monotonic()
+            upload(live_server, token, sample_video)
+            assert time.monotonic() - started < 1.0
+            time.sleep(0.5)
+    finally:
+        for sock in slow:
+            sock.close()

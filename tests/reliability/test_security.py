@@ -11,8 +11,8 @@ import uuid
 import requests
 
 from tests.api import share, trim, upload, wait_task
-from tests.reliability.tus_raw import ENDPOINT, V, auth, create, patch
-from tests.servers import LiveServer, LiveWorker, cli_create_user, process_env
+from tests.servers import LiveServer, LiveWorker, auth, cli_create_user, process_env
+from tests.tus import ENDPOINT, V, new_upload, patch
 
 TRICKS = ["../../../../tmp/evil.mp4", "/etc/passwd", "..\\..\\windows\\win.ini", "a/../../b.mp4", "\x00x.mp4"]
 UUID_NAME = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -24,7 +24,7 @@ def test_path_tricks_in_every_name_field_stay_display_names(live_server, make_us
     names = []
     for trick in TRICKS:
         names.append(upload(live_server, token, data, name=trick)["name"])
-        url = create(live_server.url, token, len(data), name=trick)
+        url = new_upload(live_server.url, token, len(data), name=trick)
         assert patch(url, token, 0, data).status_code == 204
         names.append(
             requests.get(
@@ -54,7 +54,7 @@ def test_other_users_ids_are_404_everywhere(live_server, live_worker, make_user,
     video_id = upload(live_server, owner, data)["id"]
     task = trim(live_server, owner, video_id, start_time=0, end_time=1, mode="fast").json()
     link = share(live_server, owner, video_id, 60).json()
-    upload_url = create(live_server.url, owner, 10)
+    upload_url = new_upload(live_server.url, owner, 10)
     partial = requests.post(
         live_server.url + ENDPOINT,
         timeout=10,

@@ -1,51 +1,58 @@
-"""Raw tus requests for fault tests: sockets that stop mid-body, plain helpers for the rest."""
+"""The one set of tus request helpers every test uses: plain requests for whole calls, raw
+sockets for bodies that stop midway (a client that drops, or one that dribbles)."""
 
 from __future__ import annotations
 
+import base64
 import socket
 import time
 
 import requests
 
+from tests.servers import auth
+
 ENDPOINT = "/api/videos/chunked_upload/"
 V = {"Tus-Resumable": "1.0.0"}
+OCTETS = {"Content-Type": "application/offset+octet-stream"}
 
 
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Token {token}"}
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
 
 
-def create(base_url: str, token: str, length: int, name: str = "clip.mp4") -> str:
-    import base64
+def create(base_url: str, token: str, length: int | None = None, **headers: str) -> requests.Response:
+    extra = {"Upload-Length": str(length)} if length is not None else {}
+    return requests.post(base_url + ENDPOINT, headers={**auth(token), **V, **extra, **headers}, timeout=30)
 
-    metadata = "filename " + base64.b64encode(name.encode()).decode()
-    response = requests.post(
-        base_url + ENDPOINT,
-        headers={**auth(token), **V, "Upload-Length": str(length), "Upload-Metadata": metadata},
-        timeout=30,
-    )
+
+def new_upload(base_url: str, token: str, length: int, name: str = "clip.mp4") -> str:
+    """Create an upload and return its URL."""
+    response = create(base_url, token, length, **{"Upload-Metadata": "filename " + b64(name)})
     assert response.status_code == 201, response.text
     return response.headers["Location"]
 
 
+def patch(url: str, token: str, offset: int, body: bytes, **headers: str) -> requests.Response:
+    return requests.patch(
+        url,
+        data=body,
+        headers={**auth(token), **V, **OCTETS, "Upload-Offset": str(offset), **headers},
+        timeout=60,
+    )
+
+
+def head(url: str, token: str) -> requests.Response:
+    return requests.head(url, headers={**auth(token), **V}, timeout=30)
+
+
 def offset(url: str, token: str) -> int:
-    response = requests.head(url, headers={**auth(token), **V}, timeout=30)
+    response = head(url, token)
     assert response.status_code == 200, response.status_code
     return int(response.headers["Upload-Offset"])
 
 
-def patch(url: str, token: str, at: int, body: bytes) -> requests.Response:
-    headers = {
-        **auth(token),
-        **V,
-        "Upload-Offset": str(at),
-        "Content-Type": "application/offset+octet-stream",
-    }
-    return requests.patch(url, data=body, timeout=60, headers=headers)
-
-
 def open_patch(port: int, url: str, token: str, at: int, declared: int) -> socket.socket:
-    """Start a PATCH that promises `declared` bytes; the caller sends some and then cuts."""
+    """Start a PATCH that promises `declared` bytes; the caller sends some of them."""
     path = url.split(str(port), 1)[1]
     sock = socket.create_connection(("127.0.0.1", port))
     sock.sendall(
@@ -60,7 +67,7 @@ def cut_patch(port: int, url: str, token: str, at: int, body: bytes, declared: i
     """Send `body` of a longer PATCH and close the connection, as a client that drops does."""
     sock = open_patch(port, url, token, at, declared)
     sock.sendall(body)
-    time.sleep(0.05)
+    sock.shutdown(socket.SHUT_WR)
     sock.close()
 
 
