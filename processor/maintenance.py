@@ -96,7 +96,8 @@ def _task_ids_with_jobs(queue: Queue) -> set[str]:
 
 def maintenance_loop(config: Config) -> None:
     """The maintenance process: sweeps every heartbeat_timeout/3 s, cleanup every interval."""
-    from processor.queue import connect, job_queue
+    from processor.queue import job_queue
+    from video_manager.redis_client import connect
 
     logging.basicConfig(level=config.server.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     open_database(config.database_url)

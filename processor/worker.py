@@ -15,10 +15,11 @@ from rq import Worker
 
 import processor.jobs  # imported before forking, so each job's work horse starts warm
 from processor.maintenance import maintenance_loop, remove_expired
-from processor.queue import connect, job_queue
+from processor.queue import job_queue
 from storage.database import db, open_database
 from storage.schema import create_tables
 from video_manager.config import Config
+from video_manager.redis_client import connect
 
 
 def run_worker(config: Config, *, burst: bool = False) -> bool:

@@ -11,11 +11,11 @@ from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 from werkzeug.datastructures import Authorization
 
-from processor.queue import RedisNotConfiguredError
 from server.errors import ApiError, fail
 from server.services import services
 from storage import accounts
 from storage.models import User
+from video_manager.redis_client import RedisNotConfiguredError
 
 bp = APIBlueprint("auth", __name__, tag="Auth")
 log = logging.getLogger(__name__)

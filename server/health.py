@@ -7,10 +7,10 @@ import shutil
 from apiflask import APIBlueprint
 from redis.exceptions import RedisError
 
-from processor.queue import RedisNotConfiguredError
 from server.errors import fail
 from server.services import services
 from storage.database import db
+from video_manager.redis_client import RedisNotConfiguredError
 
 bp = APIBlueprint("health", __name__, tag="Health")
 MIB = 1024 * 1024

@@ -11,13 +11,14 @@ from flask import current_app
 from redis import Redis
 from rq import Queue
 
-from processor import queue as job_queues
 from processor.ingest import Ingestor
+from processor.queue import job_queue
 from server.signing import ShareSigner
 from storage.blobs import BlobStore
 from storage.chunks import ChunkStore
 from storage.uploads import UploadStore
 from video_manager.config import Config
+from video_manager.redis_client import connect
 
 
 @dataclass
@@ -47,12 +48,12 @@ class Services:
     def redis(self) -> Redis:
         """Connected lazily: the server starts (and reports 503) even while Redis is down."""
         if self._redis is None:
-            self._redis = job_queues.connect(self.config)
+            self._redis = connect(self.config)
         return self._redis
 
     @property
     def queue(self) -> Queue:
-        return job_queues.job_queue(self.config, self.redis)
+        return job_queue(self.config, self.redis)
 
 
 def services() -> Services:

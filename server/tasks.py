@@ -14,13 +14,13 @@ from redis.exceptions import RedisError
 
 from processor.jobs import run_task
 from processor.probe import frame_rate
-from processor.queue import RedisNotConfiguredError
 from server.auth import current_user, token_auth
 from server.errors import fail, not_found
 from server.schemas import TaskOut, task_out
 from server.services import services
 from server.videos import owned_video, require_ready
 from storage.models import Task, Video
+from video_manager.redis_client import RedisNotConfiguredError
 
 bp = APIBlueprint("tasks", __name__, tag="Processing")
 

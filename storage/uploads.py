@@ -16,7 +16,7 @@ from pathlib import Path
 
 from storage.blobs import append_file
 from storage.database import db
-from storage.locks import FileLocker
+from storage.locks import Locker, locker_from_config
 from storage.models import Upload, UploadState, utcnow
 from storage.offload import off_loop
 from video_manager.config import Config
@@ -59,12 +59,17 @@ class ConcatError(UploadError):
 class UploadStore:
     @classmethod
     def from_config(cls, config: Config) -> UploadStore:
-        return cls(config.data_dir, expiry_s=config.tus.expiry_s, max_size=config.limits.max_upload_bytes)
+        return cls(
+            config.data_dir,
+            expiry_s=config.tus.expiry_s,
+            max_size=config.limits.max_upload_bytes,
+            locks=locker_from_config(config),
+        )
 
-    def __init__(self, data_dir: Path, *, expiry_s: int, max_size: int) -> None:
+    def __init__(self, data_dir: Path, *, expiry_s: int, max_size: int, locks: Locker) -> None:
         self.dir = data_dir / "uploads"
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.locks = FileLocker(self.dir / "locks")
+        self.locks = locks
         self.expiry = timedelta(seconds=expiry_s)
         self.max_size = max_size
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -71,8 +72,12 @@ class LiveProcess:
         )  # fmt: skip
 
     def stop(self) -> None:
+        """SIGTERM, and whatever of its process group is left after 10 s is killed: a gunicorn
+        worker orphaned by a killed master would keep answering on a port the next test gets."""
         if self.process is not None:
             stop(self.process, timeout_s=10)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
 
     def kill_hard(self) -> None:
         """SIGKILL the whole group (server workers, or the work horse): a machine that vanished."""

@@ -53,3 +53,22 @@ def test_wrong_values_name_the_key(tmp_path, text, env, named):
 def test_explicit_missing_file_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "absent.toml", env={})
+
+
+def test_a_symlinked_config_belongs_to_the_folder_it_is_linked_from(tmp_path):
+    """The checkout's config.toml links the packaged default; data/ must land beside the link."""
+    package, project = tmp_path / "package", tmp_path / "project"
+    package.mkdir()
+    project.mkdir()
+    (package / "config.toml").write_text('[storage]\ndata_dir = "data"\n')
+    (project / "config.toml").symlink_to(package / "config.toml")
+    config = load_config(project / "config.toml", env={})
+    assert config.data_dir == project / "data"
+
+
+def test_the_checkouts_config_keeps_data_in_the_checkout():
+    from tests.servers import PROJECT_ROOT
+
+    config = load_config(PROJECT_ROOT / "config.toml", env={})
+    assert config.data_dir == PROJECT_ROOT / "data"
+    assert config.web_assets_dir == PROJECT_ROOT / "web" / "node_modules"

@@ -55,7 +55,7 @@ def run(app: AppContext) -> None:
 @pass_app
 def serve(app: AppContext) -> None:
     """Start only the HTTP server (gunicorn)."""
-    from server.wsgi import serve as serve_http
+    from video_manager.http_server import serve as serve_http
 
     serve_http(app.config)
 

@@ -56,6 +56,13 @@ class StorageConfig:
 
 
 @dataclass(frozen=True)
+class LocksConfig:
+    backend: str = "file"  # "file": flock under data/ (one host); "redis": leases (several hosts)
+    wait_s: float = 5.0
+    lease_s: float = 30.0
+
+
+@dataclass(frozen=True)
 class LimitsConfig:
     max_upload_bytes: int = 20 * 1024**3
     probe_timeout_s: float = 60.0
@@ -102,6 +109,7 @@ class Config:
     redis: RedisConfig = field(default_factory=RedisConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
+    locks: LocksConfig = field(default_factory=LocksConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     ffmpeg: FfmpegConfig = field(default_factory=FfmpegConfig)
     tus: TusConfig = field(default_factory=TusConfig)
@@ -132,7 +140,8 @@ def load_config(
     """
     env = os.environ if env is None else env
     explicit = path or env.get(f"{ENV_PREFIX}CONFIG")
-    chosen = Path(explicit or CONFIG_FILE_NAME).resolve()
+    chosen = Path(explicit or CONFIG_FILE_NAME).absolute()  # not resolve(): a symlinked config.toml
+    # belongs to the folder it is linked from (the checkout links the packaged default)
     raw: dict[str, typing.Any] = {}
     if chosen.is_file():
         try:

@@ -19,10 +19,10 @@ from pathlib import Path
 from redis import Redis
 from redis.exceptions import RedisError
 
-from processor.queue import EMBEDDED_URL_FILE
 from video_manager import binaries
 from video_manager.config import Config
 from video_manager.processes import spawn, stop
+from video_manager.redis_client import EMBEDDED_URL_FILE
 
 log = logging.getLogger("video-manager")
 

@@ -1,6 +1,7 @@
 """The tus 1.0.0 endpoint at /api/videos/chunked_upload/ with every extension.
 
-This module speaks HTTP; storage.uploads keeps the bytes and storage.locks serialises requests.
+This module speaks HTTP; storage.uploads keeps the bytes and a storage.locks locker serialises
+requests (across processes, or across hosts with the Redis locker).
 Store and protocol errors map to status codes through one table (ERRORS).
 """
 
@@ -33,7 +34,7 @@ from server.tus.protocol import (
     parse_metadata,
 )
 from server.urls import external_url
-from storage.locks import UploadLockedError
+from storage.locks import LockUnavailableError, UploadLockedError
 from storage.models import Upload, Video
 from storage.names import display_name
 from storage.uploads import (
@@ -65,6 +66,7 @@ ERRORS: dict[type[Exception], tuple[int, str]] = {
     FinalUploadModifiedError: (403, "final_upload"),
     ConcatError: (400, "invalid_concat"),
     UploadLockedError: (423, "upload_locked"),
+    LockUnavailableError: (503, "lock_unavailable"),
     TusHeaderError: (400, "invalid_header"),
     ChecksumAlgorithmError: (400, "unsupported_checksum"),
     ChecksumMismatchError: (460, "checksum_mismatch"),
@@ -78,6 +80,7 @@ DETAILS = {
 
 @bp.errorhandler(UploadError)
 @bp.errorhandler(UploadLockedError)
+@bp.errorhandler(LockUnavailableError)
 @bp.errorhandler(TusHeaderError)
 @bp.errorhandler(ChecksumAlgorithmError)
 @bp.errorhandler(ChecksumMismatchError)

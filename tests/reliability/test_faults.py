@@ -95,8 +95,9 @@ def test_server_killed_mid_patch_then_restarted(tmp_path, redis_server, base_cli
         restarted.stop()
 
 
-def test_twenty_concurrent_patches_across_two_server_processes(tmp_path, redis_server, base_clip):
-    env = process_env(tmp_path, redis_server.url, server_workers="1")
+@pytest.mark.parametrize("locks", ["file", "redis"])
+def test_twenty_concurrent_patches_across_two_server_processes(tmp_path, redis_server, base_clip, locks):
+    env = process_env(tmp_path, redis_server.url, server_workers="1", locks_backend=locks)
     servers = [LiveServer(env).start(), LiveServer(env).start()]
     try:
         token = cli_create_user(env, "racer")
@@ -216,3 +217,26 @@ def test_server_sigterm_lets_an_inflight_patch_finish(tmp_path, redis_server, ba
         assert stored_sha256(restarted.url, token, url) == sha256(data)
     finally:
         restarted.stop()
+
+
+def test_redis_locks_release_a_stale_patch_across_servers(tmp_path, redis_server, base_clip):
+    """With the Redis locker, a HEAD on one server makes a half-open PATCH on the other let go."""
+    env = process_env(tmp_path, redis_server.url, server_workers="1", locks_backend="redis")
+    servers = [LiveServer(env).start(), LiveServer(env).start()]
+    try:
+        token = cli_create_user(env, "reconnects")
+        data = base_clip + random.Random(3).randbytes(1_000_000)
+        url = new_upload(servers[0].url, token, len(data))
+        sock = open_patch(servers[0].port, url, token, 0, declared=len(data))
+        sock.sendall(data[:100_000])
+        wait_until(lambda: stored_bytes(tmp_path, url) == 100_000, 10, "the first bytes on disk")
+        other = url.replace(servers[0].url, servers[1].url)
+        started = time.monotonic()
+        assert offset(other, token) == 100_000
+        assert time.monotonic() - started < 3
+        assert patch(other, token, 100_000, data[100_000:]).status_code == 204
+        sock.close()
+        assert stored_sha256(servers[0].url, token, url) == sha256(data)
+    finally:
+        for server in servers:
+            server.stop()

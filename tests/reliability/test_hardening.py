@@ -20,9 +20,10 @@ import requests
 
 from processor import ffmpeg, jobs
 from processor.maintenance import recover_lost_tasks, requeue_orphans
-from processor.queue import connect, job_queue
+from processor.queue import job_queue
 from processor.runner import FfmpegError, run_ffmpeg
 from storage.database import db
+from storage.locks import locker_from_config
 from storage.models import Task, TaskStatus, Upload, User, utcnow
 from storage.names import MAX_NAME_LENGTH, fit_name
 from storage.uploads import UploadStore
@@ -31,6 +32,7 @@ from tests.media import make_video
 from tests.servers import LiveServer, auth, cli_create_user, process_env
 from tests.tus import ENDPOINT, V, new_upload, offset, patch
 from video_manager import binaries
+from video_manager.redis_client import connect
 
 
 class CountingHandler(http.server.BaseHTTPRequestHandler):
@@ -193,7 +195,7 @@ def _copy(path: Path, config) -> Path:
 
 
 def test_expiry_sweep_never_touches_a_held_upload(config, database, make_user):
-    store = UploadStore(config.data_dir, expiry_s=1, max_size=10**6)
+    store = UploadStore(config.data_dir, expiry_s=1, max_size=10**6, locks=locker_from_config(config))
     username = make_user()[0]
     with db.connection_context():
         owner = User.get(User.username == username)
@@ -208,7 +210,7 @@ def test_expiry_sweep_never_touches_a_held_upload(config, database, make_user):
 
 
 def test_a_slow_patch_keeps_moving_its_expiry(config, database, make_user):
-    store = UploadStore(config.data_dir, expiry_s=2, max_size=10**6)
+    store = UploadStore(config.data_dir, expiry_s=2, max_size=10**6, locks=locker_from_config(config))
     username = make_user()[0]
     with db.connection_context():
         upload_row = store.create(User.get(User.username == username).id, length=10, metadata="", name="a")

@@ -6,6 +6,9 @@ slow or idle clients cannot starve `/health` or a new upload (`server.worker_cla
 brings back the thread pool). Bodies still stream to the app as they arrive (the socket fast path
 in server.body works on gevent's sockets) and files go out with sendfile(). Werkzeug's
 development server is never used.
+
+This module is all the gunicorn master imports: the app (and with it ssl, redis, requests) is
+loaded in each worker, after gevent has patched the standard library.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from gunicorn import util
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
-from server.errors import CODES_BY_STATUS
 from video_manager.config import Config
 
 SHARE_TOKEN = re.compile(r"/s/[^\s?\"']+")
@@ -45,6 +47,8 @@ class RedactingLogger(Logger):
 def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
     """gunicorn's answer to a request it cannot parse (a header with control characters, a bad
     request line), in our error shape instead of its HTML page."""
+    from server.errors import CODES_BY_STATUS
+
     body = json.dumps(
         {"error": CODES_BY_STATUS.get(status_int, "bad_request"), "detail": f"{reason}: {mesg}"[:500]}
     ).encode()

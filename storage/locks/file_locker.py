@@ -1,10 +1,7 @@
-"""Per-upload exclusive locks that hold across server processes (flock on a file in data/).
+"""The single-host locker: flock on a file in data/, across the server's processes.
 
-As in tusd, a request that finds an upload locked asks the holder to let go instead of waiting
-for it: a client that reconnects after a network cut must not wait for its old, half-open
-request to time out. The ask is a marker file; the holder's watcher thread sees it and calls the
-holder's `on_release_request` (which stops reading the old body), then the lock passes on.
-Redis is not needed, so uploads keep working while Redis is down.
+The ask to let go is a marker file beside the lock; the holder's watcher thread sees it. Redis
+is not needed, so uploads keep working while Redis is down.
 """
 
 from __future__ import annotations
@@ -17,11 +14,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from storage.locks.errors import UploadLockedError
+
 WATCH_INTERVAL_S = 0.05
-
-
-class UploadLockedError(RuntimeError):
-    """The holder did not let go in time."""
 
 
 class FileLocker:
