@@ -70,10 +70,9 @@ def create_app(config: Config | None = None) -> APIFlask:
         SWAGGER_UI_STANDALONE_PRESET_JS="/static/vendor/swagger-ui/swagger-ui-standalone-preset.js",
         DOCS_FAVICON="data:,",
     )
-    app.extensions["video_manager"] = Services.from_config(config)
-
     open_database(config.database_url)
     create_tables()
+    app.extensions["video_manager"] = Services.from_config(config)
 
     @app.before_request
     def _open_db() -> None:

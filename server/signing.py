@@ -1,16 +1,14 @@
 """Share tokens: itsdangerous-signed `{share id, expiry}`, verified against the current key and
 any old keys still listed for rotation. The key is never logged.
 
-With `shares.secret_key` empty, a random key is generated once into `data/share-secret`
-(mode 0600) and shared by every server process that uses the same data directory.
+With `shares.secret_key` empty, a random key is generated once and kept in the database, so
+every server process on every host signs and verifies with the same key. A key an older
+version generated into `data/share-secret` is adopted, so the links it signed stay valid.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import secrets
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,10 +16,13 @@ from pathlib import Path
 from itsdangerous import BadData, BadSignature, URLSafeSerializer
 from itsdangerous.encoding import base64_decode, base64_encode
 
+from storage.database import db
+from storage.models import Setting
 from video_manager.config import Config
 
 SALT = "video-manager.share"
-SECRET_FILE = "share-secret"
+SETTING = "share-secret"
+LEGACY_SECRET_FILE = "share-secret"  # where earlier versions generated the key
 
 
 class InvalidShareToken(ValueError):
@@ -35,7 +36,8 @@ class ShareSigner:
 
     @classmethod
     def from_config(cls, config: Config) -> ShareSigner:
-        key = config.shares.secret_key or _generated_key(config.data_dir / SECRET_FILE)
+        """Needs the database open when no key is configured."""
+        key = config.shares.secret_key or generated_key(config.data_dir / LEGACY_SECRET_FILE)
         return cls(key, list(config.shares.old_secret_keys))
 
     def token(self, share_id: uuid.UUID, expires_at: datetime) -> str:
@@ -56,14 +58,12 @@ class ShareSigner:
         return share_id, expires_at
 
 
-def _generated_key(path: Path) -> str:
-    with contextlib.suppress(FileExistsError):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(48))
-    for _ in range(50):  # another process may be between creating and writing it
-        key = path.read_text().strip()
-        if key:
-            return key
-        time.sleep(0.01)
-    raise RuntimeError(f"{path} is empty")
+def generated_key(legacy_file: Path) -> str:
+    """The database's key; the first process to ask creates it (racing processes agree, as the
+    insert of a primary key happens once)."""
+    candidate = legacy_file.read_text().strip() if legacy_file.is_file() else ""
+    with db.connection_context():
+        Setting.insert(
+            key=SETTING, value=candidate or secrets.token_urlsafe(48)
+        ).on_conflict_ignore().execute()
+        return Setting.get_by_id(SETTING).value

@@ -147,4 +147,11 @@ class Task(BaseModel):
     heartbeat_at = DateTimeField(null=True)
 
 
-ALL_MODELS: list[type[Model]] = [User, Token, Video, Upload, ChunkedUpload, Task, Share]
+class Setting(BaseModel):
+    """Values every host must agree on and nobody configured (the generated share-signing key)."""
+
+    key = CharField(max_length=64, primary_key=True)
+    value = TextField()
+
+
+ALL_MODELS: list[type[Model]] = [User, Token, Video, Upload, ChunkedUpload, Task, Share, Setting]

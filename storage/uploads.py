@@ -1,27 +1,22 @@
-"""The tus upload store: upload rows plus one data file each under `data/uploads/`.
+"""The tus upload store: upload rows and the protocol's rules over them; the bytes live in an
+`UploadData` backend (storage.backends), reached only through that interface.
 
-It knows nothing of HTTP. The offset is the data file's size, so whatever reached the disk
-before a client dropped (or the process died) counts, and nothing else has to be kept in sync.
-Callers hold the upload's lock (storage.locks) around every change.
+It knows nothing of HTTP. Callers hold the upload's lock (storage.locks) around every change.
 """
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
-from storage.blobs import append_file
+from storage.backends import UploadData
+from storage.backends.local_uploads import LocalUploadData
 from storage.database import db
 from storage.locks import Locker, locker_from_config
 from storage.models import Upload, UploadState, utcnow
-from storage.offload import off_loop
 from video_manager.config import Config
-
-READ_BLOCK = 1024 * 1024
 
 
 class UploadError(Exception):
@@ -60,21 +55,17 @@ class UploadStore:
     @classmethod
     def from_config(cls, config: Config) -> UploadStore:
         return cls(
-            config.data_dir,
+            LocalUploadData(config.data_dir / "uploads"),
             expiry_s=config.tus.expiry_s,
             max_size=config.limits.max_upload_bytes,
             locks=locker_from_config(config),
         )
 
-    def __init__(self, data_dir: Path, *, expiry_s: int, max_size: int, locks: Locker) -> None:
-        self.dir = data_dir / "uploads"
-        self.dir.mkdir(parents=True, exist_ok=True)
+    def __init__(self, data: UploadData, *, expiry_s: int, max_size: int, locks: Locker) -> None:
+        self.data = data
         self.locks = locks
         self.expiry = timedelta(seconds=expiry_s)
         self.max_size = max_size
-
-    def data_path(self, upload_id: uuid.UUID) -> Path:
-        return self.dir / str(uuid.UUID(str(upload_id)))
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -90,10 +81,7 @@ class UploadStore:
     def offset(self, upload: Upload) -> int:
         if upload.state == UploadState.COMPLETE:
             return upload.length
-        try:
-            return self.data_path(upload.id).stat().st_size
-        except FileNotFoundError:
-            return 0
+        return self.data.offset(upload.id)
 
     # -- creation ----------------------------------------------------------------------------
 
@@ -102,7 +90,7 @@ class UploadStore:
     ) -> Upload:
         self.check_length(length)
         upload_id = uuid.uuid4()
-        self.data_path(upload_id).touch(exist_ok=False)
+        self.data.create(upload_id)
         return Upload.create(
             id=upload_id,
             owner=owner_id,
@@ -148,25 +136,24 @@ class UploadStore:
             raise SizeExceededError("the body would exceed the upload's length")
 
     def append(self, upload: Upload, offset: int, chunks: Iterable[bytes]) -> int:
-        """Write chunks at `offset` (the current end) and return the new offset.
+        """Store chunks at `offset` (the current end) and return the new offset.
 
-        Every chunk is handed to the kernel as it arrives; an interrupted iterator leaves the
-        bytes received so far in place, which is what the next HEAD reports. Expiry counts from
-        the last byte received, so a long, slow PATCH keeps moving it forward as bytes arrive.
+        An interrupted iterator leaves the bytes received so far in place, which is what the next
+        HEAD reports. Expiry counts from the last byte received, so a long, slow PATCH keeps
+        moving it forward as bytes arrive.
         """
-        refresh_every = max(1.0, self.expiry.total_seconds() / 4)
-        refreshed = time.monotonic()
-        with open(self.data_path(upload.id), "r+b", buffering=0) as handle:
-            handle.seek(offset)
-            for chunk in chunks:
-                handle.write(chunk)
-                if time.monotonic() - refreshed >= refresh_every:
-                    refreshed = time.monotonic()
-                    self._extend_expiry(upload)
-            handle.truncate()
-            new_offset = handle.tell()
+        new_offset = self.data.append(upload.id, offset, self._extending_expiry(upload, chunks))
         self._extend_expiry(upload)
         return new_offset
+
+    def _extending_expiry(self, upload: Upload, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        refresh_every = max(1.0, self.expiry.total_seconds() / 4)
+        refreshed = time.monotonic()
+        for chunk in chunks:
+            yield chunk
+            if time.monotonic() - refreshed >= refresh_every:
+                refreshed = time.monotonic()
+                self._extend_expiry(upload)
 
     def _extend_expiry(self, upload: Upload) -> None:
         upload.expires_at = utcnow() + self.expiry
@@ -174,19 +161,11 @@ class UploadStore:
 
     def read_range(self, upload: Upload, start: int, end: int) -> Iterator[bytes]:
         """The stored bytes [start, end), for verifying a chunk's checksum after it was written."""
-        with open(self.data_path(upload.id), "rb") as handle:
-            handle.seek(start)
-            remaining = end - start
-            while remaining > 0:
-                piece = handle.read(min(remaining, READ_BLOCK))
-                if not piece:
-                    return
-                remaining -= len(piece)
-                yield piece
+        return self.data.read_range(upload.id, start, end)
 
     def rewind(self, upload: Upload, offset: int) -> None:
         """Drop everything after `offset` (a chunk that failed its checksum or overran)."""
-        os.truncate(self.data_path(upload.id), offset)
+        self.data.truncate(upload.id, offset)
 
     def is_complete(self, upload: Upload, offset: int) -> bool:
         return upload.length is not None and offset == upload.length
@@ -217,10 +196,7 @@ class UploadStore:
         final = self.create(owner_id, length=total, metadata=metadata, name=name, concat="final")
         final.concat_header = concat_header
         final.save(only=[Upload.concat_header])
-        with open(self.data_path(final.id), "r+b") as target:
-            for part in parts:
-                off_loop(append_file, self.data_path(part.id), target.fileno(), part.length)
-            off_loop(os.fsync, target.fileno())
+        self.data.concatenate(final.id, [(part.id, part.length) for part in parts])
         return final
 
     # -- removal -----------------------------------------------------------------------------
@@ -228,11 +204,11 @@ class UploadStore:
     def terminate(self, upload: Upload) -> None:
         with db.atomic():
             upload.delete_instance()
-        self.data_path(upload.id).unlink(missing_ok=True)
+        self.data.delete(upload.id)
 
     def discard_data(self, upload: Upload) -> None:
         """The bytes have become a video (or were rejected); the row stays for HEAD."""
-        self.data_path(upload.id).unlink(missing_ok=True)
+        self.data.delete(upload.id)
         self.locks.forget(str(upload.id))
 
     def remove_expired(self, now: datetime | None = None) -> int:

@@ -3,7 +3,7 @@ from datetime import datetime
 
 import pytest
 
-from server.signing import InvalidShareToken, ShareSigner, _generated_key
+from server.signing import InvalidShareToken, ShareSigner, generated_key
 
 
 def test_rotation_keeps_old_tokens_valid_until_the_old_key_is_dropped():
@@ -16,11 +16,35 @@ def test_rotation_keeps_old_tokens_valid_until_the_old_key_is_dropped():
         ShareSigner("new-key", []).verify(old_token)
 
 
-def test_generated_key_is_stable_and_private(tmp_path):
-    path = tmp_path / "share-secret"
-    first = _generated_key(path)
-    assert _generated_key(path) == first and len(first) > 40
-    assert path.stat().st_mode & 0o777 == 0o600
+@pytest.fixture
+def scratch_database(tmp_path, database):
+    """A database of the test's own: the session's key must stay what its servers loaded."""
+    from storage.database import db, open_database
+    from storage.schema import create_tables
+
+    previous = db.obj
+    open_database(f"sqlite:///{tmp_path / 'scratch.db'}")
+    create_tables()
+    yield
+    db.initialize(previous)
+
+
+def test_the_generated_key_lives_in_the_database(tmp_path, scratch_database):
+    """One key for every host, created once however many processes race for it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: generated_key(tmp_path / "absent"), range(16)))
+    assert len(keys) == 1 and len(keys.pop()) > 40
+
+
+def test_a_key_from_data_share_secret_is_adopted(tmp_path, scratch_database):
+    """Links signed by an earlier version (key in data/share-secret) keep working after upgrade."""
+    legacy = tmp_path / "share-secret"
+    legacy.write_text("the-key-an-earlier-version-made\n")
+    assert generated_key(legacy) == "the-key-an-earlier-version-made"
+    legacy.write_text("a later file changes nothing")
+    assert generated_key(legacy) == "the-key-an-earlier-version-made"
 
 
 def test_x_accel_redirect_hands_the_file_to_nginx(data_dir, redis_server, database, make_user, sample_video):

@@ -291,7 +291,7 @@ def _finish(upload: Upload) -> None:
         return
     if not Video.select().where(Video.id == upload.id).exists():
         services().ingestor.ingest_or_reject(
-            uploads.data_path(upload.id),
+            uploads.data.local_path(upload.id),
             video_id=upload.id,
             owner_id=upload.owner_id,
             name=upload.name,

@@ -22,6 +22,7 @@ from processor import ffmpeg, jobs
 from processor.maintenance import recover_lost_tasks, requeue_orphans
 from processor.queue import job_queue
 from processor.runner import FfmpegError, run_ffmpeg
+from storage.backends.local_uploads import LocalUploadData
 from storage.database import db
 from storage.locks import locker_from_config
 from storage.models import Task, TaskStatus, Upload, User, utcnow
@@ -194,8 +195,13 @@ def _copy(path: Path, config) -> Path:
     return staged
 
 
-def test_expiry_sweep_never_touches_a_held_upload(config, database, make_user):
-    store = UploadStore(config.data_dir, expiry_s=1, max_size=10**6, locks=locker_from_config(config))
+@pytest.fixture
+def uploads_on_disk(config) -> LocalUploadData:
+    return LocalUploadData(config.data_dir / "uploads")
+
+
+def test_expiry_sweep_never_touches_a_held_upload(config, database, make_user, uploads_on_disk):
+    store = UploadStore(uploads_on_disk, expiry_s=1, max_size=10**6, locks=locker_from_config(config))
     username = make_user()[0]
     with db.connection_context():
         owner = User.get(User.username == username)
@@ -205,12 +211,12 @@ def test_expiry_sweep_never_touches_a_held_upload(config, database, make_user):
         with store.locks.hold(str(held.id)):
             assert store.remove_expired() >= 1
             assert Upload.get_or_none(Upload.id == held.id) is not None
-            assert store.data_path(held.id).exists()
+            assert store.data.local_path(held.id).exists()
         assert Upload.get_or_none(Upload.id == idle.id) is None
 
 
-def test_a_slow_patch_keeps_moving_its_expiry(config, database, make_user):
-    store = UploadStore(config.data_dir, expiry_s=2, max_size=10**6, locks=locker_from_config(config))
+def test_a_slow_patch_keeps_moving_its_expiry(config, database, make_user, uploads_on_disk):
+    store = UploadStore(uploads_on_disk, expiry_s=2, max_size=10**6, locks=locker_from_config(config))
     username = make_user()[0]
     with db.connection_context():
         upload_row = store.create(User.get(User.username == username).id, length=10, metadata="", name="a")

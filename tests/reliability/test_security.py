@@ -4,6 +4,7 @@ guessing limited, and no token or password in any log."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 import sqlite3
 import uuid
@@ -145,7 +146,9 @@ def test_no_token_or_password_in_logs(tmp_path, redis_server, sample_video):
     ]
     for secret in secrets:
         assert secret not in logs
-    assert (tmp_path / "share-secret").read_text().strip() not in logs
+    with contextlib.closing(sqlite3.connect(tmp_path / "video-manager.db")) as rows:
+        (share_key,) = rows.execute("SELECT value FROM setting WHERE key = 'share-secret'").fetchone()
+    assert share_key not in logs
 
 
 def test_several_workers_run_each_job_exactly_once(tmp_path, redis_server, sample_video):

@@ -1,0 +1,69 @@
+"""Upload bytes on local disk: one file per upload under `data/uploads/`, the offset its size.
+
+Whatever reached the disk before a client dropped (or the process died) counts, and nothing
+else has to be kept in sync.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from storage.blobs import append_file
+from storage.offload import off_loop
+
+READ_BLOCK = 1024 * 1024
+
+
+class LocalUploadData:
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def local_path(self, upload_id: uuid.UUID) -> Path:
+        """Paths come from our own UUIDs only."""
+        return self.dir / str(uuid.UUID(str(upload_id)))
+
+    def create(self, upload_id: uuid.UUID) -> None:
+        self.local_path(upload_id).touch(exist_ok=False)
+
+    def offset(self, upload_id: uuid.UUID) -> int:
+        try:
+            return self.local_path(upload_id).stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def append(self, upload_id: uuid.UUID, offset: int, chunks: Iterable[bytes]) -> int:
+        """Each chunk is handed to the kernel as it arrives (no buffering of our own)."""
+        with open(self.local_path(upload_id), "r+b", buffering=0) as handle:
+            handle.seek(offset)
+            for chunk in chunks:
+                handle.write(chunk)
+            handle.truncate()
+            return handle.tell()
+
+    def read_range(self, upload_id: uuid.UUID, start: int, end: int) -> Iterator[bytes]:
+        with open(self.local_path(upload_id), "rb") as handle:
+            handle.seek(start)
+            remaining = end - start
+            while remaining > 0:
+                piece = handle.read(min(remaining, READ_BLOCK))
+                if not piece:
+                    return
+                remaining -= len(piece)
+                yield piece
+
+    def truncate(self, upload_id: uuid.UUID, offset: int) -> None:
+        os.truncate(self.local_path(upload_id), offset)
+
+    def concatenate(self, target_id: uuid.UUID, parts: list[tuple[uuid.UUID, int]]) -> None:
+        """Kernel copies (copy_file_range), off gevent's loop, then one fsync."""
+        with open(self.local_path(target_id), "r+b") as target:
+            for part_id, length in parts:
+                off_loop(append_file, self.local_path(part_id), target.fileno(), length)
+            off_loop(os.fsync, target.fileno())
+
+    def delete(self, upload_id: uuid.UUID) -> None:
+        self.local_path(upload_id).unlink(missing_ok=True)
