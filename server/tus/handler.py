@@ -8,12 +8,14 @@ Store and protocol errors map to status codes through one table (ERRORS).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from typing import IO
 
 from apiflask import APIBlueprint
 from flask import Response, current_app, request
 
 from server.auth import current_user, token_auth
-from server.body import BodyReader, drain_unread_body
+from server.body import READ_SIZE, BodyReader, drain_unread_body
 from server.errors import ApiError, fail
 from server.services import services
 from server.tus import chunk_form
@@ -238,36 +240,52 @@ def terminate(upload_id: uuid.UUID):
 
 
 def _receive(upload: Upload, offset: int, reader: BodyReader) -> int:
-    """Append this request's body at `offset` under the held lock; return the new offset."""
+    """Append this request's body at `offset` under the held lock; return the new offset.
+
+    A body of known length, without a checksum, streams straight into the store: whatever
+    arrives counts, even if the client drops. A body that must be checked first (a checksum in
+    a header or a trailer) or whose length is unknown (it may overrun) waits in a temp file
+    until it is whole and right, so a chunk that fails commits nothing, on any storage backend.
+    """
     uploads = store()
     uploads.check_patch(upload, offset, request.content_length)
     reader.limit = uploads.room(upload, offset)
-    new_offset = uploads.append(upload, offset, reader.chunks())
-    if reader.overrun:
-        uploads.rewind(upload, offset)
-        raise SizeExceededError("the body is longer than the upload's remaining length")
-    try:
-        checksum = _requested_checksum(reader)
-    except (TusHeaderError, ChecksumAlgorithmError):  # a bad or missing trailer: the chunk is not kept
-        uploads.rewind(upload, offset)
-        raise
-    if checksum is not None:
-        if reader.interrupted:
-            uploads.rewind(upload, offset)
-            raise UploadInterruptedError("the body ended early; the chunk was discarded")
-        hasher = checksum.new_hasher()
-        for piece in uploads.read_range(upload, offset, new_offset):
-            hasher.update(piece)
-        try:
-            checksum.verify(hasher)
-        except ChecksumMismatchError:
-            uploads.rewind(upload, offset)
-            raise
+    if request.content_length is not None and not _checksum_requested():
+        new_offset = uploads.append(upload, offset, reader.chunks())
+    else:
+        new_offset = _append_checked(upload, offset, reader)
     if reader.released.is_set():
         raise UploadInterruptedError("a newer request for this upload took over; the bytes received are kept")
     if uploads.is_complete(upload, new_offset):
         _finish(upload)
     return new_offset
+
+
+def _checksum_requested() -> bool:
+    trailer = "upload-checksum" in request.headers.get("Trailer", "").lower()
+    return "Upload-Checksum" in request.headers or trailer
+
+
+def _append_checked(upload: Upload, offset: int, reader: BodyReader) -> int:
+    with services().blobs.temp_file() as spool:
+        for chunk in reader.chunks():
+            spool.write(chunk)
+        if reader.overrun:
+            raise SizeExceededError("the body is longer than the upload's remaining length")
+        checksum = _requested_checksum(reader)
+        if checksum is not None:
+            if reader.interrupted:
+                raise UploadInterruptedError("the body ended early; the chunk was discarded")
+            hasher = checksum.new_hasher()
+            for piece in _pieces(spool):
+                hasher.update(piece)
+            checksum.verify(hasher)
+        return store().append(upload, offset, _pieces(spool))
+
+
+def _pieces(spool: IO[bytes]) -> Iterator[bytes]:
+    spool.seek(0)
+    return iter(lambda: spool.read(READ_SIZE), b"")
 
 
 def _requested_checksum(reader: BodyReader) -> Checksum | None:
@@ -287,11 +305,12 @@ def _finish(upload: Upload) -> None:
     """
     uploads = store()
     if upload.concat == "partial":  # partial uploads only wait to be concatenated
+        uploads.finish(upload)
         uploads.mark_complete(upload)
         return
     if not Video.select().where(Video.id == upload.id).exists():
         services().ingestor.ingest_or_reject(
-            uploads.data.local_path(upload.id),
+            uploads.finish(upload),
             video_id=upload.id,
             owner_id=upload.owner_id,
             name=upload.name,

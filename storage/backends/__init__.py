@@ -1,14 +1,16 @@
 """Where bytes live, behind small interfaces (as tusd's DataStore): the tus handler, the upload
 store and the jobs talk to these, never to a filesystem.
 
-`UploadData` keeps the bytes of unfinished uploads. Local disk implements it today
+`UploadData` keeps the bytes of unfinished uploads. Bytes are only ever appended: a chunk that
+must be checked first (checksums) is checked before it reaches the backend, so no backend has
+to take bytes back (S3 cannot take back an uploaded part). Local disk implements it today
 (`LocalUploadData`); every implementation passes one contract suite (tests/backends/).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
@@ -24,14 +26,11 @@ class UploadData(Protocol):
         """Store chunks at `offset` as they arrive; returns the new offset. When the chunks stop
         early (a client that dropped), what arrived is kept and counts."""
 
-    def read_range(self, upload_id: uuid.UUID, start: int, end: int) -> Iterator[bytes]:
-        """The stored bytes [start, end), in pieces (to verify a chunk's checksum)."""
-
-    def truncate(self, upload_id: uuid.UUID, offset: int) -> None:
-        """Forget everything after `offset` (a chunk that failed its checksum or overran)."""
-
     def concatenate(self, target_id: uuid.UUID, parts: list[tuple[uuid.UUID, int]]) -> None:
         """Fill the empty `target_id` with the first `length` bytes of each (part, length)."""
+
+    def finish(self, upload_id: uuid.UUID) -> None:
+        """The last byte is in: make the bytes one whole object (concatenation reads it)."""
 
     def delete(self, upload_id: uuid.UUID) -> None:
         """Remove the bytes; deleting twice is fine."""

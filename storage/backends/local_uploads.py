@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 from storage.blobs import append_file
 from storage.offload import off_loop
-
-READ_BLOCK = 1024 * 1024
 
 
 class LocalUploadData:
@@ -44,26 +42,15 @@ class LocalUploadData:
             handle.truncate()
             return handle.tell()
 
-    def read_range(self, upload_id: uuid.UUID, start: int, end: int) -> Iterator[bytes]:
-        with open(self.local_path(upload_id), "rb") as handle:
-            handle.seek(start)
-            remaining = end - start
-            while remaining > 0:
-                piece = handle.read(min(remaining, READ_BLOCK))
-                if not piece:
-                    return
-                remaining -= len(piece)
-                yield piece
-
-    def truncate(self, upload_id: uuid.UUID, offset: int) -> None:
-        os.truncate(self.local_path(upload_id), offset)
-
     def concatenate(self, target_id: uuid.UUID, parts: list[tuple[uuid.UUID, int]]) -> None:
         """Kernel copies (copy_file_range), off gevent's loop, then one fsync."""
         with open(self.local_path(target_id), "r+b") as target:
             for part_id, length in parts:
                 off_loop(append_file, self.local_path(part_id), target.fileno(), length)
             off_loop(os.fsync, target.fileno())
+
+    def finish(self, upload_id: uuid.UUID) -> None:
+        """Every byte is already in the file."""
 
     def delete(self, upload_id: uuid.UUID) -> None:
         self.local_path(upload_id).unlink(missing_ok=True)

@@ -1,0 +1,221 @@
+"""Upload bytes in S3-compatible object storage (AWS S3, MinIO, R2, SeaweedFS), shaped as tusd's
+s3store: an upload is one multipart upload plus two small objects beside it.
+
+- `<id>.info` names the multipart upload while the upload is unfinished;
+- `<id>.part` holds the tail that is still shorter than a part (parts but the last must be at
+  least 5 MiB), so bytes that arrived before a client dropped are kept;
+- the offset is the sum of the uploaded parts plus the tail: nothing else to keep in sync.
+
+A PATCH body goes to a scratch file one part at a time, so memory stays flat and the scratch
+disk never holds more than a part and a read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from botocore.exceptions import ClientError
+
+MIN_PART_SIZE = 5 * 1024 * 1024
+READ_BLOCK = 1024 * 1024
+
+
+class S3UploadData:
+    def __init__(self, client: Any, bucket: str, *, prefix: str, part_size: int, scratch_dir: Path) -> None:
+        self.s3 = client
+        self.bucket = bucket
+        self.prefix = prefix
+        self.part_size = max(part_size, MIN_PART_SIZE)
+        self.scratch_dir = scratch_dir
+        scratch_dir.mkdir(parents=True, exist_ok=True)
+
+    def key(self, upload_id: uuid.UUID, suffix: str = "") -> str:
+        return f"{self.prefix}uploads/{uuid.UUID(str(upload_id))}{suffix}"
+
+    # -- the interface -----------------------------------------------------------------------
+
+    def create(self, upload_id: uuid.UUID) -> None:
+        started = self.s3.create_multipart_upload(Bucket=self.bucket, Key=self.key(upload_id))
+        info = json.dumps({"multipart": started["UploadId"]}).encode()
+        self.s3.put_object(Bucket=self.bucket, Key=self.key(upload_id, ".info"), Body=info)
+
+    def offset(self, upload_id: uuid.UUID) -> int:
+        multipart = self._multipart(upload_id)
+        if multipart is None:  # finished (one object) or gone
+            return self._size(self.key(upload_id)) or 0
+        parts = self._parts(upload_id, multipart)
+        return sum(part["Size"] for part in parts) + (self._size(self.key(upload_id, ".part")) or 0)
+
+    def append(self, upload_id: uuid.UUID, offset: int, chunks: Iterable[bytes]) -> int:
+        """Whole parts go up as they fill; whatever is left (also when the chunks stop early)
+        becomes the new tail object."""
+        multipart = self._require_multipart(upload_id)
+        next_number = len(self._parts(upload_id, multipart)) + 1
+        tail_key = self.key(upload_id, ".part")
+        old_tail = self._size(tail_key)
+        received = 0
+        with tempfile.TemporaryFile(dir=self.scratch_dir) as spool:
+            if old_tail:
+                self._download(tail_key, spool)
+            try:
+                for chunk in chunks:
+                    spool.write(chunk)
+                    received += len(chunk)
+                    if spool.tell() >= self.part_size:
+                        self._upload_part(upload_id, multipart, next_number, spool)
+                        next_number += 1
+                        if old_tail:  # its bytes are in that part now
+                            self.s3.delete_object(Bucket=self.bucket, Key=tail_key)
+                            old_tail = None
+            finally:
+                if spool.tell():
+                    spool.seek(0)
+                    self.s3.put_object(Bucket=self.bucket, Key=tail_key, Body=spool)
+        return offset + received
+
+    def concatenate(self, target_id: uuid.UUID, parts: list[tuple[uuid.UUID, int]]) -> None:
+        """Copied inside the object store when every piece but the last can be a part;
+        otherwise streamed through (small pieces), as tusd does."""
+        multipart = self._require_multipart(target_id)
+        if all(length >= MIN_PART_SIZE for _, length in parts[:-1]):
+            for number, (part_id, length) in enumerate(parts, start=1):
+                self.s3.upload_part_copy(
+                    Bucket=self.bucket, Key=self.key(target_id), UploadId=multipart, PartNumber=number,
+                    CopySource={"Bucket": self.bucket, "Key": self.key(part_id)},
+                    CopySourceRange=f"bytes=0-{length - 1}",
+                )  # fmt: skip
+            return
+        offset = 0
+        for part_id, length in parts:
+            offset = self.append(target_id, offset, self._read(self.key(part_id), length))
+
+    def finish(self, upload_id: uuid.UUID) -> None:
+        multipart = self._multipart(upload_id)
+        if multipart is None:
+            return  # finished before
+        tail_key = self.key(upload_id, ".part")
+        parts = self._parts(upload_id, multipart)
+        if self._size(tail_key):
+            copied = self.s3.upload_part_copy(
+                Bucket=self.bucket, Key=self.key(upload_id), UploadId=multipart, PartNumber=len(parts) + 1,
+                CopySource={"Bucket": self.bucket, "Key": tail_key},
+            )  # fmt: skip
+            parts.append({"PartNumber": len(parts) + 1, "ETag": copied["CopyPartResult"]["ETag"]})
+        if parts:
+            listing = [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in parts]
+            self.s3.complete_multipart_upload(
+                Bucket=self.bucket, Key=self.key(upload_id), UploadId=multipart,
+                MultipartUpload={"Parts": listing},
+            )  # fmt: skip
+        else:  # an empty upload: S3 cannot complete a multipart upload without parts
+            self._abort(upload_id, multipart)
+            self.s3.put_object(Bucket=self.bucket, Key=self.key(upload_id), Body=b"")
+        for suffix in (".part", ".info"):
+            self.s3.delete_object(Bucket=self.bucket, Key=self.key(upload_id, suffix))
+
+    def local_path(self, upload_id: uuid.UUID) -> Path:
+        """A scratch copy of the finished object (removed with the upload)."""
+        path = self.scratch_dir / str(uuid.UUID(str(upload_id)))
+        if not path.exists():
+            with tempfile.NamedTemporaryFile(dir=self.scratch_dir, delete=False) as handle:
+                self._download(self.key(upload_id), handle)
+            Path(handle.name).rename(path)
+        return path
+
+    def delete(self, upload_id: uuid.UUID) -> None:
+        multipart = self._multipart(upload_id)
+        if multipart is not None:
+            self._abort(upload_id, multipart)
+        for suffix in ("", ".part", ".info"):
+            self.s3.delete_object(Bucket=self.bucket, Key=self.key(upload_id, suffix))
+        (self.scratch_dir / str(uuid.UUID(str(upload_id)))).unlink(missing_ok=True)
+
+    # -- S3 details --------------------------------------------------------------------------
+
+    def _multipart(self, upload_id: uuid.UUID) -> str | None:
+        try:
+            body = self.s3.get_object(Bucket=self.bucket, Key=self.key(upload_id, ".info"))["Body"].read()
+        except ClientError as exc:
+            if _missing(exc):
+                return None
+            raise
+        return json.loads(body)["multipart"]
+
+    def _require_multipart(self, upload_id: uuid.UUID) -> str:
+        multipart = self._multipart(upload_id)
+        if multipart is None:
+            raise FileNotFoundError(f"upload {upload_id} has no multipart upload")
+        return multipart
+
+    def _parts(self, upload_id: uuid.UUID, multipart: str) -> list[dict]:
+        parts: list[dict] = []
+        marker = 0
+        while True:
+            page = self.s3.list_parts(
+                Bucket=self.bucket, Key=self.key(upload_id), UploadId=multipart, PartNumberMarker=marker
+            )
+            parts += page.get("Parts", [])
+            if not page.get("IsTruncated"):
+                return parts
+            marker = page["NextPartNumberMarker"]
+
+    def _size(self, key: str) -> int | None:
+        try:
+            return self.s3.head_object(Bucket=self.bucket, Key=key)["ContentLength"]
+        except ClientError as exc:
+            if _missing(exc):
+                return None
+            raise
+
+    def _upload_part(self, upload_id: uuid.UUID, multipart: str, number: int, spool: IO[bytes]) -> None:
+        size = spool.tell()
+        spool.seek(0)
+        self.s3.upload_part(
+            Bucket=self.bucket, Key=self.key(upload_id), UploadId=multipart, PartNumber=number,
+            Body=spool, ContentLength=size,
+        )  # fmt: skip
+        spool.seek(0)
+        spool.truncate()
+
+    def _download(self, key: str, target: IO[bytes]) -> None:
+        body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+        shutil.copyfileobj(body, target, READ_BLOCK)
+
+    def _read(self, key: str, length: int) -> Iterator[bytes]:
+        if length == 0:
+            return iter(())
+        body = self.s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{length - 1}")["Body"]
+        return iter(lambda: body.read(READ_BLOCK), b"")
+
+    def _abort(self, upload_id: uuid.UUID, multipart: str) -> None:
+        with contextlib.suppress(ClientError):  # aborted before
+            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key(upload_id), UploadId=multipart)
+
+
+def s3_client(endpoint_url: str, region: str, access_key_id: str, secret_access_key: str) -> Any:
+    """A boto3 client that sends checksums only where S3 requires them: newer SDKs sign streamed
+    bodies with trailing checksums (aws-chunked), which several S3-compatible stores refuse."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url or None,
+        region_name=region or None,
+        aws_access_key_id=access_key_id or None,
+        aws_secret_access_key=secret_access_key or None,
+        config=Config(
+            request_checksum_calculation="when_required", response_checksum_validation="when_required"
+        ),
+    )
+
+
+def _missing(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound")
