@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from processor.probe import InvalidVideoError, MediaInfo, MediaLimits, Prober
-from storage.blobs import BlobStore
+from storage.blobs import BlobStore, blob_store_from_config
 from storage.models import Video, VideoStatus
 from video_manager import binaries
 from video_manager.config import Config
@@ -24,7 +24,7 @@ class Ingestor:
 
     @classmethod
     def from_config(cls, config: Config) -> Ingestor:
-        return cls(blobs=BlobStore(config.data_dir), prober=prober_from_config(config))
+        return cls(blobs=blob_store_from_config(config), prober=prober_from_config(config))
 
     def ingest(self, staged: Path, *, video_id: uuid.UUID, owner_id: int, name: str, source: str) -> Video:
         """Raises `InvalidVideoError` (nothing published) when the probe does not accept the file."""

@@ -80,9 +80,10 @@ class JobContext:
 def trim(
     ctx: JobContext, owner_id: int, video_id: str, start: float, end: float, mode: str, progress: Progress
 ) -> uuid.UUID:
-    source = _source(ctx, owner_id, video_id)
-    video = Video.get_by_id(video_id)
-    with ctx.blobs.staged_path(".mp4", ctx.task_id) as staged:
+    with contextlib.ExitStack() as stack:
+        (source,) = _sources(ctx, stack, owner_id, [video_id])
+        video = Video.get_by_id(video_id)
+        staged = stack.enter_context(ctx.blobs.staged_path(".mp4", ctx.task_id))
         if mode == "fast":
             command = ffmpeg.trim_fast(ctx.ffmpeg, source, start, end, staged)
         else:
@@ -93,9 +94,10 @@ def trim(
 
 
 def merge(ctx: JobContext, owner_id: int, video_ids: list[str], progress: Progress) -> uuid.UUID:
-    sources = [_source(ctx, owner_id, video_id) for video_id in video_ids]
-    total = sum(source.media.duration for source in sources)
-    with ctx.blobs.staged_path(".mp4", ctx.task_id) as staged:
+    with contextlib.ExitStack() as stack:
+        sources = _sources(ctx, stack, owner_id, video_ids)
+        total = sum(source.media.duration for source in sources)
+        staged = stack.enter_context(ctx.blobs.staged_path(".mp4", ctx.task_id))
         if ffmpeg.can_concat_by_copy(sources):
             with ctx.blobs.staged_path(".txt", ctx.task_id) as list_file:
                 list_file.write_text(ffmpeg.concat_list(sources))
@@ -107,14 +109,21 @@ def merge(ctx: JobContext, owner_id: int, video_ids: list[str], progress: Progre
         return _publish(ctx, staged, owner_id, name, "merge")
 
 
-def _source(ctx: JobContext, owner_id: int, video_id: str) -> ffmpeg.Source:
-    video = Video.get_or_none(
-        (Video.id == video_id) & (Video.owner == owner_id) & (Video.status == VideoStatus.READY)
-    )
-    path = ctx.blobs.video_path(video.id) if video is not None else None
-    if video is None or not path.is_file():
-        raise JobInputError(f"video {video_id} no longer exists")
-    return ffmpeg.Source(path=path, media=media_info(video))
+def _sources(
+    ctx: JobContext, stack: contextlib.ExitStack, owner_id: int, video_ids: list[str]
+) -> list[ffmpeg.Source]:
+    """The inputs as local files for ffmpeg (a video named twice is fetched once); the stack
+    removes any scratch copies when the job ends."""
+    fetched: dict[str, ffmpeg.Source] = {}
+    for video_id in dict.fromkeys(video_ids):
+        video = Video.get_or_none(
+            (Video.id == video_id) & (Video.owner == owner_id) & (Video.status == VideoStatus.READY)
+        )
+        if video is None or not ctx.blobs.exists(video.id):
+            raise JobInputError(f"video {video_id} no longer exists")
+        path = stack.enter_context(ctx.blobs.source(video.id, ctx.task_id))
+        fetched[video_id] = ffmpeg.Source(path=path, media=media_info(video))
+    return [fetched[video_id] for video_id in video_ids]
 
 
 def _run(ctx: JobContext, command: list[str], duration: float, progress: Progress) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from apiflask import APIBlueprint
-from flask import Response, request, send_file
+from flask import Response, redirect, request, send_file
 from werkzeug.http import parse_range_header, quote_header_value
 
 from processor.probe import InvalidVideoError
@@ -20,6 +20,7 @@ from storage.models import Video, VideoStatus
 from storage.names import display_name
 
 bp = APIBlueprint("videos", __name__, tag="Videos")
+PRESIGNED_LIFETIME_S = 300
 
 
 def require_ready(video: Video) -> Video:
@@ -104,10 +105,12 @@ def send_video(video: Video, *, as_attachment: bool):
     (and handles Range itself); with `server.x_sendfile`, Flask hands the path to the proxy.
     """
     svc = services()
-    path = svc.blobs.video_path(video.id)
-    if video.status != VideoStatus.READY or not path.is_file():
+    if video.status != VideoStatus.READY or not svc.blobs.exists(video.id):
         not_found("video file")
     _ignore_unsupported_range()
+    if svc.blobs.remote:
+        return _send_object(video, as_attachment)
+    path = svc.blobs.video_path(video.id)
     if svc.config.server.x_accel_redirect:
         response = Response(status=200, mimetype=video.content_type)
         relative = path.relative_to(svc.blobs.videos_dir).as_posix()
@@ -124,6 +127,46 @@ def send_video(video: Video, *, as_attachment: bool):
         max_age=None,
     )
     response.headers["Accept-Ranges"] = "bytes"
+    return response
+
+
+def _send_object(video: Video, as_attachment: bool) -> Response:
+    """From object storage: a 302 to a short-lived presigned URL (`s3.presigned_downloads`), or
+    the bytes streamed through us with the one range asked for."""
+    svc = services()
+    blobs = svc.blobs
+    disposition = content_disposition(video.name, as_attachment)
+    if svc.config.s3.presigned_downloads:
+        url = blobs.presigned_url(
+            video.id, expires_s=PRESIGNED_LIFETIME_S, disposition=disposition, content_type=video.content_type
+        )
+        return redirect(url, 302)
+    size = blobs.size(video.id)
+    if size is None:
+        not_found("video file")
+    start, end, status = 0, size - 1, 200
+    if request.range is not None:
+        span = request.range.range_for_length(size)
+        if span is None:
+            fail(
+                416,
+                "range_not_satisfiable",
+                f"The video has {size} bytes.",
+                {"Content-Range": f"bytes */{size}"},
+            )
+        start, end, status = span[0], span[1] - 1, 206
+    sending = request.method != "HEAD" and end >= start
+    response = Response(
+        blobs.read(video.id, start, end) if sending else (),
+        status=status,
+        mimetype=video.content_type,
+        direct_passthrough=True,
+    )
+    response.headers["Content-Length"] = str(max(0, end - start + 1))
+    response.headers["Accept-Ranges"] = "bytes"
+    response.headers["Content-Disposition"] = disposition
+    if status == 206:
+        response.headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     return response
 
 

@@ -1,8 +1,10 @@
-"""Files on disk. Every finished file appears at its final path in one atomic step.
+"""Video files, and the scratch space beside them. Every finished file appears at its final
+place in one atomic step.
 
 Writers fill a temporary file inside `data/tmp` (same filesystem as `data/videos`) and only a
 link/rename publishes it, so a crash, a dropped client or a failed ffmpeg run can never leave a
-half-written file where a finished one is expected.
+half-written file where a finished one is expected. With object storage (`S3BlobStore`) the
+scratch stays local and a finished video is one object, uploaded whole before it is recorded.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from storage.offload import off_loop
+from video_manager.config import Config
 
 STALE_TEMP_AGE_S = 24 * 3600
 COPY_BLOCK = 64 * 1024 * 1024
@@ -33,6 +36,10 @@ def append_file(source: Path, target_fd: int, count: int) -> None:
 
 
 class BlobStore:
+    """Videos on local disk (`data/videos/`)."""
+
+    remote = False
+
     def __init__(self, data_dir: Path) -> None:
         self.videos_dir = data_dir / "videos"
         self.tmp_dir = data_dir / "tmp"
@@ -95,6 +102,14 @@ class BlobStore:
     def delete_video(self, video_id: uuid.UUID) -> None:
         self.video_path(video_id).unlink(missing_ok=True)
 
+    def exists(self, video_id: uuid.UUID) -> bool:
+        return self.video_path(video_id).is_file()
+
+    @contextlib.contextmanager
+    def source(self, video_id: uuid.UUID, tag: str) -> Iterator[Path]:
+        """A local file of the video for ffmpeg to read (on disk: the file itself)."""
+        yield self.video_path(video_id)
+
     def sweep_stale_temps(self, max_age_s: float = STALE_TEMP_AGE_S) -> int:
         """Remove temp files left by a process that was killed; returns how many went."""
         cutoff = time.time() - max_age_s
@@ -105,3 +120,18 @@ class BlobStore:
                     entry.unlink()
                     removed += 1
         return removed
+
+
+def blob_store_from_config(config: Config) -> BlobStore:
+    if not config.on_object_storage:
+        return BlobStore(config.data_dir)
+    from storage.backends.s3_uploads import s3_client_from_config
+    from storage.s3_blobs import S3BlobStore
+
+    return S3BlobStore(
+        config.data_dir,
+        s3_client_from_config(config),
+        config.s3.bucket,
+        prefix=config.s3.prefix,
+        part_size=config.s3.part_size,
+    )

@@ -12,8 +12,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from storage.backends import UploadData
-from storage.backends.local_uploads import LocalUploadData
+from storage.backends import UploadData, upload_data_from_config
 from storage.database import db
 from storage.locks import Locker, locker_from_config
 from storage.models import Upload, UploadState, utcnow
@@ -56,7 +55,7 @@ class UploadStore:
     @classmethod
     def from_config(cls, config: Config) -> UploadStore:
         return cls(
-            LocalUploadData(config.data_dir / "uploads"),
+            upload_data_from_config(config),
             expiry_s=config.tus.expiry_s,
             max_size=config.limits.max_upload_bytes,
             locks=locker_from_config(config),

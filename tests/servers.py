@@ -102,9 +102,9 @@ class LiveServer(LiveProcess):
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}")
             try:
-                requests.get(f"{self.url}/api/openapi.json", timeout=1)
+                requests.get(f"{self.url}/", timeout=2)  # any answer means it is serving
                 return self
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or too busy starting
                 time.sleep(0.1)
         raise RuntimeError("server did not start in time")
 

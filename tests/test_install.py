@@ -45,8 +45,8 @@ def start(installed: Path, folder: Path, *args: str) -> tuple[subprocess.Popen, 
     def healthy() -> bool:
         assert process.poll() is None, process.stderr.read().decode()[-2000:]
         try:
-            return requests.get(f"{url}/health", timeout=1).status_code == 200
-        except requests.ConnectionError:
+            return requests.get(f"{url}/health", timeout=2).status_code == 200
+        except requests.RequestException:  # not listening yet, or too busy starting
             return False
 
     wait_until(healthy, 60, "the installed system answering /health")

@@ -53,6 +53,19 @@ class DatabaseConfig:
 @dataclass(frozen=True)
 class StorageConfig:
     data_dir: str = "data"
+    backend: str = "local"  # "local": videos under data_dir; "s3": in the [s3] bucket
+
+
+@dataclass(frozen=True)
+class S3Config:
+    endpoint_url: str = ""  # empty: AWS S3
+    bucket: str = ""
+    region: str = ""
+    access_key_id: str = ""
+    secret_access_key: str = ""
+    prefix: str = ""
+    part_size: int = 8 * 1024 * 1024
+    presigned_downloads: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,6 +122,7 @@ class Config:
     redis: RedisConfig = field(default_factory=RedisConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
+    s3: S3Config = field(default_factory=S3Config)
     locks: LocksConfig = field(default_factory=LocksConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     ffmpeg: FfmpegConfig = field(default_factory=FfmpegConfig)
@@ -120,6 +134,12 @@ class Config:
     @property
     def data_dir(self) -> Path:
         return (self.base_dir / self.storage.data_dir).resolve()
+
+    @property
+    def on_object_storage(self) -> bool:
+        if self.storage.backend not in ("local", "s3"):
+            raise ConfigError(f"storage.backend must be 'local' or 's3', not {self.storage.backend!r}")
+        return self.storage.backend == "s3"
 
     @property
     def web_assets_dir(self) -> Path:

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
+from video_manager.config import Config
+
 
 class UploadData(Protocol):
     def create(self, upload_id: uuid.UUID) -> None:
@@ -37,3 +39,19 @@ class UploadData(Protocol):
 
     def local_path(self, upload_id: uuid.UUID) -> Path:
         """A file holding the finished upload, for probing and publishing."""
+
+
+def upload_data_from_config(config: Config) -> UploadData:
+    if not config.on_object_storage:
+        from storage.backends.local_uploads import LocalUploadData
+
+        return LocalUploadData(config.data_dir / "uploads")
+    from storage.backends.s3_uploads import S3UploadData, s3_client_from_config
+
+    return S3UploadData(
+        s3_client_from_config(config),
+        config.s3.bucket,
+        prefix=config.s3.prefix,
+        part_size=config.s3.part_size,
+        scratch_dir=config.data_dir / "scratch",
+    )

@@ -23,6 +23,8 @@ from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
+from video_manager.config import Config
+
 MIN_PART_SIZE = 5 * 1024 * 1024
 READ_BLOCK = 1024 * 1024
 
@@ -143,7 +145,7 @@ class S3UploadData:
         try:
             body = self.s3.get_object(Bucket=self.bucket, Key=self.key(upload_id, ".info"))["Body"].read()
         except ClientError as exc:
-            if _missing(exc):
+            if is_missing(exc):
                 return None
             raise
         return json.loads(body)["multipart"]
@@ -170,7 +172,7 @@ class S3UploadData:
         try:
             return self.s3.head_object(Bucket=self.bucket, Key=key)["ContentLength"]
         except ClientError as exc:
-            if _missing(exc):
+            if is_missing(exc):
                 return None
             raise
 
@@ -217,5 +219,10 @@ def s3_client(endpoint_url: str, region: str, access_key_id: str, secret_access_
     )
 
 
-def _missing(exc: ClientError) -> bool:
+def s3_client_from_config(config: Config) -> Any:
+    s3 = config.s3
+    return s3_client(s3.endpoint_url, s3.region, s3.access_key_id, s3.secret_access_key)
+
+
+def is_missing(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound")

@@ -36,7 +36,7 @@ class Locker(Protocol):
 
 
 def locker_from_config(config: Config) -> Locker:
-    if config.locks.backend == "redis":
+    if config.locks.backend == "redis" or config.on_object_storage:  # object storage: several hosts
         from storage.locks.redis_locker import RedisLocker
         from video_manager.redis_client import connect
 

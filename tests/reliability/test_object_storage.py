@@ -1,0 +1,141 @@
+"""The whole flow on object storage: SeaweedFS for bytes, Redis for locks, no video byte left on
+the hosts' disks."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+import pytest
+import requests
+
+from tests.api import share, trim, wait_task, wait_until
+from tests.media import make_video
+from tests.servers import LiveServer, LiveWorker, auth, cli_create_user, process_env
+from tests.tus import cut_patch, new_upload, offset, patch
+
+
+def s3_env(data_dir, redis_url, s3, **overrides) -> dict[str, str]:
+    return process_env(
+        data_dir, redis_url, storage_backend="s3", s3_endpoint_url=s3.endpoint_url, s3_bucket=s3.bucket,
+        s3_region="us-east-1", s3_access_key_id="any", s3_secret_access_key="any",
+        s3_prefix=f"{data_dir.name}/", s3_part_size=str(5 * 1024 * 1024), **overrides,
+    )  # fmt: skip
+
+
+def video_bytes_on(data_dir) -> list[str]:
+    """Files under a host's data directory that hold (part of) a video."""
+    kept = []
+    for folder in ("videos", "uploads", "tmp", "scratch"):
+        root = data_dir / folder
+        if root.is_dir():
+            kept += [str(p) for p in root.rglob("*") if p.is_file() and p.stat().st_size > 0]
+    return kept
+
+
+@pytest.fixture(scope="module")
+def clip(media_dir) -> bytes:
+    return make_video(media_dir / "s3clip.mp4", seconds=4, size="640x360").read_bytes()
+
+
+def test_upload_trim_download_and_share_on_object_storage(tmp_path, redis_server, s3_service, clip):
+    env = s3_env(tmp_path, redis_server.url, s3_service)
+    server = LiveServer(env).start()
+    worker = LiveWorker(env).start()
+    try:
+        token = cli_create_user(env, "cloud")
+        data = clip + random.Random(7).randbytes(6 * 1024 * 1024)  # more than one 5 MiB part
+        url = new_upload(server.url, token, len(data), name="cloud.mp4")
+        cut = 5 * 1024 * 1024 + 123
+        cut_patch(server.port, url, token, 0, data[:cut], declared=len(data))
+        wait_until(lambda: offset(url, token) == cut, 10, "the bytes before the cut stored")
+        assert patch(url, token, cut, data[cut:]).status_code == 204
+        video_id = url.rsplit("/", 1)[1]
+        video = requests.get(f"{server.url}/api/videos/{video_id}/", headers=auth(token)).json()
+        assert video["status"] == "ready", video
+
+        download = f"{server.url}/api/videos/{video_id}/download/"
+        whole = requests.get(download, headers=auth(token), timeout=60)
+        assert (
+            whole.status_code == 200
+            and hashlib.sha256(whole.content).digest() == hashlib.sha256(data).digest()
+        )
+        part = requests.get(download, headers={**auth(token), "Range": "bytes=100-1099"}, timeout=60)
+        assert part.status_code == 206 and part.content == data[100:1100]
+        assert part.headers["Content-Range"] == f"bytes 100-1099/{len(data)}"
+
+        done = wait_task(
+            token, trim(server, token, video_id, start_time=0.5, end_time=2.5, mode="fast").json()
+        )
+        assert done["status"] == "finished", done
+        link = share(server, token, done["result"]["video_id"], 600).json()
+        shared = requests.get(link["url"], headers={"Range": "bytes=0-99"}, timeout=60)
+        assert shared.status_code == 206 and len(shared.content) == 100
+
+        assert video_bytes_on(tmp_path) == []  # every video byte lives in the bucket
+    finally:
+        server.stop()
+        worker.stop()
+
+
+def test_presigned_downloads_redirect_to_the_object(tmp_path, redis_server, s3_service, sample_video):
+    env = s3_env(tmp_path, redis_server.url, s3_service, s3_presigned_downloads="true")
+    server = LiveServer(env).start()
+    try:
+        token = cli_create_user(env, "presigned")
+        data = sample_video.read_bytes()
+        url = new_upload(server.url, token, len(data))
+        assert patch(url, token, 0, data).status_code == 204
+        video_id = url.rsplit("/", 1)[1]
+        answer = requests.get(f"{server.url}/api/videos/{video_id}/download/", headers=auth(token),
+                              allow_redirects=False, timeout=30)  # fmt: skip
+        assert answer.status_code == 302 and answer.headers["Location"].startswith(s3_service.endpoint_url)
+        fetched = requests.get(answer.headers["Location"], headers={"Range": "bytes=0-9"}, timeout=30)
+        assert fetched.status_code == 206 and fetched.content == data[:10]
+    finally:
+        server.stop()
+
+
+def test_two_servers_and_a_worker_share_no_disk(tmp_path, redis_server, s3_service, clip):
+    """Three hosts in all but name: each its own data directory; Redis, SeaweedFS and the
+    database are all they share."""
+    database = f"sqlite:///{tmp_path / 'shared' / 'db.sqlite'}"
+    hosts = [tmp_path / name for name in ("host-a", "host-b", "host-w")]
+    envs = [s3_env(host, redis_server.url, s3_service, database_url=database, redis_queue="multi")
+            for host in hosts]  # fmt: skip
+    for env in envs:
+        env["VIDEO_MANAGER_S3_PREFIX"] = "multi/"  # one bucket layout for all three
+    servers = [LiveServer(envs[0]).start(), LiveServer(envs[1]).start()]
+    worker = LiveWorker(envs[2]).start()
+    try:
+        token = cli_create_user(envs[0], "everywhere")
+        data = clip + random.Random(11).randbytes(7 * 1024 * 1024)
+        on_a = new_upload(servers[0].url, token, len(data))
+        on_b = on_a.replace(servers[0].url, servers[1].url)
+        cut = 3 * 1024 * 1024
+        cut_patch(servers[0].port, on_a, token, 0, data[:cut], declared=len(data))
+        wait_until(lambda: offset(on_b, token) == cut, 10, "server B seeing what server A stored")
+        assert patch(on_a, token, 0, data[:10]).status_code == 409  # a stale offset, never a corrupt one
+        assert patch(on_b, token, cut, data[cut:]).status_code == 204
+        video_id = on_a.rsplit("/", 1)[1]
+
+        done = wait_task(token, trim(servers[1], token, video_id, start_time=0.5, end_time=3.0).json())
+        assert done["status"] == "finished", done
+        result = done["result"]["video_id"]
+        for server in servers:
+            whole = requests.get(
+                f"{server.url}/api/videos/{video_id}/download/", headers=auth(token), timeout=60
+            )
+            assert hashlib.sha256(whole.content).digest() == hashlib.sha256(data).digest()
+            ranged = requests.get(f"{server.url}/api/videos/{result}/download/",
+                                  headers={**auth(token), "Range": "bytes=0-99"}, timeout=60)  # fmt: skip
+            assert ranged.status_code == 206 and len(ranged.content) == 100
+        link = share(servers[0], token, result, 600).json()
+        via_b = link["url"].replace(servers[0].url, servers[1].url)
+        assert requests.get(via_b, timeout=60).status_code == 200  # signed on A, served by B
+        for host in hosts:
+            assert video_bytes_on(host) == [], host
+    finally:
+        for server in servers:
+            server.stop()
+        worker.stop()
