@@ -21,6 +21,11 @@ ALLOWED = {
 }
 FORMAT_WHITELIST = ",".join(ALLOWED)
 PROTOCOL_WHITELIST = "file"
+# A source in our own object storage is read through its presigned URL, in bounded range
+# requests (REMOTE_READ_OPTIONS, for an input that is itself a URL): a short trim of a long
+# video fetches a small part of it.
+REMOTE_PROTOCOL_WHITELIST = "file,http,https,tcp,tls"
+REMOTE_READ_OPTIONS = ["-initial_request_size", "65536", "-request_size", "1048576"]
 OPEN_OPTIONS = {"protocol_whitelist": PROTOCOL_WHITELIST, "format_whitelist": FORMAT_WHITELIST}
 
 
@@ -35,11 +40,14 @@ def demuxer_for_content_type(content_type: str) -> str | None:
     return next((name for name, served_as in ALLOWED.items() if served_as == content_type), None)
 
 
-def input_options(demuxer: str | None, *, also_allow: str = "") -> list[str]:
+def input_options(demuxer: str | None, *, also_allow: str = "", remote: bool = False) -> list[str]:
     """ffmpeg options to put before one `-i`: our bytes only, through an allowed demuxer.
 
-    `also_allow` admits one more demuxer of our own making (`concat` over a list we wrote).
+    `also_allow` admits one more demuxer of our own making (`concat` over a list we wrote);
+    `remote` admits HTTP(S) for a presigned URL of our own bucket. The demuxer rules hold either
+    way, so no manifest or playlist can lead ffmpeg anywhere else.
     """
     formats = f"{also_allow},{FORMAT_WHITELIST}" if also_allow else FORMAT_WHITELIST
-    options = ["-protocol_whitelist", PROTOCOL_WHITELIST, "-format_whitelist", formats]
+    protocols = REMOTE_PROTOCOL_WHITELIST if remote else PROTOCOL_WHITELIST
+    options = ["-protocol_whitelist", protocols, "-format_whitelist", formats]
     return [*options, "-f", demuxer] if demuxer else options

@@ -23,10 +23,12 @@ MAX_OUTPUT_RATE = Fraction(120)  # normalised merges never go faster than this
 
 @dataclass(frozen=True)
 class Source:
-    """One input: where it is and what ffprobe found in it."""
+    """One input: where it is and what the probe found in it. `path` is a local file, or with
+    `remote` the presigned URL of our own object (ffmpeg reads the ranges it needs)."""
 
-    path: Path
+    path: Path | str
     media: MediaInfo
+    remote: bool = False
 
     @property
     def has_audio(self) -> bool:
@@ -34,7 +36,13 @@ class Source:
 
     def input(self) -> list[str]:
         """`-i` with the options that keep ffmpeg to this file's bytes and its accepted demuxer."""
-        return [*containers.input_options(self.media.demuxer), "-i", str(self.path)]
+        reading = containers.REMOTE_READ_OPTIONS if self.remote else []
+        return [
+            *containers.input_options(self.media.demuxer, remote=self.remote),
+            *reading,
+            "-i",
+            str(self.path),
+        ]
 
     def stream_signature(self) -> tuple:
         """Inputs with equal signatures can be joined by stream copy."""
@@ -96,10 +104,11 @@ def concat_list(sources: list[Source]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def merge_copy(ffmpeg: str, list_file: Path, output: Path) -> list[str]:
+def merge_copy(ffmpeg: str, list_file: Path, output: Path, *, remote: bool = False) -> list[str]:
     return [
         *_base(ffmpeg),
-        *containers.input_options("concat", also_allow="concat"), "-safe", "0", "-i", str(list_file),
+        *containers.input_options("concat", also_allow="concat", remote=remote), "-safe", "0",
+        "-i", str(list_file),
         "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", *OUTPUT_OPTIONS, str(output),
     ]  # fmt: skip
 

@@ -80,10 +80,9 @@ class JobContext:
 def trim(
     ctx: JobContext, owner_id: int, video_id: str, start: float, end: float, mode: str, progress: Progress
 ) -> uuid.UUID:
-    with contextlib.ExitStack() as stack:
-        (source,) = _sources(ctx, stack, owner_id, [video_id])
-        video = Video.get_by_id(video_id)
-        staged = stack.enter_context(ctx.blobs.staged_path(".mp4", ctx.task_id))
+    (source,) = _sources(ctx, owner_id, [video_id])
+    video = Video.get_by_id(video_id)
+    with ctx.blobs.staged_path(".mp4", ctx.task_id) as staged:
         if mode == "fast":
             command = ffmpeg.trim_fast(ctx.ffmpeg, source, start, end, staged)
         else:
@@ -94,14 +93,14 @@ def trim(
 
 
 def merge(ctx: JobContext, owner_id: int, video_ids: list[str], progress: Progress) -> uuid.UUID:
-    with contextlib.ExitStack() as stack:
-        sources = _sources(ctx, stack, owner_id, video_ids)
-        total = sum(source.media.duration for source in sources)
-        staged = stack.enter_context(ctx.blobs.staged_path(".mp4", ctx.task_id))
+    sources = _sources(ctx, owner_id, video_ids)
+    total = sum(source.media.duration for source in sources)
+    with ctx.blobs.staged_path(".mp4", ctx.task_id) as staged:
         if ffmpeg.can_concat_by_copy(sources):
             with ctx.blobs.staged_path(".txt", ctx.task_id) as list_file:
                 list_file.write_text(ffmpeg.concat_list(sources))
-                _run(ctx, ffmpeg.merge_copy(ctx.ffmpeg, list_file, staged), total, progress)
+                command = ffmpeg.merge_copy(ctx.ffmpeg, list_file, staged, remote=ctx.blobs.remote)
+                _run(ctx, command, total, progress)
         else:
             _run(ctx, ffmpeg.merge_normalised(ctx.ffmpeg, sources, staged, ctx.encoding), total, progress)
         first = Video.get_by_id(video_ids[0])
@@ -109,11 +108,9 @@ def merge(ctx: JobContext, owner_id: int, video_ids: list[str], progress: Progre
         return _publish(ctx, staged, owner_id, name, "merge")
 
 
-def _sources(
-    ctx: JobContext, stack: contextlib.ExitStack, owner_id: int, video_ids: list[str]
-) -> list[ffmpeg.Source]:
-    """The inputs as local files for ffmpeg (a video named twice is fetched once); the stack
-    removes any scratch copies when the job ends."""
+def _sources(ctx: JobContext, owner_id: int, video_ids: list[str]) -> list[ffmpeg.Source]:
+    """The inputs for ffmpeg: local files, or presigned URLs on object storage (a video named
+    twice is looked up once)."""
     fetched: dict[str, ffmpeg.Source] = {}
     for video_id in dict.fromkeys(video_ids):
         video = Video.get_or_none(
@@ -121,8 +118,8 @@ def _sources(
         )
         if video is None or not ctx.blobs.exists(video.id):
             raise JobInputError(f"video {video_id} no longer exists")
-        path = stack.enter_context(ctx.blobs.source(video.id, ctx.task_id))
-        fetched[video_id] = ffmpeg.Source(path=path, media=media_info(video))
+        where = ctx.blobs.source(video.id)
+        fetched[video_id] = ffmpeg.Source(path=where, media=media_info(video), remote=ctx.blobs.remote)
     return [fetched[video_id] for video_id in video_ids]
 
 

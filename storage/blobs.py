@@ -105,10 +105,9 @@ class BlobStore:
     def exists(self, video_id: uuid.UUID) -> bool:
         return self.video_path(video_id).is_file()
 
-    @contextlib.contextmanager
-    def source(self, video_id: uuid.UUID, tag: str) -> Iterator[Path]:
-        """A local file of the video for ffmpeg to read (on disk: the file itself)."""
-        yield self.video_path(video_id)
+    def source(self, video_id: uuid.UUID) -> Path | str:
+        """Where ffmpeg reads the video: here the file itself."""
+        return self.video_path(video_id)
 
     def sweep_stale_temps(self, max_age_s: float = STALE_TEMP_AGE_S) -> int:
         """Remove temp files left by a process that was killed; returns how many went."""

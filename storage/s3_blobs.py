@@ -6,7 +6,6 @@ does the work, and is removed afterwards; no video byte stays on a host.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from storage.backends.s3_uploads import is_missing
 from storage.blobs import BlobStore
 
 READ_BLOCK = 1024 * 1024
+SOURCE_URL_S = 6 * 3600  # outlives any job (ffmpeg.timeout_s is 1 h by default)
 
 
 class S3BlobStore(BlobStore):
@@ -54,12 +54,12 @@ class S3BlobStore(BlobStore):
                 return None
             raise
 
-    @contextlib.contextmanager
-    def source(self, video_id: uuid.UUID, tag: str) -> Iterator[Path]:
-        """A scratch copy for ffmpeg, tagged with the task so a dead run's copy is swept."""
-        with self.staged_path(".source", tag) as path:
-            self.s3.download_file(self.bucket, self.key(video_id), str(path), Config=self.transfer)
-            yield path
+    def source(self, video_id: uuid.UUID) -> str:
+        """A presigned URL for ffmpeg: it reads the ranges it needs (a short trim of a long video
+        fetches a small part of it), nothing is copied to this host."""
+        return self.s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": self.key(video_id)}, ExpiresIn=SOURCE_URL_S
+        )
 
     def read(self, video_id: uuid.UUID, start: int, end: int) -> Iterator[bytes]:
         """Bytes [start, end] (inclusive, as HTTP ranges), streamed."""

@@ -17,12 +17,13 @@ from storage.models import Task, User
 from tests.media import make_video
 
 
-def source(path: str = "/data/videos/ab/x", **overrides) -> ffmpeg.Source:
+def source(path: str = "/data/videos/ab/x", remote: bool = False, **overrides) -> ffmpeg.Source:
     values = dict(
         duration=3.0, width=320, height=240, video_codec="h264", audio_codec="aac", pix_fmt="yuv420p",
         frame_rate="30/1", sample_rate=48000, audio_channels=1, format_name="mp4", content_type="video/mp4",
     )  # fmt: skip
-    return ffmpeg.Source(path=Path(path), media=MediaInfo(**{**values, **overrides}))
+    where = path if remote else Path(path)
+    return ffmpeg.Source(path=where, media=MediaInfo(**{**values, **overrides}), remote=remote)
 
 
 def test_fast_trim_is_stream_copy():
@@ -163,3 +164,17 @@ def test_job_functions_run_without_redis(config, database, tmp_path):
         failed = Task.get_by_id(bad.id)
         assert failed.status == "failed" and failed.error_code == "invalid_input"
         assert requeued == []  # bad input is never retried
+
+
+def test_inputs_read_only_our_bytes_through_an_accepted_demuxer():
+    local = ffmpeg.trim_fast("ffmpeg", source(), 1, 2, Path("o.mp4"))
+    assert local[local.index("-protocol_whitelist") + 1] == "file"
+    assert local[local.index("-f") + 1] == "mov" and "-request_size" not in local
+    presigned = source("https://bucket/videos/x?X-Amz-Signature=s", remote=True)
+    remote = ffmpeg.trim_fast("ffmpeg", presigned, 1, 2, Path("o.mp4"))
+    assert remote[remote.index("-protocol_whitelist") + 1] == "file,http,https,tcp,tls"
+    assert remote[remote.index("-f") + 1] == "mov"
+    assert remote[remote.index("-request_size") + 1] == "1048576"  # ranges, never the whole object
+    merged = ffmpeg.merge_copy("ffmpeg", Path("list.txt"), Path("o.mp4"), remote=True)
+    assert merged[merged.index("-format_whitelist") + 1].startswith("concat,mov,")
+    assert "-request_size" not in merged  # the list file itself is local

@@ -3,13 +3,16 @@ the hosts' disks."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
+import socket
+import threading
 
 import pytest
 import requests
 
-from tests.api import share, trim, wait_task, wait_until
+from tests.api import merge, share, trim, wait_task, wait_until
 from tests.media import make_video
 from tests.servers import LiveServer, LiveWorker, auth, cli_create_user, process_env
 from tests.tus import cut_patch, new_upload, offset, patch
@@ -130,6 +133,8 @@ def test_two_servers_and_a_worker_share_no_disk(tmp_path, redis_server, s3_servi
             ranged = requests.get(f"{server.url}/api/videos/{result}/download/",
                                   headers={**auth(token), "Range": "bytes=0-99"}, timeout=60)  # fmt: skip
             assert ranged.status_code == 206 and len(ranged.content) == 100
+        joined = wait_task(token, merge(servers[0], token, [result, result]).json())  # concat of URLs
+        assert joined["status"] == "finished", joined
         link = share(servers[0], token, result, 600).json()
         via_b = link["url"].replace(servers[0].url, servers[1].url)
         assert requests.get(via_b, timeout=60).status_code == 200  # signed on A, served by B
@@ -139,3 +144,61 @@ def test_two_servers_and_a_worker_share_no_disk(tmp_path, redis_server, s3_servi
         for server in servers:
             server.stop()
         worker.stop()
+
+
+class CountingProxy:
+    """A TCP relay in front of SeaweedFS that counts the bytes flowing back to its clients."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.bytes_to_clients = 0
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            threading.Thread(target=self._pipe, args=(client, upstream, False), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, True), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, target: socket.socket, counted: bool) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if counted:
+                    with self._lock:
+                        self.bytes_to_clients += len(data)
+                target.sendall(data)
+        with contextlib.suppress(OSError):
+            target.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_short_fast_trim_reads_a_small_part_of_its_source(tmp_path, redis_server, s3_service, media_dir):
+    """Jobs read sources through presigned URLs: ffmpeg fetches the ranges it needs."""
+    source = make_video(media_dir / "long.mp4", seconds=120, size="1280x720", pattern="testsrc2", gop=30)
+    env = s3_env(tmp_path, redis_server.url, s3_service)
+    server = LiveServer(env).start()
+    proxy = CountingProxy(s3_service.port)
+    worker = LiveWorker({**env, "VIDEO_MANAGER_S3_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}"}).start()
+    try:
+        token = cli_create_user(env, "ranges")
+        data = source.read_bytes()
+        url = new_upload(server.url, token, len(data))
+        assert patch(url, token, 0, data).status_code == 204
+        before = proxy.bytes_to_clients
+        task = trim(server, token, url.rsplit("/", 1)[1], start_time=60, end_time=62, mode="fast").json()
+        assert wait_task(token, task)["status"] == "finished"
+        read = proxy.bytes_to_clients - before  # the source's ranges, plus the result's upload answers
+        assert read < 0.05 * len(data), (read, len(data))
+    finally:
+        server.stop()
+        worker.stop()
+        proxy.close()
