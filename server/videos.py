@@ -105,12 +105,14 @@ def send_video(video: Video, *, as_attachment: bool):
     (and handles Range itself); with `server.x_sendfile`, Flask hands the path to the proxy.
     """
     svc = services()
-    if video.status != VideoStatus.READY or not svc.blobs.exists(video.id):
+    if video.status != VideoStatus.READY:
         not_found("video file")
     _ignore_unsupported_range()
     if svc.blobs.remote:
         return _send_object(video, as_attachment)
     path = svc.blobs.video_path(video.id)
+    if not path.is_file():
+        not_found("video file")
     if svc.config.server.x_accel_redirect:
         response = Response(status=200, mimetype=video.content_type)
         relative = path.relative_to(svc.blobs.videos_dir).as_posix()
