@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import glob
 import itertools
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +21,7 @@ from storage.schema import create_tables
 from tests.media import make_video
 from tests.servers import PROJECT_ROOT, LiveServer, LiveWorker, SeaweedS3, process_env
 from video_manager.config import Config, load_config
-from video_manager.supervisor import EmbeddedRedis
+from video_manager.supervisor import EmbeddedRedis, free_port
 
 _user_numbers = itertools.count()
 
@@ -115,3 +122,76 @@ def app(config, database):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+def _postgres_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [shutil.which("initdb") or ""]
+    return Path(found[-1]).parent if found[-1] else None
+
+
+def _as_postgres_user() -> list[str] | None:
+    """Command prefix to run PostgreSQL's programs; None when that is impossible here."""
+    if os.geteuid() != 0:
+        return []
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        return None
+    runuser = shutil.which("runuser")
+    return [runuser, "-u", "postgres", "--"] if runuser else None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on a loopback port (initdb run as the `postgres` user when
+    we are root, since PostgreSQL refuses to run as root)."""
+    bin_dir, prefix = _postgres_bin(), _as_postgres_user()
+    if bin_dir is None or prefix is None:
+        pytest.skip("no PostgreSQL server binaries (initdb) usable here; install postgresql to run this test")
+    # Not under pytest's private (0700) temp folder: the postgres user must be able to reach it.
+    root = Path(tempfile.mkdtemp(prefix="video-manager-pg-"))
+    data = root / "data"
+    if prefix:
+        shutil.chown(root, "postgres")
+    subprocess.run(
+        [*prefix, str(bin_dir / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres"],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            *prefix,
+            str(bin_dir / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-k",
+            str(root),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            ready = subprocess.run(
+                [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True
+            )
+            if ready.returncode == 0:
+                break
+            time.sleep(0.1)
+        subprocess.run(
+            [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "vm"],
+            check=True,
+            capture_output=True,
+        )
+        yield f"postgresql://postgres@127.0.0.1:{port}/vm"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(root, ignore_errors=True)

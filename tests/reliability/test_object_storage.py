@@ -101,10 +101,10 @@ def test_presigned_downloads_redirect_to_the_object(tmp_path, redis_server, s3_s
         server.stop()
 
 
-def test_two_servers_and_a_worker_share_no_disk(tmp_path, redis_server, s3_service, clip):
-    """Three hosts in all but name: each its own data directory; Redis, SeaweedFS and the
-    database are all they share."""
-    database = f"sqlite:///{tmp_path / 'shared' / 'db.sqlite'}"
+def test_two_servers_and_a_worker_share_no_disk(tmp_path, redis_server, s3_service, postgres_url, clip):
+    """Three hosts in all but name: each its own data directory; Redis, SeaweedFS and
+    PostgreSQL are all they share."""
+    database = postgres_url
     hosts = [tmp_path / name for name in ("host-a", "host-b", "host-w")]
     envs = [s3_env(host, redis_server.url, s3_service, database_url=database, redis_queue="multi")
             for host in hosts]  # fmt: skip
