@@ -32,14 +32,17 @@ class Stack:
 
 
 @contextlib.contextmanager
-def running_stack(name: str, *, workers: int = 1, with_worker: bool = False) -> Iterator[Stack]:
-    """redis-server + gunicorn (+ RQ worker) on loopback, with a fresh user."""
+def running_stack(
+    name: str, *, workers: int = 1, with_worker: bool = False, overrides: dict[str, str] | None = None
+) -> Iterator[Stack]:
+    """redis-server + gunicorn (+ RQ worker) on loopback, with a fresh user; `overrides` are config
+    keys as `section_key` (e.g. `storage_backend`)."""
     data_dir = WORK_DIR / name
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
     redis = EmbeddedRedis(data_dir)
     redis.start()
-    env = process_env(data_dir, redis.url, server_workers=str(workers))
+    env = process_env(data_dir, redis.url, server_workers=str(workers), **(overrides or {}))
     server = LiveServer(env).start()
     worker = LiveWorker(env).start() if with_worker else None
     try:

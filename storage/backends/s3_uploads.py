@@ -6,8 +6,8 @@ s3store: an upload is one multipart upload plus two small objects beside it.
   least 5 MiB), so bytes that arrived before a client dropped are kept;
 - the offset is the sum of the uploaded parts plus the tail: nothing else to keep in sync.
 
-A PATCH body goes to a scratch file one part at a time, so memory stays flat and the scratch
-disk never holds more than a part and a read.
+A PATCH body goes to scratch files a part at a time, one part uploading while the next one
+fills: memory stays flat and the scratch disk never holds more than two parts.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -56,30 +57,41 @@ class S3UploadData:
         return sum(part["Size"] for part in parts) + (self._size(self.key(upload_id, ".part")) or 0)
 
     def append(self, upload_id: uuid.UUID, offset: int, chunks: Iterable[bytes]) -> int:
-        """Whole parts go up as they fill; whatever is left (also when the chunks stop early)
+        """Whole parts go up as they fill, one part uploading while the next one fills (so the
+        scratch disk holds at most two); whatever is left, also when the chunks stop early,
         becomes the new tail object."""
         multipart = self._require_multipart(upload_id)
         next_number = len(self._parts(upload_id, multipart)) + 1
         tail_key = self.key(upload_id, ".part")
-        old_tail = self._size(tail_key)
+        old_tail = bool(self._size(tail_key))
         received = 0
-        with tempfile.TemporaryFile(dir=self.scratch_dir) as spool:
-            if old_tail:
-                self._download(tail_key, spool)
+        spool = self._scratch_file()
+        in_flight: Future | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-part") as uploader:
             try:
+                if old_tail:
+                    self._download(tail_key, spool)
                 for chunk in chunks:
                     spool.write(chunk)
                     received += len(chunk)
                     if spool.tell() >= self.part_size:
-                        self._upload_part(upload_id, multipart, next_number, spool)
+                        if in_flight is not None:
+                            in_flight.result()
+                        upload = self._upload_part
+                        in_flight = uploader.submit(upload, upload_id, multipart, next_number, spool)
                         next_number += 1
-                        if old_tail:  # its bytes are in that part now
-                            self.s3.delete_object(Bucket=self.bucket, Key=tail_key)
-                            old_tail = None
+                        spool = self._scratch_file()
             finally:
-                if spool.tell():
-                    spool.seek(0)
-                    self.s3.put_object(Bucket=self.bucket, Key=tail_key, Body=spool)
+                try:
+                    if in_flight is not None:
+                        in_flight.result()
+                        if old_tail:  # its bytes went up in the first part
+                            self.s3.delete_object(Bucket=self.bucket, Key=tail_key)
+                    if spool.tell():
+                        spool.seek(0)
+                        self.s3.put_object(Bucket=self.bucket, Key=tail_key, Body=spool)
+                finally:
+                    spool.close()
         return offset + received
 
     def concatenate(self, target_id: uuid.UUID, parts: list[tuple[uuid.UUID, int]]) -> None:
@@ -176,15 +188,19 @@ class S3UploadData:
                 return None
             raise
 
+    def _scratch_file(self) -> IO[bytes]:
+        """Closed by whoever ends up with it: `_upload_part`, or `append` for the tail."""
+        return tempfile.TemporaryFile(dir=self.scratch_dir)
+
     def _upload_part(self, upload_id: uuid.UUID, multipart: str, number: int, spool: IO[bytes]) -> None:
-        size = spool.tell()
-        spool.seek(0)
-        self.s3.upload_part(
-            Bucket=self.bucket, Key=self.key(upload_id), UploadId=multipart, PartNumber=number,
-            Body=spool, ContentLength=size,
-        )  # fmt: skip
-        spool.seek(0)
-        spool.truncate()
+        """Upload a full scratch file as part `number`, then drop the file."""
+        with spool:
+            size = spool.tell()
+            spool.seek(0)
+            self.s3.upload_part(
+                Bucket=self.bucket, Key=self.key(upload_id), UploadId=multipart, PartNumber=number,
+                Body=spool, ContentLength=size,
+            )  # fmt: skip
 
     def _download(self, key: str, target: IO[bytes]) -> None:
         body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
