@@ -27,6 +27,12 @@ PROTOCOL_WHITELIST = "file"
 REMOTE_PROTOCOL_WHITELIST = "file,http,https,tcp,tls"
 REMOTE_READ_OPTIONS = ["-initial_request_size", "65536", "-request_size", "1048576"]
 OPEN_OPTIONS = {"protocol_whitelist": PROTOCOL_WHITELIST, "format_whitelist": FORMAT_WHITELIST}
+REMOTE_OPEN_OPTIONS = {
+    **OPEN_OPTIONS,
+    "protocol_whitelist": REMOTE_PROTOCOL_WHITELIST,
+    "initial_request_size": "65536",
+    "request_size": "1048576",
+}
 
 
 def demuxer_of(format_name: str) -> str | None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from processor.probe import InvalidVideoError, MediaInfo, MediaLimits, Prober
+from storage.backends import UploadData
 from storage.blobs import BlobStore, blob_store_from_config
 from storage.models import Video, VideoStatus
 from video_manager import binaries
@@ -39,23 +40,24 @@ class Ingestor:
             self.blobs.delete_video(video_id)
             raise
 
-    def ingest_or_reject(
-        self, staged: Path, *, video_id: uuid.UUID, owner_id: int, name: str, source: str
+    def ingest_upload(
+        self, data: UploadData, upload_id: uuid.UUID, *, size: int, owner_id: int, name: str
     ) -> Video:
-        """For finished resumable uploads: a file the probe refuses is recorded as `rejected` with
-        the reason (its bytes are not kept), so the client polling the video learns why."""
+        """A finished tus upload becomes the video with its id, probed where it lies (through a
+        URL on object storage) and published without passing through this host. A file the
+        probe refuses is recorded as `rejected` with the reason (its bytes are not kept), so the
+        client polling the video learns why."""
+        fields = {"id": upload_id, "owner": owner_id, "name": name, "source": "upload", "size": size}
         try:
-            return self.ingest(staged, video_id=video_id, owner_id=owner_id, name=name, source=source)
+            info = self.prober.probe(data.source(upload_id), remote=data.remote)
         except InvalidVideoError as exc:
-            return Video.create(
-                id=video_id,
-                owner=owner_id,
-                name=name,
-                source=source,
-                size=staged.stat().st_size,
-                status=VideoStatus.REJECTED,
-                error=str(exc),
-            )
+            return Video.create(**fields, status=VideoStatus.REJECTED, error=str(exc))
+        self.blobs.publish_upload(data, upload_id, upload_id)
+        try:
+            return Video.create(**fields, **media_fields(info))
+        except Exception:
+            self.blobs.delete_video(upload_id)
+            raise
 
 
 def prober_from_config(config: Config) -> Prober:

@@ -59,17 +59,26 @@ class Prober:
     memory_limit_mb: int = 4096
     limits: MediaLimits = MediaLimits()
 
-    def command(self, path: Path) -> list[str]:
+    def command(self, path: Path | str, remote: bool = False) -> list[str]:
+        """`remote`: `path` is a presigned URL of our own bucket (read in ranges)."""
         if self.ffprobe is None:
-            return [sys.executable, "-P", "-m", "processor.probe_av", str(path)]
+            return [
+                sys.executable,
+                "-P",
+                "-m",
+                "processor.probe_av",
+                str(path),
+                *(["--remote"] if remote else []),
+            ]
+        reading = containers.REMOTE_READ_OPTIONS if remote else []
         return [
-            self.ffprobe, "-v", "error", *containers.input_options(None),
+            self.ffprobe, "-v", "error", *containers.input_options(None, remote=remote), *reading,
             "-print_format", "json", "-show_format", "-show_streams", str(path),
         ]  # fmt: skip
 
-    def probe(self, path: Path) -> MediaInfo:
+    def probe(self, path: Path | str, *, remote: bool = False) -> MediaInfo:
         process = spawn_media_tool(
-            self.command(path),
+            self.command(path, remote),
             memory_limit_bytes=self.memory_limit_mb * MIB,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -1,4 +1,4 @@
-"""`python -m processor.probe_av FILE`: ffprobe's JSON report (the fields we read), made by PyAV.
+"""`python -m processor.probe_av FILE [--remote]`: ffprobe's JSON report (the fields we read), made by PyAV.
 
 Run as a child process by processor.probe when there is no ffprobe, so a hostile file that
 hangs or bloats the demuxer costs a killable process, not a server thread.
@@ -12,11 +12,11 @@ import sys
 import av
 from av.stream import Disposition
 
-from processor.containers import OPEN_OPTIONS
+from processor.containers import OPEN_OPTIONS, REMOTE_OPEN_OPTIONS
 
 
-def report(path: str) -> dict:
-    with av.open(path, options=dict(OPEN_OPTIONS)) as container:
+def report(path: str, *, remote: bool = False) -> dict:
+    with av.open(path, options=dict(REMOTE_OPEN_OPTIONS if remote else OPEN_OPTIONS)) as container:
         streams = [_stream(stream) for stream in container.streams]
         duration = container.duration / av.time_base if container.duration else None
         return {"format": {"format_name": container.format.name, "duration": duration}, "streams": streams}
@@ -45,7 +45,7 @@ def _stream(stream) -> dict:
 
 def main() -> int:
     try:
-        print(json.dumps(report(sys.argv[1])))
+        print(json.dumps(report(sys.argv[1], remote="--remote" in sys.argv[2:])))
     except (av.FFmpegError, OSError, ValueError) as exc:
         print(str(exc).replace(sys.argv[1], "input"), file=sys.stderr)
         return 1

@@ -16,9 +16,12 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from storage.offload import off_loop
+
+if TYPE_CHECKING:
+    from storage.backends.local_uploads import LocalUploadData
 from video_manager.config import Config
 
 STALE_TEMP_AGE_S = 24 * 3600
@@ -81,6 +84,10 @@ class BlobStore:
         final.parent.mkdir(parents=True, exist_ok=True)
         os.link(staged, final)
         return final
+
+    def publish_upload(self, data: LocalUploadData, upload_id: uuid.UUID, video_id: uuid.UUID) -> None:
+        """A finished tus upload becomes the video's file (a hard link: no copy)."""
+        self.publish(data.local_path(upload_id), video_id)
 
     def touch_staged(self, tag: str) -> None:
         """A live run marks its temp files fresh, so `remove_staged` never takes them."""

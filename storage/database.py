@@ -13,9 +13,11 @@ from playhouse.db_url import connect
 
 db = DatabaseProxy()
 
+# busy_timeout first: switching a new file to WAL takes a write lock, and processes that start
+# together (gunicorn workers, the worker, the CLI) must wait for it instead of failing.
 SQLITE_PRAGMAS = {
-    "journal_mode": "wal",
     "busy_timeout": 15000,
+    "journal_mode": "wal",
     "foreign_keys": 1,
     "synchronous": "normal",
 }

@@ -14,7 +14,7 @@ from typing import Any
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from storage.backends.s3_uploads import is_missing
+from storage.backends.s3_uploads import S3UploadData, is_missing
 from storage.blobs import BlobStore
 
 READ_BLOCK = 1024 * 1024
@@ -39,6 +39,16 @@ class S3BlobStore(BlobStore):
         key = self.key(video_id)
         self.s3.upload_file(str(staged), self.bucket, key, Config=self.transfer)
         return key
+
+    def publish_upload(self, data: S3UploadData, upload_id: uuid.UUID, video_id: uuid.UUID) -> None:
+        """A finished tus upload becomes the video's object by a copy inside the store (a
+        multipart copy for big ones): its bytes never pass through this host."""
+        self.s3.copy(
+            {"Bucket": data.bucket, "Key": data.key(upload_id)},
+            self.bucket,
+            self.key(video_id),
+            Config=self.transfer,
+        )
 
     def delete_video(self, video_id: uuid.UUID) -> None:
         self.s3.delete_object(Bucket=self.bucket, Key=self.key(video_id))

@@ -10,7 +10,6 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from storage.backends import UploadData, upload_data_from_config
 from storage.database import db
@@ -162,10 +161,9 @@ class UploadStore:
     def is_complete(self, upload: Upload, offset: int) -> bool:
         return upload.length is not None and offset == upload.length
 
-    def finish(self, upload: Upload) -> Path:
-        """The last byte is in: the backend makes the bytes whole; a local file to probe."""
+    def finish(self, upload: Upload) -> None:
+        """The last byte is in: the backend makes the bytes one whole object."""
         self.data.finish(upload.id)
-        return self.data.local_path(upload.id)
 
     def mark_complete(self, upload: Upload) -> None:
         upload.state = UploadState.COMPLETE

@@ -309,12 +309,9 @@ def _finish(upload: Upload) -> None:
         uploads.mark_complete(upload)
         return
     if not Video.select().where(Video.id == upload.id).exists():
-        services().ingestor.ingest_or_reject(
-            uploads.finish(upload),
-            video_id=upload.id,
-            owner_id=upload.owner_id,
-            name=upload.name,
-            source="upload",
+        uploads.finish(upload)
+        services().ingestor.ingest_upload(
+            uploads.data, upload.id, size=upload.length, owner_id=upload.owner_id, name=upload.name
         )
     uploads.mark_complete(upload)
     uploads.discard_data(upload)

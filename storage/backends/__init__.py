@@ -18,6 +18,8 @@ from video_manager.config import Config
 
 
 class UploadData(Protocol):
+    remote: bool  # True: `source` is a URL of our object storage, read in ranges
+
     def create(self, upload_id: uuid.UUID) -> None:
         """An empty upload."""
 
@@ -37,8 +39,8 @@ class UploadData(Protocol):
     def delete(self, upload_id: uuid.UUID) -> None:
         """Remove the bytes; deleting twice is fine."""
 
-    def local_path(self, upload_id: uuid.UUID) -> Path:
-        """A file holding the finished upload, for probing and publishing."""
+    def source(self, upload_id: uuid.UUID) -> Path | str:
+        """Where a finished upload is read (probed): a local file, or a presigned URL."""
 
 
 def upload_data_from_config(config: Config) -> UploadData:

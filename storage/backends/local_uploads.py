@@ -16,6 +16,8 @@ from storage.offload import off_loop
 
 
 class LocalUploadData:
+    remote = False
+
     def __init__(self, directory: Path) -> None:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -23,6 +25,9 @@ class LocalUploadData:
     def local_path(self, upload_id: uuid.UUID) -> Path:
         """Paths come from our own UUIDs only."""
         return self.dir / str(uuid.UUID(str(upload_id)))
+
+    def source(self, upload_id: uuid.UUID) -> Path:
+        return self.local_path(upload_id)
 
     def create(self, upload_id: uuid.UUID) -> None:
         self.local_path(upload_id).touch(exist_ok=False)

@@ -27,10 +27,13 @@ from botocore.exceptions import ClientError
 from video_manager.config import Config
 
 MIN_PART_SIZE = 5 * 1024 * 1024
+SOURCE_URL_S = 3600
 READ_BLOCK = 1024 * 1024
 
 
 class S3UploadData:
+    remote = True
+
     def __init__(self, client: Any, bucket: str, *, prefix: str, part_size: int, scratch_dir: Path) -> None:
         self.s3 = client
         self.bucket = bucket
@@ -134,14 +137,11 @@ class S3UploadData:
         for suffix in (".part", ".info"):
             self.s3.delete_object(Bucket=self.bucket, Key=self.key(upload_id, suffix))
 
-    def local_path(self, upload_id: uuid.UUID) -> Path:
-        """A scratch copy of the finished object (removed with the upload)."""
-        path = self.scratch_dir / str(uuid.UUID(str(upload_id)))
-        if not path.exists():
-            with tempfile.NamedTemporaryFile(dir=self.scratch_dir, delete=False) as handle:
-                self._download(self.key(upload_id), handle)
-            Path(handle.name).rename(path)
-        return path
+    def source(self, upload_id: uuid.UUID) -> str:
+        """The finished object's presigned URL: probed in ranges, never copied to this host."""
+        return self.s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": self.key(upload_id)}, ExpiresIn=SOURCE_URL_S
+        )
 
     def delete(self, upload_id: uuid.UUID) -> None:
         multipart = self._multipart(upload_id)
@@ -149,7 +149,6 @@ class S3UploadData:
             self._abort(upload_id, multipart)
         for suffix in ("", ".part", ".info"):
             self.s3.delete_object(Bucket=self.bucket, Key=self.key(upload_id, suffix))
-        (self.scratch_dir / str(uuid.UUID(str(upload_id)))).unlink(missing_ok=True)
 
     # -- S3 details --------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+import requests
 
 from storage.backends import UploadData
 from storage.backends.local_uploads import LocalUploadData
@@ -30,8 +31,14 @@ def data(backend_factory) -> UploadData:
 
 
 def stored(data: UploadData, upload_id: uuid.UUID) -> bytes:
+    """The finished bytes, read where a prober reads them (a file, or the presigned URL)."""
     data.finish(upload_id)
-    return data.local_path(upload_id).read_bytes()
+    where = data.source(upload_id)
+    if not data.remote:
+        return where.read_bytes()
+    response = requests.get(where, timeout=60)
+    assert response.status_code == 200, response.status_code
+    return response.content
 
 
 def test_a_new_upload_is_empty(data):
