@@ -110,7 +110,8 @@ def send_body(
 
 
 class RssSampler:
-    """Peak resident memory of a process tree, sampled from /proc every 20 ms."""
+    """Peak resident memory of a process tree, sampled from /proc every 20 ms; subclasses sample
+    something else per process by overriding `measure`."""
 
     def __init__(self, root_pid: int) -> None:
         self.root_pid = root_pid
@@ -120,7 +121,10 @@ class RssSampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def current(self) -> int:
-        return sum(_rss(pid) for pid in [self.root_pid, *_children(self.root_pid)])
+        return sum(self.measure(pid) for pid in [self.root_pid, *_children(self.root_pid)])
+
+    def measure(self, pid: int) -> int:
+        return _rss(pid)
 
     def _run(self) -> None:
         while not self._stop.is_set():

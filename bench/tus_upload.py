@@ -6,9 +6,11 @@ One client for both servers: POST to create, then a single PATCH carrying the wh
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from bench.harness import (
@@ -52,12 +54,13 @@ def tus_upload(base_url: str, endpoint: str, headers: dict[str, str]) -> tuple[f
     return time.perf_counter() - started, status
 
 
-def peer_server_available() -> bool:
+def peer_available(package: str = "@tus/server") -> bool:
+    """Whether bench/peer has `package` installed (installing the peers once if npm exists)."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         return False
-    if not (PEER_DIR / "node_modules" / "@tus" / "server").is_dir():
+    if not (PEER_DIR / "node_modules" / package).is_dir():
         subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=PEER_DIR, check=False)
-    return (PEER_DIR / "node_modules" / "@tus" / "server").is_dir()
+    return (PEER_DIR / "node_modules" / package).is_dir()
 
 
 def timed_upload(base_url: str, endpoint: str, headers: dict[str, str]) -> float:
@@ -66,21 +69,30 @@ def timed_upload(base_url: str, endpoint: str, headers: dict[str, str]) -> float
     return seconds
 
 
+@contextlib.contextmanager
+def peer_server(script: str, *args: str) -> Iterator[str]:
+    """A Node peer tus server from bench/peer on a free loopback port; yields its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        ["node", script, str(port), *args], cwd=PEER_DIR, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None and process.stdout.readline().startswith("ready")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
 def peer_upload() -> float | None:
-    if not peer_server_available():
+    if not peer_available():
         return None
     store = WORK_DIR / "peer-files"
     shutil.rmtree(store, ignore_errors=True)
     store.mkdir(parents=True)
-    port = free_port()
-    process = subprocess.Popen(
-        ["node", "tus_server.mjs", str(port), str(store)], cwd=PEER_DIR, stdout=subprocess.PIPE, text=True
-    )
     try:
-        assert process.stdout is not None and process.stdout.readline().startswith("ready")
-        return median_of(RUNS, lambda: timed_upload(f"http://127.0.0.1:{port}", "/files", {}))
+        with peer_server("tus_server.mjs", str(store)) as url:
+            return median_of(RUNS, lambda: timed_upload(url, "/files", {}))
     finally:
-        stop(process)
         shutil.rmtree(store, ignore_errors=True)
 
 

@@ -6,8 +6,9 @@ s3store: an upload is one multipart upload plus two small objects beside it.
   least 5 MiB), so bytes that arrived before a client dropped are kept;
 - the offset is the sum of the uploaded parts plus the tail: nothing else to keep in sync.
 
-A PATCH body goes to scratch files a part at a time, one part uploading while the next one
-fills: memory stays flat and the scratch disk never holds more than two parts.
+A PATCH body goes to scratch files a part at a time, with up to two parts uploading at once
+(per-part latency overlaps): memory stays flat and the scratch disk never holds more than two
+parts.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import shutil
 import tempfile
 import uuid
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -27,6 +29,7 @@ from botocore.exceptions import ClientError
 from video_manager.config import Config
 
 MIN_PART_SIZE = 5 * 1024 * 1024
+SCRATCH_PARTS = 2  # scratch files per PATCH: parts uploading, or uploading and filling
 SOURCE_URL_S = 3600
 READ_BLOCK = 1024 * 1024
 
@@ -60,36 +63,42 @@ class S3UploadData:
         return sum(part["Size"] for part in parts) + (self._size(self.key(upload_id, ".part")) or 0)
 
     def append(self, upload_id: uuid.UUID, offset: int, chunks: Iterable[bytes]) -> int:
-        """Whole parts go up as they fill, one part uploading while the next one fills (so the
-        scratch disk holds at most two); whatever is left, also when the chunks stop early,
-        becomes the new tail object."""
+        """Whole parts go up as they fill. A full part starts uploading at once, beside the one
+        still uploading; the next part starts filling when the older one is up, so the scratch
+        disk holds at most two parts. Whatever is left, also when the chunks stop early, becomes
+        the new tail object."""
         multipart = self._require_multipart(upload_id)
-        next_number = len(self._parts(upload_id, multipart)) + 1
+        first_number = next_number = len(self._parts(upload_id, multipart)) + 1
         tail_key = self.key(upload_id, ".part")
         old_tail = bool(self._size(tail_key))
         received = 0
         spool = self._scratch_file()
-        in_flight: Future | None = None
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-part") as uploader:
+        in_flight: deque[Future] = deque()
+        with ThreadPoolExecutor(max_workers=SCRATCH_PARTS, thread_name_prefix="s3-part") as uploader:
             try:
                 if old_tail:
                     self._download(tail_key, spool)
                 for chunk in chunks:
-                    spool.write(chunk)
                     received += len(chunk)
-                    if spool.tell() >= self.part_size:
-                        if in_flight is not None:
-                            in_flight.result()
+                    rest = memoryview(chunk)
+                    while rest:  # parts of exactly part_size (R2 wants them all equal but the last)
+                        room = self.part_size - spool.tell()
+                        spool.write(rest[:room])
+                        rest = rest[room:]
+                        if spool.tell() < self.part_size:
+                            break
                         upload = self._upload_part
-                        in_flight = uploader.submit(upload, upload_id, multipart, next_number, spool)
+                        in_flight.append(uploader.submit(upload, upload_id, multipart, next_number, spool))
                         next_number += 1
+                        while len(in_flight) >= SCRATCH_PARTS:
+                            in_flight.popleft().result()
                         spool = self._scratch_file()
             finally:
                 try:
-                    if in_flight is not None:
-                        in_flight.result()
-                        if old_tail:  # its bytes went up in the first part
-                            self.s3.delete_object(Bucket=self.bucket, Key=tail_key)
+                    while in_flight:
+                        in_flight.popleft().result()
+                    if old_tail and next_number > first_number:  # its bytes went up in the first part
+                        self.s3.delete_object(Bucket=self.bucket, Key=tail_key)
                     if spool.tell():
                         spool.seek(0)
                         self.s3.put_object(Bucket=self.bucket, Key=tail_key, Body=spool)

@@ -133,3 +133,21 @@ def test_s3_termination_leaves_no_objects_and_no_multipart_upload(s3_service, tm
     assert client.list_objects_v2(Bucket=s3_service.bucket, Prefix="terminate/").get("KeyCount", 0) == 0
     pending = client.list_multipart_uploads(Bucket=s3_service.bucket, Prefix="terminate/").get("Uploads")
     assert not pending
+
+
+def test_s3_parts_are_all_the_same_size(s3_service, tmp_path):
+    """R2 refuses multipart uploads whose parts (but the last) differ in size: chunks that do not
+    line up with parts are split at exact part boundaries, also across requests."""
+    client = s3_service.client()
+    data = S3UploadData(client, s3_service.bucket, prefix="equal/", part_size=MIN_PART_SIZE,
+                        scratch_dir=tmp_path)  # fmt: skip
+    upload_id = uuid.uuid4()
+    data.create(upload_id)
+    odd = b"z" * (3 * 1024 * 1024 + 1)
+    offset = data.append(upload_id, 0, [odd, odd])  # one part and a tail
+    offset = data.append(upload_id, offset, [odd, odd, odd])  # the tail and more: two more parts
+    multipart = data._multipart(upload_id)
+    sizes = [part["Size"] for part in data._parts(upload_id, multipart)]
+    assert sizes == [MIN_PART_SIZE] * 3
+    assert data.offset(upload_id) == offset == 5 * len(odd)
+    data.delete(upload_id)

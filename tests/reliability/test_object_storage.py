@@ -3,18 +3,15 @@ the hosts' disks."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import random
-import socket
-import threading
 
 import pytest
 import requests
 
 from tests.api import merge, share, trim, wait_task
 from tests.media import make_video
-from tests.servers import LiveServer, LiveWorker, auth, cli_create_user, process_env
+from tests.servers import CountingProxy, LiveServer, LiveWorker, auth, cli_create_user, process_env
 from tests.tus import cut_patch, new_upload, patch, settle_offset
 
 
@@ -147,41 +144,6 @@ def test_two_servers_and_a_worker_share_no_disk(tmp_path, redis_server, s3_servi
         for server in servers:
             server.stop()
         worker.stop()
-
-
-class CountingProxy:
-    """A TCP relay in front of SeaweedFS that counts the bytes flowing back to its clients."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.bytes_to_clients = 0
-        self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            threading.Thread(target=self._pipe, args=(client, upstream, False), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client, True), daemon=True).start()
-
-    def _pipe(self, source: socket.socket, target: socket.socket, counted: bool) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                if counted:
-                    with self._lock:
-                        self.bytes_to_clients += len(data)
-                target.sendall(data)
-        with contextlib.suppress(OSError):
-            target.shutdown(socket.SHUT_WR)
-
-    def close(self) -> None:
-        self.listener.close()
 
 
 def test_a_short_fast_trim_reads_a_small_part_of_its_source(tmp_path, redis_server, s3_service, media_dir):
