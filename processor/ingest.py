@@ -43,18 +43,29 @@ class Ingestor:
     def ingest_upload(
         self, data: UploadData, upload_id: uuid.UUID, *, size: int, owner_id: int, name: str
     ) -> Video:
-        """A finished tus upload becomes the video with its id, probed where it lies (through a
-        URL on object storage) and published without passing through this host. A file the
+        """A finished tus upload becomes the video with its id (see `accept_upload`). A file the
         probe refuses is recorded as `rejected` with the reason (its bytes are not kept), so the
         client polling the video learns why."""
-        fields = {"id": upload_id, "owner": owner_id, "name": name, "source": "upload", "size": size}
         try:
-            info = self.prober.probe(data.source(upload_id), remote=data.remote)
+            return self.accept_upload(data, upload_id, size=size, owner_id=owner_id, name=name)
         except InvalidVideoError as exc:
-            return Video.create(**fields, status=VideoStatus.REJECTED, error=str(exc))
+            return Video.create(
+                id=upload_id, owner=owner_id, name=name, source="upload", size=size,
+                status=VideoStatus.REJECTED, error=str(exc),
+            )  # fmt: skip
+
+    def accept_upload(
+        self, data: UploadData, upload_id: uuid.UUID, *, size: int, owner_id: int, name: str
+    ) -> Video:
+        """Probe a finished upload where it lies (through a URL on object storage) and publish it
+        as the video with its id, without passing through this host. Raises `InvalidVideoError`
+        (nothing recorded) when the probe does not accept it."""
+        info = self.prober.probe(data.source(upload_id), remote=data.remote)
         self.blobs.publish_upload(data, upload_id, upload_id)
         try:
-            return Video.create(**fields, **media_fields(info))
+            return Video.create(
+                id=upload_id, owner=owner_id, name=name, source="upload", size=size, **media_fields(info)
+            )
         except Exception:
             self.blobs.delete_video(upload_id)
             raise

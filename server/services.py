@@ -32,11 +32,12 @@ class Services:
 
     @classmethod
     def from_config(cls, config: Config) -> Services:
+        uploads = UploadStore.from_config(config)
         return cls(
             config=config,
             ingestor=Ingestor.from_config(config),
-            uploads=UploadStore.from_config(config),
-            chunks=ChunkStore.from_config(config),
+            uploads=uploads,
+            chunks=ChunkStore.from_config(config, uploads.data),
             signer=ShareSigner.from_config(config),
         )
 

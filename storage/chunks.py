@@ -1,21 +1,28 @@
 """The seed API's chunk form: numbered chunks stored by index, in any order, assembled once all arrived.
 
-The client's `file_id` and `file_name` are only looked up or displayed; files live under our own
-id (`data/chunks/<uuid>/<index>`). Re-sending a chunk replaces it atomically, so retries are safe.
+Each chunk's bytes are an upload of their own in the `UploadData` backend (local disk or object
+storage), and a `ChunkPart` row says which chunks are in: any host can take the next chunk, and
+a chunk counts only once it is stored whole. The client's `file_id` and `file_name` are only
+looked up or displayed; bytes live under our own ids. Re-sending a chunk replaces it (the row
+moves to the new bytes, then the old ones go), so retries are safe. Assembly is the backend's
+concatenation (a copy inside the object store when the chunks are big enough), into an upload
+with the session's id, which becomes the video like a finished tus upload.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from storage.blobs import append_file
-from storage.models import ChunkedUpload, UploadState, utcnow
-from storage.offload import off_loop
+from peewee import fn
+
+from storage.backends import UploadData, upload_data_from_config
+from storage.database import db
+from storage.models import ChunkedUpload, ChunkPart, UploadState, utcnow
 from video_manager.config import Config
+
+READ_BLOCK = 1024 * 1024
 
 
 class ChunkFormError(ValueError):
@@ -24,12 +31,15 @@ class ChunkFormError(ValueError):
 
 class ChunkStore:
     @classmethod
-    def from_config(cls, config: Config) -> ChunkStore:
-        return cls(config.data_dir, expiry_s=config.tus.expiry_s, max_size=config.limits.max_upload_bytes)
+    def from_config(cls, config: Config, data: UploadData | None = None) -> ChunkStore:
+        return cls(
+            data or upload_data_from_config(config),
+            expiry_s=config.tus.expiry_s,
+            max_size=config.limits.max_upload_bytes,
+        )
 
-    def __init__(self, data_dir: Path, *, expiry_s: int, max_size: int) -> None:
-        self.dir = data_dir / "chunks"
-        self.dir.mkdir(parents=True, exist_ok=True)
+    def __init__(self, data: UploadData, *, expiry_s: int, max_size: int) -> None:
+        self.data = data
         self.expiry = timedelta(seconds=expiry_s)
         self.max_size = max_size
 
@@ -45,50 +55,62 @@ class ChunkStore:
             )
         return session
 
-    def chunk_dir(self, session: ChunkedUpload) -> Path:
-        return self.dir / str(uuid.UUID(str(session.id)))
-
     def save(self, session: ChunkedUpload, number: int, staged: Path) -> None:
+        """Store chunk `number` from a local file; the caller holds the session's lock."""
         if not 1 <= number <= session.total_chunks:
             raise ChunkFormError(f"chunk_number must be between 1 and {session.total_chunks}")
-        directory = self.chunk_dir(session)
-        directory.mkdir(exist_ok=True)
-        final = directory / str(number)
-        already = sum(p.stat().st_size for p in directory.iterdir() if p.name.isdigit() and p != final)
-        if already + staged.stat().st_size > self.max_size:
+        size = staged.stat().st_size
+        others = (
+            ChunkPart.select(fn.COALESCE(fn.SUM(ChunkPart.size), 0))
+            .where((ChunkPart.session == session.id) & (ChunkPart.number != number))
+            .scalar()
+        )
+        if others + size > self.max_size:
             raise ChunkFormError(f"the chunks add up to more than {self.max_size} bytes")
-        incoming = directory / f".incoming-{uuid.uuid4()}"
-        os.link(staged, incoming)
-        os.replace(incoming, final)
-        ChunkedUpload.update(expires_at=utcnow() + self.expiry).where(
-            ChunkedUpload.id == session.id
-        ).execute()
+        data_id = uuid.uuid4()
+        self.data.create(data_id)
+        try:
+            with open(staged, "rb") as handle:
+                stored = self.data.append(data_id, 0, iter(lambda: handle.read(READ_BLOCK), b""))
+            if stored != size:
+                raise OSError(f"stored {stored} of the chunk's {size} bytes")
+            self.data.finish(data_id)
+            with db.atomic():
+                replaced = ChunkPart.get_or_none(session=session.id, number=number)
+                if replaced is not None:
+                    replaced.delete_instance()
+                ChunkPart.create(session=session.id, number=number, data_id=data_id, size=size)
+                ChunkedUpload.update(expires_at=utcnow() + self.expiry).where(
+                    ChunkedUpload.id == session.id
+                ).execute()
+        except BaseException:
+            self.data.delete(data_id)
+            raise
+        if replaced is not None:
+            self.data.delete(replaced.data_id)
 
     def missing(self, session: ChunkedUpload) -> list[int]:
-        directory = self.chunk_dir(session)
-        present = (
-            {int(p.name) for p in directory.iterdir() if p.name.isdigit()} if directory.is_dir() else set()
-        )
+        present = {
+            part.number for part in ChunkPart.select(ChunkPart.number).where(ChunkPart.session == session.id)
+        }
         return [n for n in range(1, session.total_chunks + 1) if n not in present]
 
-    def assemble(self, session: ChunkedUpload) -> Path:
-        """Concatenate chunks 1..N into one file beside them (kernel copies, no Python buffers)."""
-        directory = self.chunk_dir(session)
-        target = directory / "assembled"
-        with open(target, "wb") as handle:
-            for number in range(1, session.total_chunks + 1):
-                piece = directory / str(number)
-                off_loop(append_file, piece, handle.fileno(), piece.stat().st_size)
-            off_loop(os.fsync, handle.fileno())
-        return target
+    def assemble(self, session: ChunkedUpload) -> int:
+        """Concatenate chunks 1..N into the upload `session.id` of the backend; returns its size."""
+        parts = list(ChunkPart.select().where(ChunkPart.session == session.id).order_by(ChunkPart.number))
+        self.data.delete(session.id)  # an assembly a crash interrupted
+        self.data.create(session.id)
+        self.data.concatenate(session.id, [(part.data_id, part.size) for part in parts])
+        self.data.finish(session.id)
+        return sum(part.size for part in parts)
 
     def mark_complete(self, session: ChunkedUpload) -> None:
         session.state = UploadState.COMPLETE
         session.save(only=[ChunkedUpload.state])
-        shutil.rmtree(self.chunk_dir(session), ignore_errors=True)
+        self._discard_bytes(session)
 
     def remove(self, session: ChunkedUpload) -> None:
-        shutil.rmtree(self.chunk_dir(session), ignore_errors=True)
+        self._discard_bytes(session)
         session.delete_instance()
 
     def remove_expired(self, now: datetime | None = None) -> int:
@@ -96,3 +118,10 @@ class ChunkStore:
         for session in expired:
             self.remove(session)
         return len(expired)
+
+    def _discard_bytes(self, session: ChunkedUpload) -> None:
+        """The chunks and the assembled upload; the video (if any) has its own copy or link."""
+        for part in ChunkPart.select().where(ChunkPart.session == session.id):
+            self.data.delete(part.data_id)
+            part.delete_instance()
+        self.data.delete(session.id)

@@ -106,6 +106,18 @@ class ChunkedUpload(BaseModel):
         indexes = ((("owner", "client_file_id"), True),)
 
 
+class ChunkPart(BaseModel):
+    """One stored chunk of the chunk form; its bytes are the `UploadData` upload `data_id`."""
+
+    session = ForeignKeyField(ChunkedUpload, backref="parts", on_delete="CASCADE")
+    number = IntegerField()
+    data_id = UUIDField()
+    size = BigIntegerField()
+
+    class Meta:
+        indexes = ((("session", "number"), True),)
+
+
 class Share(BaseModel):
     """A public link to one video. The URL's token is signed; this row makes it revocable."""
 
@@ -139,6 +151,7 @@ class Task(BaseModel):
     progress = FloatField(default=0.0)
     attempt = IntegerField(default=0)
     result_video = UUIDField(null=True)
+    result_method = CharField(max_length=16, null=True)  # trims: smart, reencode or copy
     error_code = CharField(max_length=64, null=True)
     error_detail = TextField(null=True)
     created_at = DateTimeField(default=utcnow)
@@ -154,4 +167,4 @@ class Setting(BaseModel):
     value = TextField()
 
 
-ALL_MODELS: list[type[Model]] = [User, Token, Video, Upload, ChunkedUpload, Task, Share, Setting]
+ALL_MODELS: list[type[Model]] = [User, Token, Video, Upload, ChunkedUpload, ChunkPart, Task, Share, Setting]

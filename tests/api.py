@@ -22,6 +22,15 @@ def upload(server, token: str, source: Path | bytes, name: str | None = None) ->
     return response.json()
 
 
+def send_chunk(server, token: str, file_id: str, number: int, chunks: list[bytes]) -> requests.Response:
+    """Chunk `number` (1-based) of `chunks` through the seed's multipart chunk form."""
+    form = {"chunk_number": number, "total_chunks": len(chunks), "file_id": file_id, "file_name": file_id}
+    return requests.post(
+        f"{server.url}/api/videos/chunked_upload/", headers=auth(token), data=form,
+        files={"chunk": ("blob", chunks[number - 1])}, timeout=60,
+    )  # fmt: skip
+
+
 def trim(server, token: str, video_id: str, **body) -> requests.Response:
     return requests.post(
         f"{server.url}/api/videos/{video_id}/trim/", headers=auth(token), json=body, timeout=30

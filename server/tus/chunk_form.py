@@ -70,10 +70,10 @@ def receive_chunk():
 
 def _assemble(session: ChunkedUpload) -> Video:
     svc = services()
-    assembled = svc.chunks.assemble(session)
+    size = svc.chunks.assemble(session)
     try:
-        video = svc.ingestor.ingest(
-            assembled, video_id=session.id, owner_id=session.owner_id, name=session.name, source="upload"
+        video = svc.ingestor.accept_upload(
+            svc.chunks.data, session.id, size=size, owner_id=session.owner_id, name=session.name
         )
     except InvalidVideoError as exc:
         svc.chunks.remove(session)

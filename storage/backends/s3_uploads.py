@@ -107,10 +107,12 @@ class S3UploadData:
         return offset + received
 
     def concatenate(self, target_id: uuid.UUID, parts: list[tuple[uuid.UUID, int]]) -> None:
-        """Copied inside the object store when every piece but the last can be a part;
-        otherwise streamed through (small pieces), as tusd does."""
+        """Copied inside the object store when every piece but the last can be a part and they
+        are all the same size (R2 refuses unequal parts; tus clients split files evenly);
+        otherwise streamed through this host, as tusd does."""
         multipart = self._require_multipart(target_id)
-        if all(length >= MIN_PART_SIZE for _, length in parts[:-1]):
+        lengths = {length for _, length in parts[:-1]}
+        if len(lengths) <= 1 and min(lengths, default=MIN_PART_SIZE) >= MIN_PART_SIZE:
             for number, (part_id, length) in enumerate(parts, start=1):
                 self.s3.upload_part_copy(
                     Bucket=self.bucket, Key=self.key(target_id), UploadId=multipart, PartNumber=number,

@@ -9,7 +9,7 @@ import random
 import pytest
 import requests
 
-from tests.api import merge, share, trim, wait_task
+from tests.api import merge, send_chunk, share, trim, wait_task
 from tests.media import make_video
 from tests.servers import CountingProxy, LiveServer, LiveWorker, auth, cli_create_user, process_env
 from tests.tus import cut_patch, new_upload, patch, settle_offset
@@ -26,7 +26,7 @@ def s3_env(data_dir, redis_url, s3, **overrides) -> dict[str, str]:
 def video_bytes_on(data_dir) -> list[str]:
     """Files under a host's data directory that hold (part of) a video."""
     kept = []
-    for folder in ("videos", "uploads", "tmp", "scratch"):
+    for folder in ("videos", "uploads", "chunks", "tmp", "scratch"):
         root = data_dir / folder
         if root.is_dir():
             kept += [str(p) for p in root.rglob("*") if p.is_file() and p.stat().st_size > 0]
@@ -135,6 +135,17 @@ def test_two_servers_and_a_worker_share_no_disk(tmp_path, redis_server, s3_servi
             assert ranged.status_code == 206 and len(ranged.content) == 100
         joined = wait_task(token, merge(servers[0], token, [result, result]).json())  # concat of URLs
         assert joined["status"] == "finished", joined
+        # The seed's chunk form, its chunks spread over both servers (and one sent twice).
+        size = len(clip) // 3 + 1
+        pieces = [clip[i * size : (i + 1) * size] for i in range(3)]
+        for number, server in ((2, servers[0]), (1, servers[1]), (2, servers[1]), (3, servers[0])):
+            answer = send_chunk(server, token, "spread.mp4", number, pieces)
+        assert answer.status_code == 201, answer.text
+        chunked = answer.json()["video_id"]
+        whole = requests.get(
+            f"{servers[1].url}/api/videos/{chunked}/download/", headers=auth(token), timeout=60
+        )
+        assert whole.content == clip
         link = share(servers[0], token, result, 600).json()
         via_b = link["url"].replace(servers[0].url, servers[1].url)
         assert requests.get(via_b, timeout=60).status_code == 200  # signed on A, served by B

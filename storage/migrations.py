@@ -1,0 +1,48 @@
+"""Changes to tables that already exist, applied once per database at start-up (playhouse.migrate).
+
+`create_tables` makes every missing table in its current shape, so a new database needs no
+step. A database made by an older version gets the steps it has not had yet: the database keeps
+the number of steps applied (`setting` row `schema-version`; none means round 1's schema).
+Steps run inside the schema lock and transaction of `create_tables`, so processes starting at
+once apply each step once. Add a step at the end; never edit or reorder one that shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from peewee import CharField, Database
+from playhouse.migrate import SchemaMigrator
+
+from storage.models import Setting
+
+VERSION_KEY = "schema-version"
+
+
+def task_result_method(migrator: SchemaMigrator) -> list:
+    """Round 2: a trim's result says how it was cut (`smart`, `reencode` or `copy`)."""
+    return [migrator.add_column("task", "result_method", CharField(max_length=16, null=True))]
+
+
+STEPS: list[Callable[[SchemaMigrator], list]] = [task_result_method]
+
+
+def applied_version() -> int:
+    row = Setting.get_or_none(Setting.key == VERSION_KEY)
+    return int(row.value) if row else 0
+
+
+def upgrade(database: Database, *, fresh: bool) -> int:
+    """Apply the steps a database made by an older version lacks; returns how many ran. A
+    `fresh` database (its tables were made just now, in their current shape) needs none."""
+    done = len(STEPS) if fresh else applied_version()
+    pending = STEPS[done:]
+    migrator = SchemaMigrator.from_database(database)
+    for step in pending:
+        for operation in step(migrator):
+            operation.run()
+    version = str(len(STEPS))
+    Setting.insert(key=VERSION_KEY, value=version).on_conflict(
+        conflict_target=[Setting.key], update={Setting.value: version}
+    ).execute()
+    return len(pending)
