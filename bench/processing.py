@@ -105,7 +105,9 @@ def main() -> None:
         raw_fast_durable = median_of(RUNS, lambda: timed_raw(fast_command, durable=True))
         ours_fast = median_of(RUNS, lambda: ours(trim_path, fast))
         precise = {"start_time": PRECISE_TRIM[0], "end_time": PRECISE_TRIM[1]}
-        precise_command = ffmpeg.trim_precise(ff, source, *PRECISE_TRIM, out, ffmpeg.Encoding())
+        precise_command = ffmpeg.trim_precise(
+            ff, source, ffmpeg.Window(*PRECISE_TRIM), out, ffmpeg.Encoding()
+        )
         raw_precise = median_of(RUNS, lambda: timed_raw(precise_command, durable=True))
         ours_precise = median_of(RUNS, lambda: ours(trim_path, precise))
         ours_fast_window = median_of(RUNS, lambda: ours(trim_path, {**precise, "mode": "fast"}))

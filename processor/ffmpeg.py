@@ -75,20 +75,76 @@ def trim_fast(ffmpeg: str, source: Source, start: float, end: float, output: Pat
     ]  # fmt: skip
 
 
-def trim_precise(
-    ffmpeg: str, source: Source, start: float, end: float, output: Path, encoding: Encoding
-) -> list[str]:
-    """Frame-accurate: input seeking is exact when decoding, the video is re-encoded."""
+@dataclass(frozen=True)
+class Window:
+    """What a precise trim keeps: the frames with `start_pts` ≤ pts < `end_pts` (source ticks,
+    compared exactly by `trim`), and the audio from the first kept frame's time to the end of the
+    last one (`start`, `end` in seconds), so sound and picture keep the source's sync. Without
+    ticks (a source the scan could not read) the seconds bound both."""
+
+    start: float
+    end: float
+    start_pts: int | None = None
+    end_pts: int | None = None
+
+    @classmethod
+    def from_plan(cls, plan: dict) -> Window:
+        time_base = Fraction(*plan["time_base"])
+        return cls(float(plan["first_pts"] * time_base), float(plan["video_end"] * time_base),
+                   plan["first_pts"], plan["end_pts"])  # fmt: skip
+
+    @property
+    def seek(self) -> str:
+        """Where ffmpeg's input seek goes (with -copyts): before the first frame, never after it."""
+        return f"{max(0.0, self.start - 0.5):.6f}"
+
+    def video_filter(self) -> str:
+        if self.start_pts is None:
+            return f"trim=start={self.start:.6f}:end={self.end:.6f}"
+        return f"trim=start_pts={self.start_pts}:end_pts={self.end_pts}"
+
+    def audio_filter(self) -> str:
+        return f"atrim=start={self.start:.6f}:end={self.end:.6f},asetpts=PTS-STARTPTS"
+
+
+def trim_precise(ffmpeg: str, source: Source, window: Window, output: Path, encoding: Encoding) -> list[str]:
+    """Frame-exact: the window's frames re-encoded, starting at 0, with the audio that plays
+    along them."""
     command = [
-        *_base(ffmpeg),
-        "-ss", _seconds(start), *source.input(), "-t", _seconds(end - start),
-        "-map", "0:v:0", "-map", "0:a:0?",
+        *_base(ffmpeg), "-copyts", "-ss", window.seek, *source.input(),
+        "-map", "0:v:0", "-vf", f"{window.video_filter()},setpts=PTS-STARTPTS",
         "-c:v", "libx264", "-crf", str(encoding.crf), "-preset", encoding.preset,
         "-pix_fmt", source.media.pix_fmt if source.media.pix_fmt in PLAYABLE_PIXEL_FORMATS else "yuv420p",
     ]  # fmt: skip
     if source.has_audio:
-        command += ["-c:a", "aac", "-b:a", "192k"]
+        command += ["-map", "0:a:0", "-af", window.audio_filter(), "-c:a", "aac", "-b:a", "192k"]
     return [*command, *OUTPUT_OPTIONS, str(output)]
+
+
+def encode_piece(
+    ffmpeg: str, source: Source, window: Window, time_base: Fraction, output: Path,
+    encoding: Encoding, profile: str, parameter_set_id: int,
+) -> list[str]:  # fmt: skip
+    """A smart cut's head or tail: the window's frames re-encoded without B-frames under a
+    parameter-set id the source does not use, keeping the source's timestamps and time base
+    (the splice moves them)."""
+    return [
+        *_base(ffmpeg), "-copyts", "-ss", window.seek, *source.input(),
+        "-map", "0:v:0", "-an", "-vf", window.video_filter(),
+        "-c:v", "libx264", "-crf", str(encoding.crf), "-preset", encoding.preset, "-profile:v", profile,
+        "-bf", "0", "-x264-params", f"sps-id={parameter_set_id}",
+        "-enc_time_base:v", "demux", "-video_track_timescale", str(time_base.denominator),
+        *OUTPUT_OPTIONS, str(output),
+    ]  # fmt: skip
+
+
+def encode_audio(ffmpeg: str, source: Source, window: Window, output: Path) -> list[str]:
+    """The window's audio as AAC starting at 0 (a smart cut's audio)."""
+    return [
+        *_base(ffmpeg), "-copyts", "-ss", window.seek, *source.input(),
+        "-map", "0:a:0", "-vn", "-af", window.audio_filter(), "-c:a", "aac", "-b:a", "192k",
+        *OUTPUT_OPTIONS, str(output),
+    ]  # fmt: skip
 
 
 def can_concat_by_copy(sources: list[Source]) -> bool:

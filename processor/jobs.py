@@ -27,6 +27,7 @@ from processor import ffmpeg
 from processor.ingest import Ingestor, media_info
 from processor.probe import InvalidVideoError
 from processor.runner import FfmpegError, run_ffmpeg
+from processor.smart_cut import SmartCutter, SpliceError
 from storage.blobs import BlobStore
 from storage.database import db, open_database
 from storage.models import Task, TaskStatus, Video, VideoStatus, utcnow
@@ -77,35 +78,57 @@ class JobContext:
 # -- the work ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What a job made, and how: `copy` (stream copy), `smart` (smart cut) or `reencode`."""
+
+    video_id: uuid.UUID
+    method: str
+
+
 def trim(
     ctx: JobContext, owner_id: int, video_id: str, start: float, end: float, mode: str, progress: Progress
-) -> uuid.UUID:
+) -> Outcome:
     (source,) = _sources(ctx, owner_id, [video_id])
     video = Video.get_by_id(video_id)
+    name = fit_name(Path(video.name).stem, f" [{start:.3f}-{end:.3f}].mp4")
     with ctx.blobs.staged_path(".mp4", ctx.task_id) as staged:
         if mode == "fast":
-            command = ffmpeg.trim_fast(ctx.ffmpeg, source, start, end, staged)
-        else:
-            command = ffmpeg.trim_precise(ctx.ffmpeg, source, start, end, staged, ctx.encoding)
-        _run(ctx, command, end - start, progress)
-        name = fit_name(Path(video.name).stem, f" [{start:.3f}-{end:.3f}].mp4")
-        return _publish(ctx, staged, owner_id, name, "trim")
+            _run(ctx, ffmpeg.trim_fast(ctx.ffmpeg, source, start, end, staged), end - start, progress)
+            return Outcome(_publish(ctx, staged, owner_id, name, "trim"), "copy")
+        cutter = SmartCutter(
+            ctx.ffmpeg, ctx.encoding, ctx.config.ffmpeg.timeout_s, ctx.config.ffmpeg.memory_limit_mb
+        )
+        plan = cutter.plan(source, start, end)
+        if plan and plan["qualified"] and ctx.config.jobs.smart_cut:
+            try:
+                cutter.cut(
+                    source, plan, staged, lambda suffix: ctx.blobs.staged_path(suffix, ctx.task_id), progress
+                )
+                return Outcome(_publish(ctx, staged, owner_id, name, "trim"), "smart")
+            except SpliceError as exc:
+                log.warning("smart cut could not join its pieces (%s); re-encoding the window", exc)
+        window = ffmpeg.Window.from_plan(plan) if plan else ffmpeg.Window(start, end)
+        _run(
+            ctx, ffmpeg.trim_precise(ctx.ffmpeg, source, window, staged, ctx.encoding), end - start, progress
+        )
+        return Outcome(_publish(ctx, staged, owner_id, name, "trim"), "reencode")
 
 
-def merge(ctx: JobContext, owner_id: int, video_ids: list[str], progress: Progress) -> uuid.UUID:
+def merge(ctx: JobContext, owner_id: int, video_ids: list[str], progress: Progress) -> Outcome:
     sources = _sources(ctx, owner_id, video_ids)
     total = sum(source.media.duration for source in sources)
+    first = Video.get_by_id(video_ids[0])
+    name = fit_name(Path(first.name).stem, f" + {len(sources) - 1} more.mp4")
     with ctx.blobs.staged_path(".mp4", ctx.task_id) as staged:
         if ffmpeg.can_concat_by_copy(sources):
             with ctx.blobs.staged_path(".txt", ctx.task_id) as list_file:
                 list_file.write_text(ffmpeg.concat_list(sources))
                 command = ffmpeg.merge_copy(ctx.ffmpeg, list_file, staged, remote=ctx.blobs.remote)
                 _run(ctx, command, total, progress)
-        else:
-            _run(ctx, ffmpeg.merge_normalised(ctx.ffmpeg, sources, staged, ctx.encoding), total, progress)
-        first = Video.get_by_id(video_ids[0])
-        name = fit_name(Path(first.name).stem, f" + {len(sources) - 1} more.mp4")
-        return _publish(ctx, staged, owner_id, name, "merge")
+            return Outcome(_publish(ctx, staged, owner_id, name, "merge"), "copy")
+        _run(ctx, ffmpeg.merge_normalised(ctx.ffmpeg, sources, staged, ctx.encoding), total, progress)
+        return Outcome(_publish(ctx, staged, owner_id, name, "merge"), "reencode")
 
 
 def _sources(ctx: JobContext, owner_id: int, video_ids: list[str]) -> list[ffmpeg.Source]:
@@ -170,7 +193,7 @@ def _run_task(ctx: JobContext, task_id: str, requeue: Callable[[str, int, float]
     params = json.loads(task.params)
     try:
         with _heartbeat(ctx, mine):
-            video_id = WORK[task.kind](ctx, task.owner_id, progress=_progress_writer(mine), **params)
+            outcome = WORK[task.kind](ctx, task.owner_id, progress=_progress_writer(mine), **params)
     except (JobInputError, FfmpegError, DatabaseError, OSError) as exc:
         code, detail, transient = _describe(exc)
         if transient and attempt <= ctx.config.jobs.retries:
@@ -185,16 +208,17 @@ def _run_task(ctx: JobContext, task_id: str, requeue: Callable[[str, int, float]
     finished = Task.update(
         status=TaskStatus.FINISHED,
         progress=1.0,
-        result_video=video_id,
+        result_video=outcome.video_id,
+        result_method=outcome.method,
         ended_at=utcnow(),
         heartbeat_at=utcnow(),
     ).where(mine & (Task.status == TaskStatus.STARTED))
     if finished.execute() == 0:
         # Presumed dead and retried elsewhere meanwhile: the newer run owns the outcome.
-        Video.delete().where(Video.id == video_id).execute()
-        ctx.blobs.delete_video(video_id)
+        Video.delete().where(Video.id == outcome.video_id).execute()
+        ctx.blobs.delete_video(outcome.video_id)
         return None
-    return str(video_id)
+    return str(outcome.video_id)
 
 
 def _claim(task_id: str) -> int | None:

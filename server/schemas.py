@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from server.urls import external_url
 from storage.models import Task, TaskStatus, Video
@@ -32,6 +32,9 @@ class VideoListOut(BaseModel):
 
 class TaskResult(BaseModel):
     video_id: str
+    method: str | None = Field(
+        None, description="How the output was made: `copy` (stream copy), `smart` (smart cut) or `reencode`"
+    )
 
 
 class TaskError(BaseModel):
@@ -85,7 +88,7 @@ def task_out(task: Task) -> dict:
         "kind": task.kind,
         "status": task.status,
         "progress": 1.0 if finished else task.progress,
-        "result": {"video_id": str(task.result_video)} if finished else None,
+        "result": {"video_id": str(task.result_video), "method": task.result_method} if finished else None,
         "error": {"error": task.error_code, "detail": task.error_detail} if failed else None,
         "created_at": iso_utc(task.created_at),
         "started_at": iso_utc(task.started_at),

@@ -19,9 +19,13 @@ def make_video(
     gop: int = 30,
     video_codec: str = "libx264",
     audio_codec: str = "aac",
+    audio_rate: int = 48000,
+    beep: bool = False,
+    encoder_args: tuple[str, ...] = ("-preset", "ultrafast"),
 ) -> Path:
     """A test clip (H.264/AAC by default) with a keyframe every `gop` frames; the container
-    follows the file's extension."""
+    follows the file's extension. `beep` adds a 4 kHz beep at the start of every second, so the
+    audio's place in time can be measured; `encoder_args` replace x264's defaults here."""
     command = [
         binaries.ffmpeg_path(),
         "-v",
@@ -33,10 +37,11 @@ def make_video(
         f"{pattern}=size={size}:rate={rate}",
     ]
     if audio:
-        command += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
+        tone = f"sine=frequency={1000 if beep else 440}:sample_rate={audio_rate}"
+        command += ["-f", "lavfi", "-i", tone + (":beep_factor=4" if beep else "")]
     command += ["-t", str(seconds), "-c:v", video_codec, "-pix_fmt", "yuv420p", "-g", str(gop)]
     if video_codec == "libx264":
-        command += ["-preset", "ultrafast"]
+        command += list(encoder_args)
     elif video_codec == "libx265":
         command += ["-preset", "ultrafast", "-x265-params", "log-level=error"]
     elif video_codec == "libvpx-vp9":

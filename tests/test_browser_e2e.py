@@ -5,26 +5,16 @@ Playwright drives Debian's Chromium (`executable_path`); it never downloads a br
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import requests
 
 from server.web import VENDORED
+from tests.browser import CHROMIUM, CHROMIUM_FLAGS, OUTPUT_DIR, needs_chromium
 from tests.servers import PROJECT_ROOT
 from video_manager.config import load_config
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-OUTPUT_DIR = PROJECT_ROOT / "test-output"
-
 pytestmark = [
-    pytest.mark.skipif(
-        CHROMIUM is None, reason="no Chromium on this machine (Debian: apt-get install chromium)"
-    ),
+    needs_chromium,
     pytest.mark.skipif(
         not (load_config(PROJECT_ROOT / "config.toml").web_assets_dir / VENDORED["uppy"]).is_dir(),
         reason="Uppy's files are not installed (npm was not found)",

@@ -37,12 +37,14 @@ def test_fast_trim_is_stream_copy():
 
 def test_precise_trim_reencodes_with_configured_quality():
     command = ffmpeg.trim_precise(
-        "ffmpeg", source(), 1, 2, Path("o.mp4"), ffmpeg.Encoding(crf=20, preset="fast")
+        "ffmpeg", source(), ffmpeg.Window(1, 2), Path("o.mp4"), ffmpeg.Encoding(crf=20, preset="fast")
     )
     assert command[command.index("-c:v") + 1] == "libx264"
     assert command[command.index("-crf") + 1] == "20" and command[command.index("-preset") + 1] == "fast"
     assert "-c:a" in command
-    silent = ffmpeg.trim_precise("ffmpeg", source(audio_codec=None), 1, 2, Path("o.mp4"), ffmpeg.Encoding())
+    silent = ffmpeg.trim_precise(
+        "ffmpeg", source(audio_codec=None), ffmpeg.Window(1, 2), Path("o.mp4"), ffmpeg.Encoding()
+    )
     assert "-c:a" not in silent
 
 

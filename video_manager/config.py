@@ -107,6 +107,7 @@ class JobsConfig:
     heartbeat_timeout_s: int = 30
     x264_crf: int = 18
     x264_preset: str = "veryfast"
+    smart_cut: bool = True  # precise trims re-encode only the partial GOPs at both ends
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,10 @@ def test_ffmpeg_over_its_memory_limit_fails_for_good(tmp_path):
     """A run our memory ceiling stops is `resource_limit`, not a transient failure to retry."""
     clip = make_video(tmp_path / "big.mp4", seconds=1, size="1920x1080")
     source = ffmpeg.Source(path=clip, media=_media(width=1920, height=1080))
-    command = ffmpeg.trim_precise(binaries.ffmpeg_path(), source, 0, 1, tmp_path / "o.mp4", ffmpeg.Encoding())
+    window = ffmpeg.Window(0, 1)
+    command = ffmpeg.trim_precise(
+        binaries.ffmpeg_path(), source, window, tmp_path / "o.mp4", ffmpeg.Encoding()
+    )
     with pytest.raises(FfmpegError) as caught:
         run_ffmpeg(command, expected_duration=1, timeout_s=60, memory_limit_mb=120)
     assert caught.value.code in ("resource_limit", "ffmpeg_failed") and not caught.value.transient

@@ -1,0 +1,157 @@
+"""Smart cut: a frame-exact trim at nearly stream-copy speed.
+
+Only the frames from the cut's start to the first IDR frame inside it (the head) and from the
+last IDR frame to the cut's end (the tail) are re-encoded; every packet between is copied. Head,
+tail and the audio window encode in parallel (three ffmpeg runs); a PyAV child then splices
+them with the copied packets (processor.smart_cut_av). Sources that do not qualify (not H.264
+in MP4/Matroska, not 8-bit 4:2:0, interlaced, open GOPs, no IDR frame inside the window) are
+told apart by `plan`, and the trim re-encodes the whole window as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from processor import ffmpeg
+from processor.runner import MIB, FfmpegError, run_ffmpeg
+from video_manager.processes import spawn_media_tool
+
+log = logging.getLogger(__name__)
+SPLICE_SHARE = 0.1  # of the progress bar: the encodes take the rest
+
+
+class SpliceError(Exception):
+    """The pieces could not be joined; the trim falls back to the full re-encode."""
+
+
+@dataclass(frozen=True)
+class SmartCutter:
+    ffmpeg: str
+    encoding: ffmpeg.Encoding
+    timeout_s: float
+    memory_limit_mb: int
+
+    def plan(self, source: ffmpeg.Source, start: float, end: float) -> dict | None:
+        """The exact window and, when `qualified`, where a smart cut copies (the reason when
+        not is logged); None when the source cannot be scanned."""
+        answer = self._child("plan", source, {"start": repr(start), "end": repr(end)})
+        if answer is not None and not answer["qualified"]:
+            log.info("smart cut not possible: %s", answer["reason"])
+        return answer
+
+    def cut(
+        self, source: ffmpeg.Source, plan: dict, output: Path,
+        staged: Callable[[str], contextlib.AbstractContextManager[Path]], progress: Callable[[float], None],
+    ) -> dict:  # fmt: skip
+        """Encode the pieces, splice them into `output`; returns the packet counts."""
+        time_base = Fraction(*plan["time_base"])
+        head_id, tail_id = plan["ids"]
+        pieces: dict[str, tuple[int, int, int] | None] = {
+            "head": (plan["first_pts"], plan["head_end"], head_id)
+            if plan["first_pts"] < plan["head_end"]
+            else None,
+            "tail": (plan["tail_start"], plan["end_pts"], tail_id)
+            if plan["tail_start"] is not None
+            else None,
+        }
+        with contextlib.ExitStack() as stack:
+            files: dict[str, Path | None] = {"head": None, "tail": None, "audio": None}
+            commands: dict[str, tuple[list[str], float]] = {}
+            for name, frames in pieces.items():
+                if frames is None:
+                    continue
+                first, last, parameter_set_id = frames
+                window = ffmpeg.Window(float(first * time_base), float(last * time_base), first, last)
+                files[name] = stack.enter_context(staged(".mp4"))
+                commands[name] = (
+                    ffmpeg.encode_piece(self.ffmpeg, source, window, time_base, files[name], self.encoding,
+                                        plan["profile"], parameter_set_id),
+                    window.end - window.start,
+                )  # fmt: skip
+            if plan["has_audio"]:
+                window = ffmpeg.Window.from_plan(plan)
+                files["audio"] = stack.enter_context(staged(".m4a"))
+                commands["audio"] = (ffmpeg.encode_audio(self.ffmpeg, source, window, files["audio"]),
+                                     window.end - window.start)  # fmt: skip
+            self._encode_all(commands, progress)
+            request = {
+                **{
+                    key: plan[key]
+                    for key in ("time_base", "first_pts", "head_end", "tail_start", "middle_end")
+                },
+                "delay": plan["delay"],
+                "output": str(output),
+                "pieces": {name: str(path) if path else None for name, path in files.items()},
+            }
+            counts = self._child("splice", source, request)
+            progress(1.0)
+            return counts
+
+    def _encode_all(
+        self, commands: dict[str, tuple[list[str], float]], progress: Callable[[float], None]
+    ) -> None:
+        """The pieces encode side by side; the bar shows their mean progress."""
+        done = dict.fromkeys(commands, 0.0)
+        lock = threading.Lock()
+
+        def report(name: str) -> Callable[[float], None]:
+            def update(fraction: float) -> None:
+                with lock:
+                    done[name] = fraction
+                    progress((1 - SPLICE_SHARE) * sum(done.values()) / len(done))
+
+            return update
+
+        with ThreadPoolExecutor(max_workers=max(1, len(commands))) as pool:
+            runs = [
+                pool.submit(run_ffmpeg, command, expected_duration=duration, timeout_s=self.timeout_s,
+                            memory_limit_mb=self.memory_limit_mb, on_progress=report(name))
+                for name, (command, duration) in commands.items()
+            ]  # fmt: skip
+            for run in runs:
+                run.result()  # the first failure (an FfmpegError) fails the trim, as any ffmpeg run
+
+    def _child(self, command: str, source: ffmpeg.Source, request: dict) -> dict | None:
+        """Run processor.smart_cut_av under the limits of every media tool. A plan that fails
+        is None (the trim goes on without one); a splice that fails raises SpliceError."""
+        payload = {
+            **request,
+            "source": str(source.path),
+            "demuxer": source.media.demuxer,
+            "remote": source.remote,
+        }
+        process = spawn_media_tool(
+            [sys.executable, "-P", "-m", "processor.smart_cut_av", command],
+            memory_limit_bytes=self.memory_limit_mb * MIB,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            stdout, stderr = process.communicate(json.dumps(payload).encode(), timeout=self.timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            raise FfmpegError(
+                "ffmpeg_timeout", f"smart cut {command} did not finish within {self.timeout_s:g} s"
+            ) from exc
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        if process.returncode != 0:
+            detail = stderr.decode(errors="replace").strip().splitlines()
+            reason = detail[-1] if detail else f"exited with {process.returncode}"
+            if command == "splice":
+                raise SpliceError(reason)
+            log.info("no cut plan: %s", reason)
+            return None
+        return json.loads(stdout)

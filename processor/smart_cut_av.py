@@ -1,0 +1,269 @@
+"""`python -m processor.smart_cut_av plan|splice` (JSON in on stdin, JSON out): the PyAV half of
+a smart cut, run as a limited child process because it demuxes an uploaded file.
+
+- `plan` reads the packets around the cut's start and end (never the whole file) and finds the
+  IDR frames the copied middle runs between, or says why the source does not qualify;
+- `splice` writes the output MP4: the re-encoded head's packets, the source's packets from the
+  first IDR up to the last one, the re-encoded tail's packets, and the re-encoded audio, under
+  one `avcC` that lists every parameter set. Timestamps are the source's, moved so the first
+  frame is at 0; the pieces (encoded without B-frames) get the source's decode delay, so decode
+  order stays strictly increasing across the joins. Any packet that breaks that is an error,
+  and the job falls back to the full re-encode.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+
+from processor import h264
+from processor.containers import OPEN_OPTIONS, REMOTE_OPEN_OPTIONS
+
+QUALIFYING_DEMUXERS = ("mov", "matroska")
+MAX_PLAN_PACKETS = 20_000  # a GOP longer than this is not worth planning around
+REORDER_MARGIN = 32  # packets read past a keyframe: more than any decoder reorders
+
+
+class NotQualified(Exception):
+    """The source cannot be smart-cut; the message says why (the job logs it and re-encodes)."""
+
+
+def _open(path: str, demuxer: str, remote: bool):
+    options = dict(REMOTE_OPEN_OPTIONS if remote else OPEN_OPTIONS)
+    return av.open(path, format=demuxer, options=options)
+
+
+def plan(request: dict) -> dict:
+    """The exact window (first frame, end of the last frame: every precise trim needs them) and,
+    when the source qualifies, the IDR frames a smart cut copies between."""
+    with _open(request["source"], request["demuxer"], request["remote"]) as container:
+        stream = container.streams.video[0]
+        time_base = stream.time_base
+        start_pts = math.ceil(Fraction(request["start"]) / time_base)
+        end_pts = math.ceil(Fraction(request["end"]) / time_base)
+        at_start, _ = _scan(container, stream, start_pts, stop_after_keyframe_at=start_pts)
+        at_end, reached_eof = _scan(container, stream, end_pts, stop_after_keyframe_at=None)
+        inside = [p for p in at_start if start_pts <= p.pts < end_pts]
+        if not inside:
+            raise ValueError("no frame inside the window")
+        ends = [p.pts + p.duration for p in at_end if p.pts < end_pts]
+        answer = {
+            "time_base": [time_base.numerator, time_base.denominator],
+            "first_pts": min(p.pts for p in inside),
+            "end_pts": end_pts,
+            "video_end": max(ends) if ends else at_end[0].pts,
+            "has_audio": bool(container.streams.audio),
+        }
+        try:
+            reaches_end = reached_eof and all(p.pts < end_pts for p in at_end)
+            window = (start_pts, end_pts)
+            answer |= _cut_points(
+                request["demuxer"], container, stream, window, at_start, at_end, reaches_end
+            )
+        except NotQualified as exc:
+            return {**answer, "qualified": False, "reason": str(exc)}
+        return {**answer, "qualified": True}
+
+
+@dataclass(frozen=True)
+class _Packet:
+    pts: int
+    dts: int
+    duration: int
+    keyframe: bool
+    idr: bool
+
+
+def _scan(container, stream, at: int, *, stop_after_keyframe_at: int | None) -> tuple[list[_Packet], bool]:
+    """Packets in decode order from the keyframe at or before `at`: up to the first keyframe at
+    or after `stop_after_keyframe_at` and the frames that may be reordered around it, or (None)
+    up to the next keyframe; and whether the file ended first. Packets only: nothing is
+    decoded."""
+    rate = stream.average_rate or stream.base_rate
+    frame_ticks = round(1 / (Fraction(rate) * stream.time_base)) if rate else 1
+    container.seek(at, stream=stream, backward=True, any_frame=False)
+    found: list[_Packet] = []
+    after = None
+    for count, packet in enumerate(container.demux(stream)):
+        if count > MAX_PLAN_PACKETS:
+            raise ValueError("keyframes are too far apart to plan a cut")
+        if packet.pts is None or not packet.size:
+            continue
+        if packet.is_keyframe and found:
+            if stop_after_keyframe_at is None:
+                return found, False
+            if after is None and packet.pts >= stop_after_keyframe_at:
+                after = len(found)
+        if after is not None and len(found) > after + REORDER_MARGIN:
+            return found, False
+        idr = packet.is_keyframe and h264.NAL_IDR in h264.nal_types(bytes(packet))
+        found.append(_Packet(packet.pts, packet.dts, packet.duration or frame_ticks, packet.is_keyframe, idr))
+    if not found:
+        raise ValueError("no video packets where the window is")
+    return found, True
+
+
+def _cut_points(demuxer, container, stream, window, at_start, at_end, reaches_end: bool) -> dict:
+    """Where the copied middle starts and ends; raises NotQualified when the source is not one
+    a smart cut handles safely."""
+    start_pts, end_pts = window
+    context = stream.codec_context
+    if demuxer not in QUALIFYING_DEMUXERS:
+        raise NotQualified(f"the {demuxer} container is not smart-cut")
+    if context.name != "h264":
+        raise NotQualified(f"the video is {context.name}, not H.264")
+    if context.pix_fmt != "yuv420p":
+        raise NotQualified(f"the pixels are {context.pix_fmt}, not 8-bit 4:2:0")
+    try:
+        config = h264.AvcConfig.parse(bytes(context.extradata or b""))
+    except ValueError as exc:
+        raise NotQualified(str(exc)) from exc
+    if config.profile not in h264.PROFILES or config.length_size != 4:
+        raise NotQualified(f"H.264 profile {config.profile} with {config.length_size}-byte lengths")
+    if stream.time_base.numerator != 1:
+        raise NotQualified(f"time base {stream.time_base} is not 1/N")
+    first_key = next((p for p in at_start if p.keyframe and p.pts >= start_pts), None)
+    if first_key is None or first_key.pts >= end_pts:
+        raise NotQualified("no keyframe inside the window")
+    last_key = at_end[0]
+    if not last_key.keyframe or last_key.pts < first_key.pts:
+        raise NotQualified("no keyframe inside the window")
+    for key in (first_key, last_key):
+        if not key.idr:
+            raise NotQualified("keyframes inside the window are not IDR frames (open GOPs)")
+    has_tail = last_key.pts < end_pts and not reaches_end
+    if has_tail and last_key.pts == first_key.pts:
+        raise NotQualified("the window holds a single keyframe: nothing to copy")
+    _require_progressive(container, stream, first_key.pts)
+    return {
+        "head_end": first_key.pts,
+        "tail_start": last_key.pts if has_tail else None,
+        "middle_end": None if reaches_end else last_key.pts,
+        "delay": first_key.pts - first_key.dts,
+        "profile": h264.PROFILES[config.profile],
+        "ids": h264.free_ids(config.parameter_set_ids(), 2),
+    }
+
+
+def _require_idr(packet, which: str) -> None:
+    if h264.NAL_IDR not in h264.nal_types(bytes(packet)):
+        raise NotQualified(f"{which} is not an IDR frame (open GOPs)")
+
+
+def _require_progressive(container, stream, keyframe_pts: int) -> None:
+    container.seek(keyframe_pts, stream=stream, backward=True, any_frame=False)
+    for frame in container.decode(stream):
+        if frame.interlaced_frame:
+            raise NotQualified("the video is interlaced")
+        return
+
+
+def splice(request: dict) -> dict:
+    """Write the output; returns how many packets of each kind went in."""
+    time_base = Fraction(*request["time_base"])
+    first_pts, delay = request["first_pts"], request["delay"]
+    head_end, middle_end = request["head_end"], request["middle_end"]
+    counts = {"head": 0, "middle": 0, "tail": 0, "audio": 0}
+    faststart = {"movflags": "+faststart"}
+    with _open(request["source"], request["demuxer"], request["remote"]) as source, \
+            av.open(request["output"], "w", format="mp4", options=faststart) as output:  # fmt: skip
+        video_in = source.streams.video[0]
+        video_out = output.add_stream_from_template(video_in)
+        pieces = {name: av.open(path) for name, path in request["pieces"].items() if path}
+        try:
+            configs = [h264.AvcConfig.parse(bytes(video_in.codec_context.extradata))]
+            for name in ("head", "tail"):
+                if name in pieces:
+                    configs.append(
+                        h264.AvcConfig.parse(bytes(pieces[name].streams.video[0].codec_context.extradata))
+                    )
+            video_out.codec_context.extradata = configs[0].merged(*configs[1:]).to_bytes()
+            audio_out = None
+            if "audio" in pieces:
+                audio_out = output.add_stream_from_template(pieces["audio"].streams.audio[0])
+            writer = _VideoWriter(output, video_out, time_base)
+
+            if "head" in pieces:
+                for rel in _piece(pieces["head"], time_base, writer, delay):
+                    counts["head"] += 1
+                    if rel >= head_end - first_pts:
+                        raise ValueError("the head runs into the copied middle")
+            source.seek(head_end, stream=video_in, backward=True, any_frame=False)
+            for packet in source.demux(video_in):
+                if packet.pts is None or not packet.size:
+                    continue
+                if middle_end is not None and packet.is_keyframe and packet.pts >= middle_end:
+                    break
+                if packet.pts < head_end:
+                    if counts["middle"]:
+                        raise ValueError("a copied frame is shown before the first copied keyframe")
+                    continue
+                writer.write(packet, packet.pts - first_pts, packet.dts - first_pts)
+                counts["middle"] += 1
+            if "tail" in pieces:
+                offset = request["tail_start"] - first_pts
+                for _ in _piece(pieces["tail"], time_base, writer, delay, offset):
+                    counts["tail"] += 1
+            if audio_out is not None:
+                for packet in pieces["audio"].demux(pieces["audio"].streams.audio[0]):
+                    if packet.size:
+                        packet.stream = audio_out
+                        output.mux(packet)
+                        counts["audio"] += 1
+        finally:
+            for piece in pieces.values():
+                piece.close()
+    return counts
+
+
+class _VideoWriter:
+    """Muxes video packets (timestamps in the source's time base) and refuses any that would
+    break decode order."""
+
+    def __init__(self, output, stream, time_base: Fraction) -> None:
+        self.output, self.stream, self.time_base, self.last_dts = output, stream, time_base, None
+
+    def write(self, packet, pts: int, dts: int) -> None:
+        if dts > pts or (self.last_dts is not None and dts <= self.last_dts):
+            raise ValueError(f"decode order breaks at pts {pts} (dts {dts} after {self.last_dts})")
+        self.last_dts = dts
+        packet.pts, packet.dts, packet.stream = pts, dts, self.stream
+        packet.time_base = self.time_base
+        self.output.mux(packet)
+
+
+def _piece(container, time_base: Fraction, writer: _VideoWriter, delay: int, offset: int = 0):
+    """A re-encoded piece's packets, its first frame placed at `offset`, with the source's
+    decode delay; yields each packet's output pts."""
+    stream = container.streams.video[0]
+    scale = Fraction(stream.time_base) / time_base
+    packets = [packet for packet in container.demux(stream) if packet.pts is not None and packet.size]
+    start = min(packet.pts for packet in packets)
+    for packet in packets:
+        rel = (packet.pts - start) * scale
+        if rel.denominator != 1:
+            raise ValueError("a piece's timestamps do not fall on the source's time base")
+        pts = offset + int(rel)
+        writer.write(packet, pts, pts - delay)
+        yield pts
+
+
+def main() -> int:
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    request = json.load(sys.stdin)
+    try:
+        result = {"plan": plan, "splice": splice}[command](request)
+    except (av.FFmpegError, OSError, ValueError, KeyError) as exc:
+        print(str(exc).replace(request.get("source", "\0"), "input"), file=sys.stderr)
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Smart cut end to end: real worker, real ffmpeg, generated sources of every kind the issue
+names, each output checked frame by frame against its source (tests/cut_check.py), and played
+to the end by headless Chromium."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import pytest
+import requests
+
+from tests.api import share, stored, trim, upload, wait_task
+from tests.browser import CHROMIUM, CHROMIUM_FLAGS, needs_chromium
+from tests.cut_check import check_cut
+from tests.media import make_video
+
+SUPERFAST = ("-preset", "superfast")
+SOURCES = {
+    "720p-gop250": {"size": "1280x720", "gop": 250, "encoder_args": SUPERFAST},
+    "720p-gop60": {"size": "1280x720", "gop": 60, "encoder_args": SUPERFAST},
+    "1080p-bpyramid": {
+        "size": "1920x1080", "gop": 120,
+        "encoder_args": ("-preset", "superfast", "-profile:v", "high", "-bf", "3", "-refs", "5",
+                         "-x264-params", "b-pyramid=normal"),
+    },
+    "2997-baseline-44k": {
+        "size": "640x360", "rate": "30000/1001", "gop": 60, "audio_rate": 44100,
+        "encoder_args": ("-preset", "ultrafast", "-profile:v", "baseline"),
+    },
+    "no-audio": {"size": "640x360", "gop": 60, "audio": False, "encoder_args": SUPERFAST},
+    "hevc": {"size": "320x240", "gop": 60, "video_codec": "libx265", "seconds": 24},
+}  # fmt: skip
+SHORT, LONG = (12.34, 22.56), (5.5, 55.5)
+CASES = [
+    ("720p-gop250", SHORT, "reencode"),  # keyframes at 16.67 only: head and tail would be all of it
+    ("720p-gop250", LONG, "smart"),
+    ("720p-gop250", (17.0, 24.0), "reencode"),  # inside a single GOP
+    ("720p-gop60", SHORT, "smart"),
+    ("720p-gop60", LONG, "smart"),
+    ("1080p-bpyramid", SHORT, "smart"),
+    ("1080p-bpyramid", LONG, "smart"),
+    ("2997-baseline-44k", SHORT, "smart"),
+    ("2997-baseline-44k", LONG, "smart"),
+    ("no-audio", SHORT, "smart"),
+    ("no-audio", LONG, "smart"),
+    ("hevc", SHORT, "reencode"),
+]
+
+
+@pytest.fixture(scope="module")
+def sources(media_dir) -> dict[str, Path]:
+    """Every source, 57 s of testsrc2 with a beep each second, made two at a time."""
+
+    def make(item: tuple[str, dict]) -> tuple[str, Path]:
+        name, spec = item
+        spec = {"seconds": 57, **spec}
+        audio = spec.get("audio", True)
+        return name, make_video(media_dir / f"cut-{name}.mp4", pattern="testsrc2", beep=audio, **spec)
+
+    with ThreadPoolExecutor(2) as pool:
+        return dict(pool.map(make, SOURCES.items()))
+
+
+@pytest.fixture
+def cut_user(make_user) -> str:
+    return make_user()[2]
+
+
+def copied_range(source: Path, start: float, end: float) -> tuple[int, int]:
+    """Output indexes of the frames from the first keyframe at or after `start` to the last
+    keyframe before `end` (exclusive): those a smart cut copies (frames go on past `end` in
+    every source here)."""
+    with av.open(str(source)) as container:
+        stream = container.streams.video[0]
+        packets = [(Fraction(p.pts) * stream.time_base, p.is_keyframe)
+                   for p in container.demux(stream) if p.pts is not None]  # fmt: skip
+    low, high = Fraction(str(start)), Fraction(str(end))
+    inside = sorted(seconds for seconds, _ in packets if low <= seconds < high)
+    keys = [seconds for seconds, key in packets if key and low <= seconds < high]
+    copied = [index for index, seconds in enumerate(inside) if min(keys) <= seconds < max(keys)]
+    return copied[0], copied[-1]
+
+
+def cut(server, token: str, source: Path, start: float, end: float) -> dict:
+    video = upload(server, token, source)
+    done = wait_task(token, trim(server, token, video["id"], start_time=start, end_time=end).json(), 300)
+    assert done["status"] == "finished", done
+    return done
+
+
+@pytest.mark.parametrize(("name", "window", "method"), CASES, ids=[f"{n}-{w[0]}-{w[1]}" for n, w, _ in CASES])
+def test_precise_trims_hold_exactly_the_window(
+    live_server, live_worker, cut_user, sources, data_dir, name, window, method
+):
+    source = sources[name]
+    done = cut(live_server, cut_user, source, *window)
+    assert done["result"]["method"] == method
+    report = check_cut(source, stored(data_dir, done["result"]["video_id"]), *window)
+    assert report.frames == report.expected > 0
+    assert report.wrong == [] and report.timestamp_errors == 0
+    assert report.decode_errors == 0
+    if SOURCES[name].get("audio", True):
+        assert abs(report.av_offset_ms) <= 1.0
+    if method == "smart":
+        first, last = copied_range(source, *window)
+        assert any(run[0] <= first and last <= run[1] for run in report.exact_runs), (first, last)
+
+
+def test_the_checker_catches_a_cut_that_starts_on_the_wrong_frame(
+    live_server, live_worker, cut_user, sources, data_dir
+):
+    """A fast trim starts on the keyframe before the start: the checker must say so."""
+    video = upload(live_server, cut_user, sources["720p-gop60"])
+    done = wait_task(cut_user, trim(live_server, cut_user, video["id"], start_time=12.34, end_time=22.56,
+                                    mode="fast").json())  # fmt: skip
+    assert done["result"]["method"] == "copy"
+    report = check_cut(sources["720p-gop60"], stored(data_dir, done["result"]["video_id"]), 12.34, 22.56)
+    assert report.frames != report.expected or report.wrong
+
+
+@needs_chromium
+def test_chromium_plays_smart_cuts_to_the_end(live_server, live_worker, cut_user, sources):
+    from playwright.sync_api import sync_playwright
+
+    links = []
+    for name in ("1080p-bpyramid", "2997-baseline-44k"):
+        done = cut(live_server, cut_user, sources[name], *LONG)
+        assert done["result"]["method"] == "smart"
+        links.append(share(live_server, cut_user, done["result"]["video_id"], 600).json()["url"])
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, chromium_sandbox=False
+        )
+        try:
+            page = browser.new_page()
+            page.goto(live_server.url + "/health")
+            for link in links:
+                outcome = page.evaluate(PLAY_TO_THE_END, link)
+                assert outcome["ended"] and outcome["error"] is None, outcome
+                assert outcome["duration"] == pytest.approx(50.0, abs=0.1)
+                assert outcome["decoded"] > 0
+        finally:
+            browser.close()
+    assert requests.get(links[0], timeout=30).status_code == 200
+
+
+PLAY_TO_THE_END = """async (url) => {
+  const video = document.createElement('video');
+  video.muted = true;
+  document.body.appendChild(video);
+  const result = await new Promise((resolve) => {
+    video.onended = () => resolve({ended: true, error: null});
+    video.onerror = () => resolve({ended: false, error: video.error && video.error.message});
+    setTimeout(() => resolve({ended: false, error: 'timeout at ' + video.currentTime}), 60000);
+    video.src = url;
+    video.playbackRate = 16;
+    video.play().catch((e) => resolve({ended: false, error: String(e)}));
+  });
+  const quality = video.getVideoPlaybackQuality();
+  return {...result, duration: video.duration, decoded: quality.totalVideoFrames,
+          dropped: quality.droppedVideoFrames};
+}"""
