@@ -4,7 +4,7 @@ Only the frames from the cut's start to the first IDR frame inside it (the head)
 last IDR frame to the cut's end (the tail) are re-encoded; every packet between is copied. Head,
 tail and the audio window encode in parallel (three ffmpeg runs); a PyAV child then splices
 them with the copied packets (processor.smart_cut_av). Sources that do not qualify (not H.264
-in MP4/Matroska, not 8-bit 4:2:0, interlaced, open GOPs, no IDR frame inside the window) are
+in MP4, not 8-bit 4:2:0, interlaced, open GOPs, no IDR frame inside the window) are
 told apart by `plan`, and the trim re-encodes the whole window as before.
 """
 

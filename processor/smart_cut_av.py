@@ -24,7 +24,7 @@ import av
 from processor import h264
 from processor.containers import OPEN_OPTIONS, REMOTE_OPEN_OPTIONS
 
-QUALIFYING_DEMUXERS = ("mov", "matroska")
+QUALIFYING_DEMUXERS = ("mov",)  # Matroska carries no decode timestamps to keep
 MAX_PLAN_PACKETS = 20_000  # a GOP longer than this is not worth planning around
 REORDER_MARGIN = 32  # packets read past a keyframe: more than any decoder reorders
 
