@@ -16,6 +16,9 @@ from processor import containers
 from processor.probe import MediaInfo, frame_rate
 
 OUTPUT_OPTIONS = ["-movflags", "+faststart", "-f", "mp4"]
+# ffmpeg's own AAC encoder; its `fast` coder is about 3x quicker than the default at 192k, which
+# matters when the audio of a long window is the slowest piece of a smart cut.
+AAC = ["-c:a", "aac", "-aac_coder", "fast", "-b:a", "192k"]
 AUDIO_RATE = 48000
 PLAYABLE_PIXEL_FORMATS = ("yuv420p", "yuv422p", "yuv444p")
 MAX_OUTPUT_RATE = Fraction(120)  # normalised merges never go faster than this
@@ -95,8 +98,16 @@ class Window:
 
     @property
     def seek(self) -> str:
-        """Where ffmpeg's input seek goes (with -copyts): before the first frame, never after it."""
+        """Where ffmpeg's input seek goes (with -copyts): half a second early, so the audio
+        decoder has run in by the first sample kept; frames before it are dropped by `trim`."""
         return f"{max(0.0, self.start - 0.5):.6f}"
+
+    @property
+    def keyframe_seek(self) -> str:
+        """For video alone, with -noaccurate_seek (nothing dropped before `trim`): a hair past
+        the first frame, so decoding starts at the keyframe at or before it and not a GOP earlier
+        (a smart cut's tail starts on its keyframe)."""
+        return f"{self.start + 0.0001:.6f}"
 
     def video_filter(self) -> str:
         if self.start_pts is None:
@@ -117,7 +128,7 @@ def trim_precise(ffmpeg: str, source: Source, window: Window, output: Path, enco
         "-pix_fmt", source.media.pix_fmt if source.media.pix_fmt in PLAYABLE_PIXEL_FORMATS else "yuv420p",
     ]  # fmt: skip
     if source.has_audio:
-        command += ["-map", "0:a:0", "-af", window.audio_filter(), "-c:a", "aac", "-b:a", "192k"]
+        command += ["-map", "0:a:0", "-af", window.audio_filter(), *AAC]
     return [*command, *OUTPUT_OPTIONS, str(output)]
 
 
@@ -129,7 +140,7 @@ def encode_piece(
     parameter-set id the source does not use, keeping the source's timestamps and time base
     (the splice moves them)."""
     return [
-        *_base(ffmpeg), "-copyts", "-ss", window.seek, *source.input(),
+        *_base(ffmpeg), "-copyts", "-noaccurate_seek", "-ss", window.keyframe_seek, *source.input(),
         "-map", "0:v:0", "-an", "-vf", window.video_filter(),
         "-c:v", "libx264", "-crf", str(encoding.crf), "-preset", encoding.preset, "-profile:v", profile,
         "-bf", "0", "-x264-params", f"sps-id={parameter_set_id}",
@@ -142,7 +153,7 @@ def encode_audio(ffmpeg: str, source: Source, window: Window, output: Path) -> l
     """The window's audio as AAC starting at 0 (a smart cut's audio)."""
     return [
         *_base(ffmpeg), "-copyts", "-ss", window.seek, *source.input(),
-        "-map", "0:a:0", "-vn", "-af", window.audio_filter(), "-c:a", "aac", "-b:a", "192k",
+        "-map", "0:a:0", "-vn", "-af", window.audio_filter(), *AAC,
         *OUTPUT_OPTIONS, str(output),
     ]  # fmt: skip
 

@@ -32,7 +32,7 @@ from storage.blobs import BlobStore
 from storage.database import db, open_database
 from storage.models import Task, TaskStatus, Video, VideoStatus, utcnow
 from storage.names import fit_name
-from video_manager import binaries
+from video_manager import binaries, metrics
 from video_manager.config import Config
 
 log = logging.getLogger(__name__)
@@ -191,6 +191,13 @@ def _run_task(ctx: JobContext, task_id: str, requeue: Callable[[str, int, float]
     task = Task.get_by_id(task_id)
     mine = (Task.id == task_id) & (Task.attempt == attempt)
     params = json.loads(task.params)
+    started = time.monotonic()
+
+    def ended(how: str) -> None:
+        mode = params.get("mode", "")
+        metrics.TASKS.labels(task.kind, mode, how).inc()
+        metrics.TASK_SECONDS.labels(task.kind, mode).observe(time.monotonic() - started)
+
     try:
         with _heartbeat(ctx, mine):
             outcome = WORK[task.kind](ctx, task.owner_id, progress=_progress_writer(mine), **params)
@@ -200,10 +207,12 @@ def _run_task(ctx: JobContext, task_id: str, requeue: Callable[[str, int, float]
             log.warning("task %s attempt %d failed (%s); retrying", task_id, attempt, code)
             Task.update(status=TaskStatus.QUEUED, progress=0.0).where(mine).execute()
             requeue(task_id, attempt, ctx.config.jobs.retry_delay_s)
+            ended("retried")
             return None
         Task.update(status=TaskStatus.FAILED, error_code=code, error_detail=detail, ended_at=utcnow()).where(
             mine
         ).execute()
+        ended("failed")
         return None
     finished = Task.update(
         status=TaskStatus.FINISHED,
@@ -218,6 +227,7 @@ def _run_task(ctx: JobContext, task_id: str, requeue: Callable[[str, int, float]
         Video.delete().where(Video.id == outcome.video_id).execute()
         ctx.blobs.delete_video(outcome.video_id)
         return None
+    ended("finished")
     return str(outcome.video_id)
 
 

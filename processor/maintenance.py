@@ -23,6 +23,7 @@ from storage.chunks import ChunkStore
 from storage.database import db, open_database
 from storage.models import Task, TaskStatus, utcnow
 from storage.uploads import UploadStore
+from video_manager import metrics
 from video_manager.config import Config
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ def remove_expired(config: Config) -> dict[str, int]:
             "uploads": UploadStore.from_config(config).remove_expired(),
             "chunked_uploads": ChunkStore.from_config(config).remove_expired(),
         }
+    metrics.UPLOADS.labels("expired").inc(removed["uploads"])
     removed["temp_files"] = BlobStore(config.data_dir).sweep_stale_temps()
     if any(removed.values()):
         log.info("cleanup removed %s", removed)

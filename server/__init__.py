@@ -6,7 +6,7 @@ from apiflask import APIFlask
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from server import auth, health, shares, tasks, videos, web
+from server import auth, health, metrics, shares, tasks, videos, web
 from server.errors import register_error_handlers
 from server.openapi import complete_spec
 from server.requests import StreamingRequest
@@ -85,8 +85,9 @@ def create_app(config: Config | None = None) -> APIFlask:
 
     app.spec_processor(complete_spec)
     register_error_handlers(app)
-    for blueprint in (auth.bp, videos.bp, tus.bp, tasks.bp, shares.bp, health.bp, web.bp):
+    for blueprint in (auth.bp, videos.bp, tus.bp, tasks.bp, shares.bp, health.bp, metrics.bp, web.bp):
         app.register_blueprint(blueprint)
+    metrics.count_requests(app)
 
     CORS(
         app,

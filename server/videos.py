@@ -18,6 +18,7 @@ from server.services import services
 from storage.database import db
 from storage.models import Video, VideoStatus
 from storage.names import display_name
+from video_manager import metrics
 
 bp = APIBlueprint("videos", __name__, tag="Videos")
 PRESIGNED_LIFETIME_S = 300
@@ -59,6 +60,7 @@ def upload():
         fail(422, "invalid_video", f"The file is not a video we can read ({exc}).")
     finally:
         part.close()
+    metrics.BYTES_RECEIVED.labels("plain").inc(video.size)
     return video_out(video)
 
 

@@ -118,9 +118,10 @@ def test_corrupt_input_fails_with_detail_and_no_video(
 
 
 def test_progress_rises_during_a_long_job(live_server, live_worker, token, media_dir):
-    long_clip = make_video(media_dir / "long.mp4", seconds=40, size="1280x720", pattern="testsrc2")
+    # One GOP: no keyframe inside the window, so the whole window is re-encoded (not a smart cut).
+    long_clip = make_video(media_dir / "long.mp4", seconds=40, size="1280x720", pattern="testsrc2", gop=1200)
     source = upload(live_server, token, long_clip)
-    task = trim(live_server, token, source["id"], start_time=0, end_time=40).json()
+    task = trim(live_server, token, source["id"], start_time=0.5, end_time=39.5).json()
     seen = []
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -42,6 +43,13 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj = AppContext(config_path)
 
 
+def _count_metrics_in(config: Config) -> None:
+    """Prometheus multiprocess mode for this process and its children (gunicorn workers, job
+    processes): set before prometheus_client is first imported, as it reads it then."""
+    config.metrics_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(config.metrics_dir))
+
+
 @main.command()
 @pass_app
 def run(app: AppContext) -> None:
@@ -55,6 +63,7 @@ def run(app: AppContext) -> None:
 @pass_app
 def serve(app: AppContext) -> None:
     """Start only the HTTP server (gunicorn)."""
+    _count_metrics_in(app.config)
     from video_manager.http_server import serve as serve_http
 
     serve_http(app.config)
@@ -65,6 +74,7 @@ def serve(app: AppContext) -> None:
 @pass_app
 def worker(app: AppContext, burst: bool) -> None:
     """Start only the RQ worker (may run on another host with the same config)."""
+    _count_metrics_in(app.config)
     from processor.worker import run_worker
 
     run_worker(app.config, burst=burst)

@@ -118,6 +118,12 @@ class SharesConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    enabled: bool = True  # GET /metrics in Prometheus' text format
+    token: str = ""  # when set, /metrics needs `Authorization: Bearer <token>`
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     redis: RedisConfig = field(default_factory=RedisConfig)
@@ -130,11 +136,17 @@ class Config:
     tus: TusConfig = field(default_factory=TusConfig)
     jobs: JobsConfig = field(default_factory=JobsConfig)
     shares: SharesConfig = field(default_factory=SharesConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     base_dir: Path = field(default_factory=Path.cwd)  # relative paths (data_dir) start here
 
     @property
     def data_dir(self) -> Path:
         return (self.base_dir / self.storage.data_dir).resolve()
+
+    @property
+    def metrics_dir(self) -> Path:
+        """Where every process of this host writes its Prometheus samples (multiprocess mode)."""
+        return self.data_dir / "metrics"
 
     @property
     def on_object_storage(self) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -92,6 +93,7 @@ class EmbeddedRedis:
 def run_all(config: Config, config_path: str | None) -> int:
     """Start everything and wait; returns the exit code for the CLI."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    shutil.rmtree(config.metrics_dir, ignore_errors=True)  # counters start at zero with the system
     env = dict(os.environ)
     if config_path:
         env["VIDEO_MANAGER_CONFIG"] = str(Path(config_path).resolve())

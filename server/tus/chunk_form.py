@@ -21,6 +21,7 @@ from server.tus.protocol import TUS_VERSION
 from storage.chunks import ChunkFormError
 from storage.models import ChunkedUpload, UploadState, Video
 from storage.names import display_name
+from video_manager import metrics
 
 
 class ChunkFields(BaseModel):
@@ -57,6 +58,7 @@ def receive_chunk():
             if session.state == UploadState.COMPLETE:
                 return _progress(session, [], Video.get_or_none(Video.id == session.id)), 200
             chunks.save(session, fields.chunk_number, Path(part.stream.name))
+            metrics.BYTES_RECEIVED.labels("chunk").inc(Path(part.stream.name).stat().st_size)
             missing = chunks.missing(session)
             if missing:
                 return _progress(session, missing, None), 202

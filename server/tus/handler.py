@@ -50,6 +50,7 @@ from storage.uploads import (
     UploadNotFoundError,
     UploadStore,
 )
+from video_manager import metrics
 
 ENDPOINT = "/api/videos/chunked_upload/"
 bp = APIBlueprint("tus", __name__, tag="tus resumable upload")
@@ -158,6 +159,7 @@ def create():
             name=name,
             concat_header=request.headers["Upload-Concat"],
         )
+        metrics.UPLOADS.labels("created").inc()
         _finish(upload)
         return _reply(201, {"Location": _location(upload)})
 
@@ -170,6 +172,7 @@ def create():
     upload = store().create(
         owner_id, length=length, metadata=metadata_header, name=name, concat=concat.kind if concat else ""
     )
+    metrics.UPLOADS.labels("created").inc()
     headers = {"Location": _location(upload)}
     if request.mimetype == OFFSET_CONTENT_TYPE:
         reader = BodyReader(request)
@@ -233,6 +236,7 @@ def terminate(upload_id: uuid.UUID):
     with store().locks.hold(str(upload_id)):
         store().terminate(store().get(current_user().id, upload_id))
     store().locks.forget(str(upload_id))
+    metrics.UPLOADS.labels("terminated").inc()
     return _reply(204, {})
 
 
@@ -254,6 +258,7 @@ def _receive(upload: Upload, offset: int, reader: BodyReader) -> int:
         new_offset = uploads.append(upload, offset, reader.chunks())
     else:
         new_offset = _append_checked(upload, offset, reader)
+    metrics.BYTES_RECEIVED.labels("tus").inc(new_offset - offset)
     if reader.released.is_set():
         raise UploadInterruptedError("a newer request for this upload took over; the bytes received are kept")
     if uploads.is_complete(upload, new_offset):
@@ -304,6 +309,7 @@ def _finish(upload: Upload) -> None:
     upload the client can finish again (an empty PATCH), and that second pass finds the video.
     """
     uploads = store()
+    metrics.UPLOADS.labels("finished").inc()
     if upload.concat == "partial":  # partial uploads only wait to be concatenated
         uploads.finish(upload)
         uploads.mark_complete(upload)
