@@ -138,8 +138,9 @@ def main() -> None:
         ("fast trim: raw ffmpeg + fsync", f"{raw_fast_durable:7.3f} s"),
         ("fast trim: ours end to end", f"{ours_fast:7.3f} s   {ours_fast / raw_fast:5.2f}x raw, "
                                        f"{ours_fast / raw_fast_durable:5.2f}x raw+fsync"),
-        ("precise trim: raw ffmpeg x264 + fsync", f"{raw_precise:7.3f} s"),
-        ("precise trim: ours end to end", f"{ours_precise:7.3f} s   {ours_precise / raw_precise:5.2f}x"),
+        ("precise trim: raw ffmpeg x264 re-encode + fsync", f"{raw_precise:7.3f} s"),
+        ("precise trim: ours (smart cut) end to end",
+         f"{ours_precise:7.3f} s   {ours_precise / raw_precise:5.2f}x"),
         ("merge 3 (copy): raw ffmpeg", f"{raw_merge:7.3f} s"),
         ("merge 3 (copy): raw ffmpeg + fsync", f"{raw_merge_durable:7.3f} s"),
         ("merge 3 (copy): ours end to end", f"{ours_merge:7.3f} s   {ours_merge / raw_merge:5.2f}x raw, "
@@ -152,7 +153,10 @@ def main() -> None:
                 "ours fast, same window",
                 f"{ours_fast_window:7.3f} s   {moviepy_s / ours_fast_window:5.1f}x faster",
             ),
-            ("ours precise, same window", f"{ours_precise:7.3f} s   {moviepy_s / ours_precise:5.1f}x faster"),
+            (
+                "ours precise (smart cut), same window",
+                f"{ours_precise:7.3f} s   {moviepy_s / ours_precise:5.1f}x faster",
+            ),
         ]
     else:
         rows.append(("seed's moviepy trim", "skipped: moviepy not installed (pip install '.[bench]')"))

@@ -11,10 +11,12 @@ from flask import Response, redirect, request, send_file
 from werkzeug.http import parse_range_header, quote_header_value
 
 from processor.probe import InvalidVideoError
+from server import admission
 from server.auth import current_user, token_auth
 from server.errors import fail, not_found
 from server.schemas import VideoListOut, VideoOut, video_out
 from server.services import services
+from server.tus.protocol import metadata_name
 from storage.database import db
 from storage.models import Video, VideoStatus
 from storage.names import display_name
@@ -49,11 +51,15 @@ def upload():
     if part is None:
         fail(400, "missing_file", "Send the video as multipart/form-data field `file`.")
     try:
+        staged = Path(part.stream.name)
+        metadata = admission.admit(
+            "plain", part.filename or "", staged.stat().st_size, {"filename": part.filename or ""}
+        )
         video = services().ingestor.ingest(
-            Path(part.stream.name),
+            staged,
             video_id=uuid.uuid4(),
             owner_id=current_user().id,
-            name=display_name(part.filename),
+            name=display_name(metadata_name(metadata)),
             source="upload",
         )
     except InvalidVideoError as exc:

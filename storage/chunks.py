@@ -43,6 +43,12 @@ class ChunkStore:
         self.expiry = timedelta(seconds=expiry_s)
         self.max_size = max_size
 
+    def exists(self, owner_id: int, client_file_id: str) -> bool:
+        query = ChunkedUpload.select().where(
+            (ChunkedUpload.owner == owner_id) & (ChunkedUpload.client_file_id == client_file_id)
+        )
+        return query.exists()
+
     def session(self, owner_id: int, client_file_id: str, name: str, total_chunks: int) -> ChunkedUpload:
         session, _created = ChunkedUpload.get_or_create(
             owner=owner_id,

@@ -7,8 +7,10 @@ with the key named instead of surfacing later as a confusing runtime error.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
+import tempfile
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -84,6 +86,7 @@ class LimitsConfig:
     max_frame_side: int = 8192
     max_duration_s: float = 24 * 3600.0
     min_free_mb: int = 512  # /health reports unhealthy below this much free space in data_dir
+    user_quota_bytes: int = 0  # what one user's videos and pending uploads may take; 0: no quota
 
 
 @dataclass(frozen=True)
@@ -118,9 +121,16 @@ class SharesConfig:
 
 
 @dataclass(frozen=True)
+class HooksConfig:
+    pre_create_url: str = ""  # asked before every new upload is accepted; empty: no hook
+    timeout_s: float = 5.0  # a hook slower than this refuses the upload (503), never admits it
+
+
+@dataclass(frozen=True)
 class MetricsConfig:
     enabled: bool = True  # GET /metrics in Prometheus' text format
     token: str = ""  # when set, /metrics needs `Authorization: Bearer <token>`
+    dir: str = ""  # where processes keep their samples; empty: in memory (/dev/shm), per data_dir
 
 
 @dataclass(frozen=True)
@@ -136,6 +146,7 @@ class Config:
     tus: TusConfig = field(default_factory=TusConfig)
     jobs: JobsConfig = field(default_factory=JobsConfig)
     shares: SharesConfig = field(default_factory=SharesConfig)
+    hooks: HooksConfig = field(default_factory=HooksConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     base_dir: Path = field(default_factory=Path.cwd)  # relative paths (data_dir) start here
 
@@ -145,8 +156,15 @@ class Config:
 
     @property
     def metrics_dir(self) -> Path:
-        """Where every process of this host writes its Prometheus samples (multiprocess mode)."""
-        return self.data_dir / "metrics"
+        """Where every process of this host writes its Prometheus samples (multiprocess mode).
+
+        Not under data_dir by default: the samples are memory-mapped files, and a full data disk
+        must cost an upload a 507, never a worker killed by SIGBUS while counting it."""
+        if self.metrics.dir:
+            return self.base_dir / self.metrics.dir
+        memory = Path("/dev/shm")
+        root = memory if memory.is_dir() else Path(tempfile.gettempdir())
+        return root / f"video-manager-metrics-{hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]}"
 
     @property
     def on_object_storage(self) -> bool:

@@ -2,8 +2,8 @@
 uploads), the RQ worker's jobs (tasks) and the maintenance process (expiry).
 
 prometheus_client's multiprocess mode sums them: each process writes its samples to files in
-`PROMETHEUS_MULTIPROC_DIR` (`Config.metrics_dir`, set by the CLI before anything imports this
-module, emptied by `video-manager run`)
+`PROMETHEUS_MULTIPROC_DIR` (`Config.metrics_dir`, in memory by default; set by the CLI before
+anything imports this module, emptied by `video-manager run`)
 and `/metrics` reads them all. Without that variable (tests that build the app in-process) the
 metrics live in the process, as usual.
 """

@@ -13,11 +13,12 @@ from flask import request
 from pydantic import BaseModel, Field, ValidationError
 
 from processor.probe import InvalidVideoError
+from server import admission
 from server.auth import current_user
 from server.errors import fail
 from server.schemas import video_out
 from server.services import services
-from server.tus.protocol import TUS_VERSION
+from server.tus.protocol import TUS_VERSION, metadata_name
 from storage.chunks import ChunkFormError
 from storage.models import ChunkedUpload, UploadState, Video
 from storage.names import display_name
@@ -49,10 +50,12 @@ def receive_chunk():
         fail(400, "missing_file", "Send the chunk's bytes as multipart field `chunk`.")
     svc = services()
     chunks = svc.chunks
+    name = fields.file_name
     try:
-        session = chunks.session(
-            current_user().id, fields.file_id, display_name(fields.file_name), fields.total_chunks
-        )
+        if not chunks.exists(current_user().id, fields.file_id):  # the first chunk of a file
+            name = metadata_name(admission.admit("chunk", name, None, {"filename": name})) or ""
+        admission.check_quota(Path(part.stream.name).stat().st_size)
+        session = chunks.session(current_user().id, fields.file_id, display_name(name), fields.total_chunks)
         with svc.uploads.locks.hold(f"chunks-{session.id}"):
             session = ChunkedUpload.get_by_id(session.id)
             if session.state == UploadState.COMPLETE:

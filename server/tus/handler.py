@@ -14,6 +14,7 @@ from typing import IO
 from apiflask import APIBlueprint
 from flask import Response, current_app, request
 
+from server import admission
 from server.auth import current_user, token_auth
 from server.body import READ_SIZE, BodyReader, drain_unread_body
 from server.errors import ApiError, fail
@@ -29,6 +30,7 @@ from server.tus.protocol import (
     ChecksumMismatchError,
     TusHeaderError,
     format_expires,
+    format_metadata,
     metadata_name,
     parse_checksum,
     parse_concat,
@@ -169,6 +171,11 @@ def create():
         raise TusHeaderError("Upload-Defer-Length must be 1")
     if (length is None) == (deferred is None):
         raise TusHeaderError("send exactly one of Upload-Length and Upload-Defer-Length: 1")
+    metadata = parse_metadata(metadata_header)
+    admitted = admission.admit("tus", name, length, metadata)
+    if admitted != metadata:
+        metadata_header = format_metadata(admitted)
+        name = display_name(metadata_name(admitted))
     upload = store().create(
         owner_id, length=length, metadata=metadata_header, name=name, concat=concat.kind if concat else ""
     )
@@ -223,7 +230,10 @@ def patch(upload_id: uuid.UUID):
     with store().locks.hold(str(upload_id), on_release_request=reader.release):
         upload = store().get(current_user().id, upload_id)
         if declared is not None:
+            admission.check_quota(declared, besides=upload.id)
             store().declare_length(upload, declared)
+        elif upload.length is None:
+            _within_quota(upload, offset + (request.content_length or 0))
         new_offset = _receive(upload, offset, reader)
     return _reply(204, {"Upload-Offset": str(new_offset), **_expires(upload)})
 
@@ -241,6 +251,16 @@ def terminate(upload_id: uuid.UUID):
 
 
 # -- shared steps ----------------------------------------------------------------------------
+
+
+def _within_quota(upload: Upload, size: int) -> None:
+    """An upload of deferred length that would cross the quota is refused and removed whole."""
+    try:
+        admission.check_quota(size, besides=upload.id)
+    except ApiError:
+        store().terminate(upload)
+        metrics.UPLOADS.labels("terminated").inc()
+        raise
 
 
 def _receive(upload: Upload, offset: int, reader: BodyReader) -> int:

@@ -106,6 +106,15 @@ def parse_metadata(header: str | None) -> dict[str, str]:
     return metadata
 
 
+def format_metadata(metadata: dict[str, str]) -> str:
+    """The Upload-Metadata header for `metadata`; keys tus does not allow are left out."""
+    pairs = []
+    for key, value in metadata.items():
+        if _METADATA_KEY.match(key):
+            pairs.append(f"{key} {base64.b64encode(value.encode()).decode()}" if value else key)
+    return ",".join(pairs)
+
+
 def metadata_name(metadata: dict[str, str]) -> str | None:
     """Uppy sends `name` and `filename`; empty values and the string "null" mean absent."""
     for key in ("filename", "name"):
