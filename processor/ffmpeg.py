@@ -138,9 +138,11 @@ def encode_piece(
 ) -> list[str]:  # fmt: skip
     """A smart cut's head or tail: the window's frames re-encoded without B-frames under a
     parameter-set id the source does not use, keeping the source's timestamps and time base
-    (the splice moves them)."""
+    (the splice moves them) and its stored orientation (a phone video's rotation stays in the
+    track's display matrix, as for the copied frames, instead of being applied to the pixels)."""
     return [
-        *_base(ffmpeg), "-copyts", "-noaccurate_seek", "-ss", window.keyframe_seek, *source.input(),
+        *_base(ffmpeg), "-copyts", "-noaccurate_seek", "-noautorotate", "-ss", window.keyframe_seek,
+        *source.input(),
         "-map", "0:v:0", "-an", "-vf", window.video_filter(),
         "-c:v", "libx264", "-crf", str(encoding.crf), "-preset", encoding.preset, "-profile:v", profile,
         "-bf", "0", "-x264-params", f"sps-id={parameter_set_id}",

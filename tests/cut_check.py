@@ -33,6 +33,7 @@ class CutReport:
     exact: list[int] = field(default_factory=list)  # output indexes equal to their source frame
     wrong: list[int] = field(default_factory=list)  # closer to a neighbour than to their own
     timestamp_errors: int = 0
+    rotations: set[int] = field(default_factory=set)  # display rotation of the output's frames
     decode_errors: int = 0
     av_offset_ms: float | None = None  # None: no audio
 
@@ -62,7 +63,8 @@ def check_cut(source: Path, output: Path, start: float, end: float) -> CutReport
 
 
 def _frames(path: Path, start: float | None = None, end: float | None = None):
-    """(pts in seconds, Y/U/V planes as one array) of every decoded frame, in display order."""
+    """(pts in seconds, Y/U/V planes as one array, display rotation) of every decoded frame, in
+    display order."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
@@ -74,17 +76,24 @@ def _frames(path: Path, start: float | None = None, end: float | None = None):
                 continue
             if end is not None and seconds >= Fraction(str(end)):
                 return
-            yield seconds, frame.to_ndarray()
+            yield seconds, frame.to_ndarray(), frame.rotation
 
 
 def _compare_frames(source: Path, output: Path, start: float, end: float, report: CutReport) -> Fraction:
-    wanted = list(_with_neighbours(_frames(source, max(0.0, start - 1), end + 1), start, end))
-    report.expected = len(wanted)
-    first_pts = wanted[0][0] if wanted else Fraction(0)
+    """Source and output decoded side by side, a frame at a time (a 1080p window of minutes
+    never sits in memory)."""
+    wanted = _with_neighbours(_frames(source, max(0.0, start - 1), end + 1), start, end)
     produced = _frames(output)
-    pairs = zip(wanted, produced, strict=False)  # unequal counts are counted below
-    for index, ((pts, previous, own, following), (out_pts, pixels)) in enumerate(pairs):
+    first_pts = None
+    for index, (pts, previous, own, following) in enumerate(wanted):
+        report.expected += 1
+        first_pts = pts if first_pts is None else first_pts
+        got = next(produced, None)
+        if got is None:
+            continue  # the output ran out: counted as missing frames
+        out_pts, pixels, rotation = got
         report.frames += 1
+        report.rotations.add(rotation)
         if abs(out_pts - (pts - first_pts)) > Fraction(1, 1000):
             report.timestamp_errors += 1
         if np.array_equal(pixels, own):
@@ -95,14 +104,14 @@ def _compare_frames(source: Path, output: Path, start: float, end: float, report
         if any(other <= distance for other in neighbours):
             report.wrong.append(index)
     report.frames += sum(1 for _ in produced)
-    return first_pts
+    return first_pts if first_pts is not None else Fraction(0)
 
 
 def _with_neighbours(frames, start: float, end: float):
     """(pts, previous pixels, own pixels, next pixels) for each frame inside [start, end)."""
     window = [None, None]  # (pts, pixels) of the previous and current frame
     low, high = Fraction(str(start)), Fraction(str(end))
-    for pts, pixels in frames:
+    for pts, pixels, _rotation in frames:
         previous, current = window
         if current is not None and low <= current[0] < high:
             yield current[0], previous[1] if previous else None, current[1], pixels

@@ -4,6 +4,7 @@ to the end by headless Chromium."""
 
 from __future__ import annotations
 
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
@@ -16,6 +17,7 @@ from tests.api import share, stored, trim, upload, wait_task
 from tests.browser import CHROMIUM, CHROMIUM_FLAGS, needs_chromium
 from tests.cut_check import check_cut
 from tests.media import make_video
+from video_manager import binaries
 
 SUPERFAST = ("-preset", "superfast")  # with B-frames, unlike ultrafast
 SOURCES = {
@@ -32,6 +34,7 @@ SOURCES = {
     },
     "no-audio": {"size": "640x360", "gop": 60, "audio": False, "encoder_args": SUPERFAST},
     "hevc": {"size": "320x240", "gop": 60, "video_codec": "libx265", "seconds": 24},
+    "rotated-phone": {"size": "640x360", "gop": 60, "seconds": 24},  # made portrait below
 }  # fmt: skip
 SHORT, LONG = (12.34, 22.56), (5.5, 55.5)
 CASES = [
@@ -47,6 +50,7 @@ CASES = [
     ("no-audio", SHORT, "smart"),
     ("no-audio", LONG, "smart"),
     ("hevc", SHORT, "reencode"),
+    ("rotated-phone", SHORT, "smart"),
 ]
 
 
@@ -58,7 +62,24 @@ def sources(media_dir) -> dict[str, Path]:
         name, spec = item
         spec = {"seconds": 57, **spec}
         audio = spec.get("audio", True)
-        return name, make_video(media_dir / f"cut-{name}.mp4", pattern="testsrc2", beep=audio, **spec)
+        made = make_video(media_dir / f"cut-{name}.mp4", pattern="testsrc2", beep=audio, **spec)
+        if name == "rotated-phone":  # as phones store portrait video: landscape pixels, turned 90°
+            turned = media_dir / f"cut-{name}-turned.mp4"
+            remux = [
+                "-v",
+                "error",
+                "-y",
+                "-display_rotation",
+                "90",
+                "-i",
+                str(made),
+                "-c",
+                "copy",
+                str(turned),
+            ]
+            subprocess.run([binaries.ffmpeg_path(), *remux], check=True)
+            made = turned
+        return name, made
 
     with ThreadPoolExecutor(2) as pool:
         return dict(pool.map(make, SOURCES.items()))
@@ -107,6 +128,7 @@ def test_precise_trims_hold_exactly_the_window(
     if method == "smart":
         first, last = copied_range(source, *window)
         assert any(run[0] <= first and last <= run[1] for run in report.exact_runs), (first, last)
+    assert report.rotations == {90 if name == "rotated-phone" else 0}  # one orientation: the source's
 
 
 def test_the_checker_catches_a_cut_that_starts_on_the_wrong_frame(
