@@ -10,6 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
+from tusclient.client import TusClient
+from tusclient.exceptions import TusCommunicationError
 
 from tests.api import send_chunk
 from tests.servers import LiveServer, auth, cli_create_user, process_env
@@ -89,6 +91,10 @@ def test_the_hook_refuses_by_name_with_its_own_status_and_nothing_is_kept(hooked
     assert refused.status_code == 403
     assert refused.json() == {"error": "upload_refused", "detail": "Files named forbidden stay out."}
     assert stored_uploads(data_dir) == []
+    tuspy = TusClient(f"{server.url}/api/videos/chunked_upload/", headers=auth(token))
+    with pytest.raises(TusCommunicationError) as caught:  # what a tus client sees on creation
+        tuspy.uploader(str(sample_video), metadata={"filename": "forbidden-too.mp4"}).upload()
+    assert caught.value.status_code == 403 and stored_uploads(data_dir) == []
     plain = requests.post(f"{server.url}/api/videos/upload/", headers=auth(token),
                           files={"file": ("forbidden.mp4", data)}, timeout=30)  # fmt: skip
     assert plain.status_code == 403 and plain.json()["error"] == "upload_refused"
@@ -97,7 +103,7 @@ def test_the_hook_refuses_by_name_with_its_own_status_and_nothing_is_kept(hooked
     asked = hook.questions[0]
     assert asked["user"] == "hooked" and asked["kind"] == "tus" and asked["size"] == len(data)
     assert asked["metadata"] == {"filename": "forbidden.mp4"}
-    assert [q["kind"] for q in hook.questions] == ["tus", "plain", "chunk"]
+    assert [q["kind"] for q in hook.questions] == ["tus", "tus", "plain", "chunk"]
 
 
 def test_the_hook_can_change_the_metadata(hooked, sample_video):
