@@ -29,7 +29,7 @@ from bench.harness import (
     report,
     running_stack,
 )
-from bench.tus_upload import peer_available, peer_server, timed_upload
+from bench.tus_upload import peer_available, peer_rows, peer_server, timed_upload
 from tests.api import trim, wait_task
 from tests.servers import CountingProxy, LiveWorker, SeaweedS3
 from tests.tus import new_upload, patch
@@ -143,13 +143,7 @@ def main() -> None:
         ("ours: tus PATCH into S3, completed and probed", f"{mb / ours_s:8.0f} MB/s"),
         ("ours / boto3", f"{boto3_s / ours_s:8.2f}"),
     ]
-    if peer_s is not None:
-        rows += [
-            ("@tus/server + @tus/s3-store PATCH", f"{mb / peer_s:8.0f} MB/s"),
-            ("ours / @tus/s3-store", f"{peer_s / ours_s:8.2f}"),
-        ]
-    else:
-        rows.append(("@tus/s3-store", "skipped: node/npm not available"))
+    rows += peer_rows("@tus/server + @tus/s3-store", peer_s, ours_s)
     rows += [
         ("server RSS growth (peak)", f"{rss.growth_mib:8.1f} MiB"),
         ("scratch disk (peak)", f"{scratch.peak / MiB:8.1f} MiB = {scratch.peak / PART_SIZE:.2f} parts"),

@@ -96,6 +96,14 @@ def peer_upload() -> float | None:
         shutil.rmtree(store, ignore_errors=True)
 
 
+def peer_rows(peer: str, peer_s: float | None, ours_s: float) -> list[tuple[str, str]]:
+    """The peer's throughput and ours against it, or why the peer did not run."""
+    if peer_s is None:
+        return [(peer, "skipped: node/npm not available")]
+    mb = UPLOAD_SIZE / 1e6
+    return [(f"{peer} PATCH", f"{mb / peer_s:8.0f} MB/s"), (f"ours / {peer}", f"{peer_s / ours_s:8.2f}")]
+
+
 def main() -> None:
     raw_s = median_of(RUNS, lambda: raw_disk_write(UPLOAD_SIZE, WORK_DIR))
     raw_cached_s = median_of(RUNS, lambda: raw_disk_write(UPLOAD_SIZE, WORK_DIR, fsync=False))
@@ -114,13 +122,7 @@ def main() -> None:
         ("ours / raw disk write + fsync", f"{raw_s / ours_s:8.2f}"),
         ("ours / raw write, no fsync", f"{raw_cached_s / ours_s:8.2f}"),
     ]
-    if peer_s is not None:
-        rows += [
-            ("@tus/server + @tus/file-store PATCH", f"{mb / peer_s:8.0f} MB/s"),
-            ("ours / @tus/server", f"{peer_s / ours_s:8.2f}"),
-        ]
-    else:
-        rows.append(("@tus/server", "skipped: node/npm not available"))
+    rows += peer_rows("@tus/server + @tus/file-store", peer_s, ours_s)
     rows.append(("server RSS growth (peak)", f"{rss.growth_mib:8.1f} MiB"))
     report(f"tus upload, {UPLOAD_SIZE // MiB} MiB in one PATCH over loopback (median of {RUNS})", rows)
 

@@ -150,11 +150,6 @@ def _cut_points(demuxer, container, stream, window, at_start, at_end, reaches_en
     }
 
 
-def _require_idr(packet, which: str) -> None:
-    if h264.NAL_IDR not in h264.nal_types(bytes(packet)):
-        raise NotQualified(f"{which} is not an IDR frame (open GOPs)")
-
-
 def _require_progressive(container, stream, keyframe_pts: int) -> None:
     container.seek(keyframe_pts, stream=stream, backward=True, any_frame=False)
     for frame in container.decode(stream):

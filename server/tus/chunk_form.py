@@ -54,14 +54,15 @@ def receive_chunk():
     try:
         if not chunks.exists(current_user().id, fields.file_id):  # the first chunk of a file
             name = metadata_name(admission.admit("chunk", name, None, {"filename": name})) or ""
-        admission.check_quota(Path(part.stream.name).stat().st_size)
+        size = Path(part.stream.name).stat().st_size
+        admission.check_quota(size)
         session = chunks.session(current_user().id, fields.file_id, display_name(name), fields.total_chunks)
         with svc.uploads.locks.hold(f"chunks-{session.id}"):
             session = ChunkedUpload.get_by_id(session.id)
             if session.state == UploadState.COMPLETE:
                 return _progress(session, [], Video.get_or_none(Video.id == session.id)), 200
             chunks.save(session, fields.chunk_number, Path(part.stream.name))
-            metrics.BYTES_RECEIVED.labels("chunk").inc(Path(part.stream.name).stat().st_size)
+            metrics.BYTES_RECEIVED.labels("chunk").inc(size)
             missing = chunks.missing(session)
             if missing:
                 return _progress(session, missing, None), 202
