@@ -14,6 +14,7 @@ from flask import Response, g, request
 from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
 from server.errors import fail, not_found
@@ -35,16 +36,11 @@ def scrape():
         if not hmac.compare_digest(sent.encode(), config.token.encode()):
             fail(401, "unauthorized", "Send the metrics token as `Authorization: Bearer <token>`.",
                  {"WWW-Authenticate": "Bearer"})  # fmt: skip
-    registry = metrics.registry()
-    depth = _QueueDepth()
-    registry.register(depth)
-    try:
-        return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
-    finally:
-        registry.unregister(depth)
+    registry = metrics.registry(_QueueDepth())
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 
-class _QueueDepth:
+class _QueueDepth(Collector):
     """Jobs waiting in the RQ queue, asked of Redis when scraped (absent while Redis is down)."""
 
     def collect(self):

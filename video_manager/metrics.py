@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
-from prometheus_client.registry import REGISTRY
+from prometheus_client.registry import REGISTRY, Collector
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -42,10 +42,14 @@ TASK_SECONDS = Histogram(
 )  # fmt: skip
 
 
-def registry() -> CollectorRegistry:
-    """What a scrape reports: every process's samples in multiprocess mode, else this one's."""
-    if MULTIPROCESS_ENV not in os.environ:
-        return REGISTRY
+def registry(*extra: Collector) -> CollectorRegistry:
+    """A fresh registry for one scrape: every process's samples in multiprocess mode, else this
+    one's, plus `extra` collectors (registered here, so concurrent scrapes never share one)."""
     collected = CollectorRegistry()
-    multiprocess.MultiProcessCollector(collected)
+    if MULTIPROCESS_ENV in os.environ:
+        multiprocess.MultiProcessCollector(collected)
+    else:
+        collected.register(REGISTRY)
+    for collector in extra:
+        collected.register(collector)
     return collected
