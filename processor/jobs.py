@@ -26,10 +26,12 @@ from peewee import DatabaseError, InterfaceError, OperationalError
 from processor import ffmpeg
 from processor.ingest import Ingestor, media_info
 from processor.probe import InvalidVideoError
+from processor.queue import RUN_TASK
 from processor.runner import FfmpegError, run_ffmpeg
 from processor.smart_cut import SmartCutter, SpliceError
+from server.events import Announce, Announcer
 from storage.blobs import BlobStore
-from storage.database import db, open_database
+from storage.database import db, open_database, write_transaction
 from storage.models import Task, TaskStatus, Video, VideoStatus, utcnow
 from storage.names import fit_name
 from video_manager import binaries, metrics
@@ -45,12 +47,16 @@ class JobInputError(ValueError):
 
 
 _process_config: Config | None = None
+_process_announce: Announcer | None = None
 
 
 def configure(config: Config) -> None:
-    """The worker process records the config it was started with; its jobs use that one."""
-    global _process_config
+    """The worker process records the config it was started with; its jobs use that one. Its
+    announcer is made ready here, before RQ forks a work horse per job."""
+    global _process_config, _process_announce
     _process_config = config
+    _process_announce = Announcer(config)
+    _process_announce.warm()
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class JobContext:
     ingestor: Ingestor
     ffmpeg: str
     encoding: ffmpeg.Encoding
+    announce: Announce  # events for webhooks
     task_id: str = ""  # tags temp files, so a dead run's leftovers can be found
 
     @property
@@ -66,12 +73,13 @@ class JobContext:
         return self.ingestor.blobs
 
     @classmethod
-    def from_config(cls, config: Config) -> JobContext:
+    def from_config(cls, config: Config, announce: Announce | None = None) -> JobContext:
         return cls(
             config=config,
             ingestor=Ingestor.from_config(config),
             ffmpeg=binaries.ffmpeg_path(config.ffmpeg.ffmpeg),
             encoding=ffmpeg.Encoding(crf=config.jobs.x264_crf, preset=config.jobs.x264_preset),
+            announce=announce or Announcer(config),
         )
 
 
@@ -179,16 +187,18 @@ def run_task(task_id: str) -> str | None:
         raise RuntimeError("run_task runs in a worker started by `video-manager worker` (no config)")
     open_database(config.database_url)
     with db.connection_context():
-        ctx = dataclasses.replace(JobContext.from_config(config), task_id=task_id)
+        ctx = dataclasses.replace(JobContext.from_config(config, _process_announce), task_id=task_id)
         return _run_task(ctx, task_id, requeue=_requeue_with_rq)
 
 
 def _run_task(ctx: JobContext, task_id: str, requeue: Callable[[str, int, float], None]) -> str | None:
-    attempt = _claim(task_id)
-    if attempt is None:
-        log.info("task %s is not queued any more; skipping", task_id)
-        return None
-    task = Task.get_by_id(task_id)
+    with write_transaction():
+        attempt = _claim(task_id)
+        if attempt is None:
+            log.info("task %s is not queued any more; skipping", task_id)
+            return None
+        task = Task.get_by_id(task_id)
+        ctx.announce("task.started", task.owner_id, task)
     mine = (Task.id == task_id) & (Task.attempt == attempt)
     params = json.loads(task.params)
     started = time.monotonic()
@@ -209,20 +219,28 @@ def _run_task(ctx: JobContext, task_id: str, requeue: Callable[[str, int, float]
             requeue(task_id, attempt, ctx.config.jobs.retry_delay_s)
             ended("retried")
             return None
-        Task.update(status=TaskStatus.FAILED, error_code=code, error_detail=detail, ended_at=utcnow()).where(
-            mine
-        ).execute()
+        with write_transaction():
+            failed = Task.update(
+                status=TaskStatus.FAILED, error_code=code, error_detail=detail, ended_at=utcnow()
+            ).where(mine)
+            if failed.execute():
+                ctx.announce("task.failed", task.owner_id, Task.get_by_id(task_id))
         ended("failed")
         return None
-    finished = Task.update(
-        status=TaskStatus.FINISHED,
-        progress=1.0,
-        result_video=outcome.video_id,
-        result_method=outcome.method,
-        ended_at=utcnow(),
-        heartbeat_at=utcnow(),
-    ).where(mine & (Task.status == TaskStatus.STARTED))
-    if finished.execute() == 0:
+    with write_transaction():
+        finished = Task.update(
+            status=TaskStatus.FINISHED,
+            progress=1.0,
+            result_video=outcome.video_id,
+            result_method=outcome.method,
+            ended_at=utcnow(),
+            heartbeat_at=utcnow(),
+        ).where(mine & (Task.status == TaskStatus.STARTED))
+        still_mine = finished.execute() > 0
+        if still_mine:
+            ctx.announce("video.ready", task.owner_id, Video.get_by_id(outcome.video_id))
+            ctx.announce("task.finished", task.owner_id, Task.get_by_id(task_id))
+    if not still_mine:
         # Presumed dead and retried elsewhere meanwhile: the newer run owns the outcome.
         Video.delete().where(Video.id == outcome.video_id).execute()
         ctx.blobs.delete_video(outcome.video_id)
@@ -299,4 +317,4 @@ def _requeue_with_rq(task_id: str, attempt: int, delay_s: float) -> None:
 
     job = get_current_job()
     queue = Queue(job.origin, connection=job.connection)
-    queue.enqueue_in(timedelta(seconds=delay_s), run_task, task_id, job_id=f"{task_id}-retry{attempt}")
+    queue.enqueue_in(timedelta(seconds=delay_s), RUN_TASK, task_id, job_id=f"{task_id}-retry{attempt}")

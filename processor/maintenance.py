@@ -6,7 +6,7 @@
 - Orphaned tasks: a `queued` task whose RQ job is gone (Redis lost it, or a worker died between
   taking the job and claiming the row) is queued again.
 - Expiration: unfinished uploads past `tus.expiry_s` go with their bytes, unless a request holds
-  them; stale temp files too. `video-manager cleanup` runs this part once.
+  them; stale temp files and old webhook deliveries too. `video-manager cleanup` runs this part once.
 """
 
 from __future__ import annotations
@@ -18,15 +18,19 @@ from datetime import timedelta
 from rq import Queue
 from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
+from processor.queue import RUN_TASK
+from server.events import Announce, Announcer
+from storage import webhooks
 from storage.blobs import BlobStore
 from storage.chunks import ChunkStore
-from storage.database import db, open_database
+from storage.database import db, open_database, write_transaction
 from storage.models import Task, TaskStatus, utcnow
 from storage.uploads import UploadStore
 from video_manager import metrics
 from video_manager.config import Config
 
 log = logging.getLogger(__name__)
+DELIVERY_HISTORY_S = 30 * 86400  # ended webhook deliveries are listed this long, then forgotten
 
 
 def remove_expired(config: Config) -> dict[str, int]:
@@ -34,6 +38,7 @@ def remove_expired(config: Config) -> dict[str, int]:
         removed = {
             "uploads": UploadStore.from_config(config).remove_expired(),
             "chunked_uploads": ChunkStore.from_config(config).remove_expired(),
+            "webhook_deliveries": webhooks.prune_finished(DELIVERY_HISTORY_S),
         }
     metrics.UPLOADS.labels("expired").inc(removed["uploads"])
     removed["temp_files"] = BlobStore(config.data_dir).sweep_stale_temps()
@@ -42,9 +47,7 @@ def remove_expired(config: Config) -> dict[str, int]:
     return removed
 
 
-def recover_lost_tasks(config: Config, queue: Queue) -> int:
-    from processor.jobs import run_task
-
+def recover_lost_tasks(config: Config, queue: Queue, announce: Announce) -> int:
     cutoff = utcnow() - timedelta(seconds=config.jobs.heartbeat_timeout_s)
     recovered = 0
     blobs = BlobStore(config.data_dir)
@@ -57,15 +60,18 @@ def recover_lost_tasks(config: Config, queue: Queue) -> int:
             )
             if task.attempt <= config.jobs.retries:
                 if Task.update(status=TaskStatus.QUEUED, progress=0.0).where(still_lost).execute():
-                    queue.enqueue(run_task, str(task.id), job_id=f"{task.id}-recover{task.attempt}")
+                    queue.enqueue(RUN_TASK, str(task.id), job_id=f"{task.id}-recover{task.attempt}")
                     log.warning("task %s lost its worker; queued again", task.id)
             else:
-                Task.update(
-                    status=TaskStatus.FAILED,
-                    error_code="worker_lost",
-                    error_detail="the worker running this task stopped, and no retries are left",
-                    ended_at=utcnow(),
-                ).where(still_lost).execute()
+                with write_transaction():
+                    failed = Task.update(
+                        status=TaskStatus.FAILED,
+                        error_code="worker_lost",
+                        error_detail="the worker running this task stopped, and no retries are left",
+                        ended_at=utcnow(),
+                    ).where(still_lost)
+                    if failed.execute():
+                        announce("task.failed", task.owner_id, Task.get_by_id(task.id))
                 log.warning("task %s lost its worker; failed", task.id)
             recovered += 1
     return recovered
@@ -73,8 +79,6 @@ def recover_lost_tasks(config: Config, queue: Queue) -> int:
 
 def requeue_orphans(config: Config, queue: Queue) -> int:
     """Queue again the `queued` tasks that no RQ job will ever run."""
-    from processor.jobs import run_task
-
     cutoff = utcnow() - timedelta(seconds=config.jobs.heartbeat_timeout_s)
     with db.connection_context():
         waiting = list(Task.select().where((Task.status == TaskStatus.QUEUED) & (Task.created_at < cutoff)))
@@ -83,7 +87,7 @@ def requeue_orphans(config: Config, queue: Queue) -> int:
         known = _task_ids_with_jobs(queue)
         orphans = [task for task in waiting if str(task.id) not in known]
         for task in orphans:
-            queue.enqueue(run_task, str(task.id), job_id=f"{task.id}-orphan{int(time.time())}")
+            queue.enqueue(RUN_TASK, str(task.id), job_id=f"{task.id}-orphan{int(time.time())}")
             log.warning("task %s had no job in the queue; queued again", task.id)
     return len(orphans)
 
@@ -104,12 +108,13 @@ def maintenance_loop(config: Config) -> None:
     logging.basicConfig(level=config.server.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     open_database(config.database_url)
     queue = job_queue(config, connect(config))
+    announce = Announcer(config)
     every = max(1.0, config.jobs.heartbeat_timeout_s / 3)
     next_cleanup = time.monotonic() + config.tus.cleanup_interval_s
     while True:
         time.sleep(every)
         try:
-            recover_lost_tasks(config, queue)
+            recover_lost_tasks(config, queue, announce)
             requeue_orphans(config, queue)
             if time.monotonic() >= next_cleanup:
                 next_cleanup = time.monotonic() + config.tus.cleanup_interval_s

@@ -7,6 +7,8 @@ from rq import Queue
 
 from video_manager.config import Config
 
+RUN_TASK = "processor.jobs.run_task"  # by name: the server queues tasks without importing the worker's code
+
 
 def job_queue(config: Config, connection: Redis) -> Queue:
     return Queue(

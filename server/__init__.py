@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from apiflask import APIFlask
+from flask import g
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from server import auth, health, metrics, shares, tasks, videos, web
+from server import auth, health, metrics, shares, tasks, videos, web, webhooks
 from server.errors import register_error_handlers
 from server.openapi import complete_spec
 from server.requests import StreamingRequest
@@ -76,16 +77,19 @@ def create_app(config: Config | None = None) -> APIFlask:
 
     @app.before_request
     def _open_db() -> None:
-        db.connect(reuse_if_open=True)
+        g.opened_db = db.connect(reuse_if_open=True)
 
     @app.teardown_request
     def _close_db(_exc: BaseException | None) -> None:
-        if not db.is_closed():
+        """Only what the request opened (a request context built to make URLs, as the worker's
+        events do, must not close the connection its process is using)."""
+        if g.get("opened_db") and not db.is_closed():
             db.close()
 
     app.spec_processor(complete_spec)
     register_error_handlers(app)
-    for blueprint in (auth.bp, videos.bp, tus.bp, tasks.bp, shares.bp, health.bp, metrics.bp, web.bp):
+    blueprints = (auth.bp, videos.bp, tus.bp, tasks.bp, shares.bp, webhooks.bp, health.bp, metrics.bp, web.bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     metrics.count_requests(app)
 

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
-from server.urls import external_url
-from storage.models import Task, TaskStatus, Video
+from server.services import services
+from server.urls import base_url, external_url
+from storage.models import Share, Task, TaskStatus, Video
 
 
 class VideoOut(BaseModel):
@@ -55,6 +56,18 @@ class TaskOut(BaseModel):
     status_url: str
 
 
+class ShareOut(BaseModel):
+    id: str
+    url: str
+    expires_at: str
+    created_at: str
+    revoked: bool
+
+
+class ShareListOut(BaseModel):
+    results: list[ShareOut]
+
+
 def iso_utc(moment: datetime | None) -> str | None:
     """Timestamps are stored naive in UTC; clients get ISO-8601 with an explicit `Z`."""
     if moment is None:
@@ -94,4 +107,15 @@ def task_out(task: Task) -> dict:
         "started_at": iso_utc(task.started_at),
         "ended_at": iso_utc(task.ended_at),
         "status_url": external_url("tasks.status", task_id=task.id),
+    }
+
+
+def share_out(share: Share) -> dict:
+    token = services().signer.token(share.id, share.expires_at)
+    return {
+        "id": str(share.id),
+        "url": f"{base_url()}/s/{token}",
+        "expires_at": iso_utc(share.expires_at),
+        "created_at": iso_utc(share.created_at),
+        "revoked": share.revoked_at is not None,
     }

@@ -12,11 +12,12 @@ from pydantic import BaseModel, BeforeValidator, Field
 
 from server.auth import current_user, token_auth
 from server.errors import fail, not_found
-from server.schemas import iso_utc
+from server.events import announce
+from server.schemas import ShareListOut, ShareOut, share_out
 from server.services import services
 from server.signing import InvalidShareToken
-from server.urls import base_url
 from server.videos import owned_video, require_ready, send_video
+from storage.database import write_transaction
 from storage.models import Share, Video, utcnow
 
 bp = APIBlueprint("shares", __name__, tag="Share links")
@@ -53,29 +54,6 @@ class ShareIn(BaseModel):
     )
 
 
-class ShareOut(BaseModel):
-    id: str
-    url: str
-    expires_at: str
-    created_at: str
-    revoked: bool
-
-
-class ShareListOut(BaseModel):
-    results: list[ShareOut]
-
-
-def share_out(share: Share) -> dict:
-    token = services().signer.token(share.id, share.expires_at)
-    return {
-        "id": str(share.id),
-        "url": f"{base_url()}/s/{token}",
-        "expires_at": iso_utc(share.expires_at),
-        "created_at": iso_utc(share.created_at),
-        "revoked": share.revoked_at is not None,
-    }
-
-
 @bp.post("/api/videos/<uuid:video_id>/share/")
 @bp.auth_required(token_auth)
 @bp.input(ShareIn, arg_name="body")
@@ -86,7 +64,9 @@ def create(video_id: uuid.UUID, body: ShareIn):
     now = utcnow()
     limit = services().config.shares.max_expiry_s
     expires_at = _expiry(body.expiry_time, now, limit)
-    share = Share.create(video=video, owner=current_user().id, expires_at=_whole_second_after(expires_at))
+    with write_transaction():
+        share = Share.create(video=video, owner=current_user().id, expires_at=_whole_second_after(expires_at))
+        announce("share.created", share.owner_id, share)
     return share_out(share)
 
 
@@ -109,8 +89,10 @@ def revoke(share_id: uuid.UUID):
     if share is None:
         not_found("share link")
     if share.revoked_at is None:
-        share.revoked_at = utcnow()
-        share.save(only=[Share.revoked_at])
+        with write_transaction():
+            share.revoked_at = utcnow()
+            share.save(only=[Share.revoked_at])
+            announce("share.revoked", share.owner_id, share)
     return ""
 
 

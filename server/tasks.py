@@ -12,8 +12,8 @@ from apiflask import APIBlueprint
 from pydantic import BaseModel, BeforeValidator, Field, model_validator
 from redis.exceptions import RedisError
 
-from processor.jobs import run_task
 from processor.probe import frame_rate
+from processor.queue import RUN_TASK
 from server.auth import current_user, token_auth
 from server.errors import fail, not_found
 from server.schemas import TaskOut, task_out
@@ -131,7 +131,7 @@ def _enqueue(kind: str, params: dict) -> Task:
     """Row first, then the job; if Redis is down the row goes again and the client gets 503."""
     task = Task.create(owner=current_user().id, kind=kind, params=json.dumps(params))
     try:
-        services().queue.enqueue(run_task, str(task.id), job_id=str(task.id))
+        services().queue.enqueue(RUN_TASK, str(task.id), job_id=str(task.id))
     except (RedisError, RedisNotConfiguredError):
         task.delete_instance()
         fail(503, "queue_unavailable", "The job queue (Redis) is unavailable; try again shortly.")

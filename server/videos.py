@@ -14,10 +14,11 @@ from processor.probe import InvalidVideoError
 from server import admission
 from server.auth import current_user, token_auth
 from server.errors import fail, not_found
+from server.events import announce
 from server.schemas import VideoListOut, VideoOut, video_out
 from server.services import services
 from server.tus.protocol import metadata_name
-from storage.database import db
+from storage.database import write_transaction
 from storage.models import Video, VideoStatus
 from storage.names import display_name
 from video_manager import metrics
@@ -67,6 +68,7 @@ def upload():
     finally:
         part.close()
     metrics.BYTES_RECEIVED.labels("plain").inc(video.size)
+    announce("video.ready", video.owner_id, video)
     return video_out(video)
 
 
@@ -93,7 +95,8 @@ def get_video(video_id: uuid.UUID):
 @bp.doc(summary="Delete a video, its file and its share links")
 def delete_video(video_id: uuid.UUID):
     video = owned_video(video_id)
-    with db.atomic():
+    with write_transaction():
+        announce("video.deleted", video.owner_id, video)
         video.delete_instance(recursive=True)
     services().blobs.delete_video(video.id)
     return ""

@@ -36,3 +36,10 @@ def open_database(url: str) -> Database:
 
 def is_sqlite() -> bool:
     return isinstance(db.obj, SqliteDatabase)
+
+
+def write_transaction():
+    """A transaction that reads, then writes. On SQLite it takes the write lock at BEGIN: a read
+    first would pin a WAL snapshot, and another process's commit before our first write would
+    then fail that write at once (SQLITE_BUSY_SNAPSHOT) instead of waiting its turn."""
+    return db.atomic(lock_type="IMMEDIATE") if is_sqlite() else db.atomic()

@@ -160,6 +160,55 @@ class Task(BaseModel):
     heartbeat_at = DateTimeField(null=True)
 
 
+class Webhook(BaseModel):
+    """A user's endpoint for events. Its secret signs every delivery (Standard Webhooks), so it
+    is kept as issued, like the share-signing key, and shown to its owner only once."""
+
+    id = UUIDField(primary_key=True, default=uuid.uuid4)
+    owner = ForeignKeyField(User, backref="webhooks", on_delete="CASCADE")
+    url = TextField()
+    events = TextField()  # JSON list of event types, or ["*"]
+    secret = CharField(max_length=64)
+    created_at = DateTimeField(default=utcnow)
+
+
+class DeliveryState:
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # every retry was spent
+
+
+class Delivery(BaseModel):
+    """One event on its way to one webhook. Written with the change it reports (an outbox), then
+    sent by the worker's delivery process until a 2xx or the retry schedule runs out.
+
+    `next_attempt_at` is also the claim: a sender moves it past its own attempt's deadline, so
+    another sender takes the row only if this one died mid-attempt (at-least-once)."""
+
+    id = UUIDField(primary_key=True, default=uuid.uuid4)
+    webhook = ForeignKeyField(Webhook, backref="deliveries", on_delete="CASCADE")
+    event_id = CharField(max_length=40)  # `webhook-id` and the body's `id`: the same on every attempt
+    event_type = CharField(max_length=32)
+    payload = TextField()  # the JSON body, fixed when the event happened
+    state = CharField(max_length=16, default=DeliveryState.PENDING)
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(default=utcnow)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("state", "next_attempt_at"), False),)
+
+
+class DeliveryAttempt(BaseModel):
+    """What one attempt got: the receiver's status code, or why there was none."""
+
+    delivery = ForeignKeyField(Delivery, backref="attempt_log", on_delete="CASCADE")
+    attempt = IntegerField()
+    status_code = IntegerField(null=True)
+    error = CharField(max_length=255, null=True)
+    created_at = DateTimeField(default=utcnow, index=True)
+
+
 class Setting(BaseModel):
     """Values every host must agree on and nobody configured (the generated share-signing key)."""
 
@@ -167,4 +216,7 @@ class Setting(BaseModel):
     value = TextField()
 
 
-ALL_MODELS: list[type[Model]] = [User, Token, Video, Upload, ChunkedUpload, ChunkPart, Task, Share, Setting]
+ALL_MODELS: list[type[Model]] = [
+    User, Token, Video, Upload, ChunkedUpload, ChunkPart, Task, Share, Webhook, Delivery, DeliveryAttempt,
+    Setting,
+]  # fmt: skip

@@ -281,6 +281,47 @@ def wait(task_id: str, url: str, token: str, as_json: bool) -> None:
         _finish_task(run, run.api.task(task_id), True)
 
 
+@main.group()
+def webhook() -> None:
+    """Send your events (video ready, task finished, ...) to a URL, signed (Standard Webhooks)."""
+
+
+@webhook.command("add")
+@click.argument("target_url", metavar="URL")
+@click.option("--events", "events", multiple=True, default=["*"], show_default=True,
+              help="An event type to send (repeat, or separate with commas); * for all.")  # fmt: skip
+@client_options
+def webhook_add(target_url: str, events: tuple[str, ...], url: str, token: str, as_json: bool) -> None:
+    """Add a webhook; prints its id and its signing secret (shown only this once)."""
+    chosen = [event.strip() for group in events for event in group.split(",") if event.strip()]
+    with ClientRun(url, token, as_json) as run:
+        hook = run.api.add_webhook(target_url, chosen)
+        run.show(hook, f"{_webhook_line(hook)}\nsecret {hook['secret']}  (shown only now: keep it)")
+
+
+@webhook.command("list")
+@client_options
+def webhook_list(url: str, token: str, as_json: bool) -> None:
+    """List your webhooks."""
+    with ClientRun(url, token, as_json) as run:
+        hooks = run.api.webhooks()
+        run.show(hooks, "\n".join(_webhook_line(hook) for hook in hooks) or "no webhooks")
+
+
+@webhook.command("delete")
+@click.argument("webhook_id")
+@client_options
+def webhook_delete(webhook_id: str, url: str, token: str, as_json: bool) -> None:
+    """Delete a webhook; deliveries still pending are dropped."""
+    with ClientRun(url, token, as_json) as run:
+        run.api.delete_webhook(webhook_id)
+        run.show({"deleted": webhook_id}, f"deleted {webhook_id}")
+
+
+def _webhook_line(hook: dict) -> str:
+    return f"{hook['id']}  {','.join(hook['events'])}  {hook['url']}"
+
+
 def _finish_task(run: ClientRun, task: dict, wait_for: bool) -> None:
     if wait_for:
         from tqdm import tqdm

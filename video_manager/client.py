@@ -131,6 +131,17 @@ class ApiClient:
     def task(self, task_id: str) -> dict:
         return self.request("GET", f"/api/videos/tasks/{task_id}/status/")
 
+    # -- webhooks ----------------------------------------------------------------------------
+
+    def add_webhook(self, url: str, events: list[str]) -> dict:
+        return self.request("POST", "/api/webhooks/", json={"url": url, "events": events})
+
+    def webhooks(self) -> list[dict]:
+        return self.request("GET", "/api/webhooks/")["results"]
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self.request("DELETE", f"/api/webhooks/{webhook_id}/")
+
     def wait(
         self, task_id: str, on_progress: Callable[[dict], None] | None = None, poll_s: float = 0.25
     ) -> dict:

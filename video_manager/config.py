@@ -127,6 +127,14 @@ class HooksConfig:
 
 
 @dataclass(frozen=True)
+class WebhooksConfig:
+    allow_private: bool = False  # deliver to loopback, private and link-local addresses (tests, LANs)
+    # Seconds before each retry of a failed delivery: the Standard Webhooks schedule, about a day.
+    retry_delays_s: list[float] = field(default_factory=lambda: [5, 300, 1800, 7200, 18000, 36000, 36000])
+    timeout_s: float = 10.0  # one attempt: connect, send, and the receiver's answer
+
+
+@dataclass(frozen=True)
 class MetricsConfig:
     enabled: bool = True  # GET /metrics in Prometheus' text format
     token: str = ""  # when set, /metrics needs `Authorization: Bearer <token>`
@@ -147,6 +155,7 @@ class Config:
     jobs: JobsConfig = field(default_factory=JobsConfig)
     shares: SharesConfig = field(default_factory=SharesConfig)
     hooks: HooksConfig = field(default_factory=HooksConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     base_dir: Path = field(default_factory=Path.cwd)  # relative paths (data_dir) start here
 
@@ -265,7 +274,11 @@ def _parse_env(text: str, expected: typing.Any, env_name: str) -> typing.Any:
             parsed = (
                 json.loads(text)
                 if text.strip().startswith("[")
-                else [item.strip() for item in text.split(",") if item.strip()]
+                else [
+                    _parse_env(item.strip(), typing.get_args(expected)[0], env_name)
+                    for item in text.split(",")
+                    if item.strip()
+                ]
             )
             return _check_type(parsed, expected, env_name)
         return text

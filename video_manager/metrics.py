@@ -40,6 +40,9 @@ TASK_SECONDS = Histogram(
     "videomanager_task_duration_seconds", "Run time of tasks that ended, by kind and mode", ["kind", "mode"],
     buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
 )  # fmt: skip
+WEBHOOK_DELIVERIES = Counter(
+    "videomanager_webhook_deliveries_total", "Webhook delivery attempts by outcome", ["outcome"]
+)  # outcome: delivered, retrying (failed, will be retried), failed (no retries left)
 
 
 def registry(*extra: Collector) -> CollectorRegistry:

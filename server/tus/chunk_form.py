@@ -16,6 +16,7 @@ from processor.probe import InvalidVideoError
 from server import admission
 from server.auth import current_user
 from server.errors import fail
+from server.events import announce
 from server.schemas import video_out
 from server.services import services
 from server.tus.protocol import TUS_VERSION, metadata_name
@@ -84,6 +85,7 @@ def _assemble(session: ChunkedUpload) -> Video:
     except InvalidVideoError as exc:
         svc.chunks.remove(session)
         fail(422, "invalid_video", f"The assembled file is not a video we can read ({exc}).")
+    announce("video.ready", video.owner_id, video)
     svc.chunks.mark_complete(session)
     return video
 

@@ -18,6 +18,7 @@ from server import admission
 from server.auth import current_user, token_auth
 from server.body import READ_SIZE, BodyReader, drain_unread_body
 from server.errors import ApiError, fail
+from server.events import announce, video_event
 from server.services import services
 from server.tus import chunk_form
 from server.tus.protocol import (
@@ -336,9 +337,10 @@ def _finish(upload: Upload) -> None:
         return
     if not Video.select().where(Video.id == upload.id).exists():
         uploads.finish(upload)
-        services().ingestor.ingest_upload(
+        video = services().ingestor.ingest_upload(
             uploads.data, upload.id, size=upload.length, owner_id=upload.owner_id, name=upload.name
         )
+        announce(video_event(video), video.owner_id, video)
     uploads.mark_complete(upload)
     uploads.discard_data(upload)
 

@@ -172,6 +172,29 @@ def test_redis_outage_gives_quick_503s_keeps_uploads_and_recovers(tmp_path, base
         redis.stop()
 
 
+def test_a_worker_started_while_redis_is_down_waits_for_it(tmp_path, base_clip):
+    redis = EmbeddedRedis(tmp_path)
+    redis.start()
+    env = process_env(tmp_path, redis.url)
+    server = LiveServer(env).start()
+    token = cli_create_user(env, "early")
+    video_id = new_upload(server.url, token, len(base_clip)).rsplit("/", 1)[1]
+    assert patch(f"{server.url}/api/videos/chunked_upload/{video_id}", token, 0, base_clip).status_code == 204
+    redis.stop()
+    worker = LiveWorker(env).start()
+    try:
+        time.sleep(3)  # long enough to have given up, were it going to
+        assert worker.process.poll() is None
+        redis.start()  # same port
+        wait_until(lambda: requests.get(f"{server.url}/health", timeout=10).status_code == 200, 30, "healthy")
+        task = trim(server, token, video_id, start_time=0, end_time=1, mode="fast").json()
+        assert wait_task(token, task, timeout_s=60)["status"] == "finished"
+    finally:
+        server.stop()
+        worker.stop()
+        redis.stop()
+
+
 def test_worker_sigterm_lets_the_running_job_finish(tmp_path, redis_server, media_dir):
     clip = make_video(media_dir / "graceful.mp4", seconds=20, size="1280x720", pattern="testsrc2")
     env = process_env(tmp_path, redis_server.url)

@@ -152,7 +152,7 @@ def test_a_silent_long_job_keeps_its_heartbeat_and_its_output(config, database, 
     queue = job_queue(quick, connect(quick))
     deadline = time.monotonic() + 3
     while time.monotonic() < deadline:
-        recover_lost_tasks(quick, queue)
+        recover_lost_tasks(quick, queue, ctx.announce)
         time.sleep(0.3)
     runner.join()
     assert seen["survived"]

@@ -132,6 +132,9 @@ def test_no_token_or_password_in_logs(tmp_path, redis_server, sample_video):
         requests.get(share_url, timeout=10)
         requests.get(f"{server.url}/api/videos/", headers=auth("wrong-" + token), timeout=10)
         assert wait_task(token, task, timeout_s=30)["status"] == "finished"
+    except Exception:
+        print(log_path.read_text(errors="replace")[-4000:])  # what the processes said, for the report
+        raise
     finally:
         server.stop()
         worker.stop()

@@ -1,0 +1,104 @@
+"""Webhook deliveries: a process of its own beside the worker, so a receiver that is down or slow
+never holds a job (or a request).
+
+It claims due deliveries from the database, sends each from a small thread pool with a short
+timeout, signs every attempt as Standard Webhooks says (`webhook-id` stays the same on every
+attempt, `webhook-timestamp` is the attempt's), and records the answer: a 2xx ends it, anything
+else is retried after `webhooks.retry_delays_s`. Several workers (hosts) may run it at once: a
+claim is atomic.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import urllib3
+from standardwebhooks.webhooks import Webhook as Signer
+
+from processor.outbound import UrlRefused, post, resolve
+from storage import webhooks
+from storage.database import db, open_database
+from storage.models import Delivery, DeliveryState
+from video_manager import metrics
+from video_manager.config import Config, WebhooksConfig
+
+log = logging.getLogger(__name__)
+SENDERS = 8  # attempts in flight at once per process
+POLL_S = 0.25
+LEASE_SLACK_S = 30.0  # beyond the attempt's timeout, before another sender may take it over
+USER_AGENT = "video-manager-webhooks/1"
+
+
+def signed_headers(secret: str, event_id: str, body: str, now: datetime) -> dict[str, str]:
+    return {
+        "webhook-id": event_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Signer(secret).sign(event_id, now, body),
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+    }
+
+
+def attempt(delivery: Delivery, config: WebhooksConfig) -> tuple[int | None, str | None]:
+    """Send once: (the receiver's status code, None), or (None, why there was no answer)."""
+    hook = delivery.webhook
+    try:
+        target = resolve(hook.url, allow_private=config.allow_private)
+        headers = signed_headers(hook.secret, delivery.event_id, delivery.payload, datetime.now(UTC))
+        return post(target, delivery.payload.encode(), headers, config.timeout_s), None
+    except UrlRefused as exc:
+        return None, exc.detail
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        return None, _reason(exc)
+
+
+def deliver(delivery: Delivery, config: WebhooksConfig) -> str:
+    """One attempt, recorded; the delivery's state after it."""
+    status_code, error = attempt(delivery, config)
+    with db.connection_context():
+        state = webhooks.record_attempt(delivery, status_code, error, config.retry_delays_s)
+    outcome = "retrying" if state == DeliveryState.PENDING else state or "gone"
+    metrics.WEBHOOK_DELIVERIES.labels(outcome).inc()
+    if state != DeliveryState.DELIVERED:
+        log.info("webhook %s: %s %s → %s", delivery.webhook_id, delivery.event_type,
+                 status_code or error, outcome)  # fmt: skip
+    return state
+
+
+def delivery_loop(config: Config) -> None:
+    """The delivery process: claim what is due, keep up to SENDERS attempts in flight."""
+    logging.basicConfig(level=config.server.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    open_database(config.database_url)
+    lease_s = config.webhooks.timeout_s + LEASE_SLACK_S
+    in_flight: set[Future] = set()
+    with ThreadPoolExecutor(SENDERS, thread_name_prefix="webhook") as pool:
+        while True:
+            in_flight = {future for future in in_flight if not future.done()}
+            room = SENDERS - len(in_flight)
+            if room > 0:
+                try:
+                    with db.connection_context():
+                        due = webhooks.claim_due(room, lease_s)
+                except Exception:
+                    log.exception("could not read due deliveries; will retry")
+                    due = []
+                for delivery in due:
+                    in_flight.add(pool.submit(_deliver_logged, delivery, config.webhooks))
+            time.sleep(POLL_S)
+
+
+def _deliver_logged(delivery: Delivery, config: WebhooksConfig) -> None:
+    try:
+        deliver(delivery, config)
+    except Exception:  # its lease runs out and it is tried again
+        log.exception("delivery %s could not be recorded", delivery.id)
+
+
+def _reason(exc: Exception) -> str:
+    """Why no answer came, short and secret-free (the URL is its owner's own)."""
+    if isinstance(exc, urllib3.exceptions.TimeoutError):
+        return "timed out"
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,113 @@
+"""Requests to URLs our users chose (webhooks), guarded against server-side request forgery.
+
+A user could point a webhook at something only this host can reach: Redis, the cloud's metadata
+service, an admin page on the LAN. So the host is resolved once, every address it resolves to
+must be public (unless `webhooks.allow_private`), and the request then goes to that checked
+address, never to a second DNS answer (no rebinding between the check and the connection).
+Redirects are not followed: a 3xx is the receiver's answer, not a new destination.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import urllib3
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+ANSWER_READ_LIMIT = 64 * 1024  # a receiver's body is read this far, then dropped
+
+
+class UrlRefused(ValueError):
+    """Not a URL we send to; `code` is the API error code, `detail` the sentence for its owner."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a URL leads: the checked address to connect to, and the names the request carries."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+    address: str
+
+    @property
+    def host_header(self) -> str:
+        name = f"[{self.host}]" if ":" in self.host else self.host
+        return name if self.port == DEFAULT_PORTS[self.scheme] else f"{name}:{self.port}"
+
+
+def resolve(url: str, *, allow_private: bool) -> Target:
+    """Check `url` and resolve its host; raises UrlRefused."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UrlRefused("invalid_url", f"The URL is not valid ({exc}).") from None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise UrlRefused("invalid_url", "The URL must be absolute and start with http:// or https://.")
+    if parts.username is not None or parts.password is not None:
+        raise UrlRefused(
+            "invalid_url", "The URL must not carry credentials; check the signature on each delivery instead."
+        )
+    port = port or DEFAULT_PORTS[parts.scheme]
+    try:
+        found = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise UrlRefused("invalid_url", f"The host {parts.hostname} does not resolve.") from None
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
+    if not allow_private:
+        for address in addresses:
+            if not is_public(address):
+                raise UrlRefused(
+                    "private_address",
+                    f"{parts.hostname} resolves to {address}, a loopback, private or link-local address; "
+                    "this server delivers only to public addresses (webhooks.allow_private is off).",
+                )
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Target(parts.scheme, parts.hostname, port, path, addresses[0])
+
+
+def is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def post(target: Target, body: bytes, headers: dict[str, str], timeout_s: float) -> int:
+    """POST `body` to the target's checked address within `timeout_s` in all; the status code.
+    Raises urllib3's errors (and OSError) when no answer came."""
+    timeout = urllib3.Timeout(total=timeout_s)
+    if target.scheme == "https":
+        pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
+            target.address, target.port, timeout=timeout, retries=False,
+            server_hostname=target.host, assert_hostname=target.host,
+        )  # fmt: skip
+    else:
+        pool = urllib3.HTTPConnectionPool(target.address, target.port, timeout=timeout, retries=False)
+    with pool:
+        response = pool.urlopen(
+            "POST",
+            target.path,
+            body=body,
+            headers={**headers, "Host": target.host_header},
+            redirect=False,
+            assert_same_host=False,
+            preload_content=False,
+        )
+        try:
+            response.read(ANSWER_READ_LIMIT)
+        except (urllib3.exceptions.HTTPError, OSError):
+            pass  # the status line is the answer; a body cut short changes nothing
+        finally:
+            response.release_conn()
+        return response.status
