@@ -60,19 +60,19 @@ class Encoding:
     preset: str = "veryfast"
 
 
-def _base(ffmpeg: str) -> list[str]:
+def command_start(ffmpeg: str) -> list[str]:
     return [ffmpeg, "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", "-loglevel", "error"]
 
 
-def _seconds(value: float) -> str:
+def seconds_arg(value: float) -> str:
     return f"{value:.3f}"
 
 
 def trim_fast(ffmpeg: str, source: Source, start: float, end: float, output: Path) -> list[str]:
     """Stream copy: no re-encode; the cut begins on the keyframe at or before `start`."""
     return [
-        *_base(ffmpeg),
-        "-ss", _seconds(start), *source.input(), "-t", _seconds(end - start),
+        *command_start(ffmpeg),
+        "-ss", seconds_arg(start), *source.input(), "-t", seconds_arg(end - start),
         "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", "-avoid_negative_ts", "make_zero",
         *OUTPUT_OPTIONS, str(output),
     ]  # fmt: skip
@@ -122,7 +122,7 @@ def trim_precise(ffmpeg: str, source: Source, window: Window, output: Path, enco
     """Frame-exact: the window's frames re-encoded, starting at 0, with the audio that plays
     along them."""
     command = [
-        *_base(ffmpeg), "-copyts", "-ss", window.seek, *source.input(),
+        *command_start(ffmpeg), "-copyts", "-ss", window.seek, *source.input(),
         "-map", "0:v:0", "-vf", f"{window.video_filter()},setpts=PTS-STARTPTS",
         "-c:v", "libx264", "-crf", str(encoding.crf), "-preset", encoding.preset,
         "-pix_fmt", source.media.pix_fmt if source.media.pix_fmt in PLAYABLE_PIXEL_FORMATS else "yuv420p",
@@ -141,7 +141,7 @@ def encode_piece(
     (the splice moves them) and its stored orientation (a phone video's rotation stays in the
     track's display matrix, as for the copied frames, instead of being applied to the pixels)."""
     return [
-        *_base(ffmpeg), "-copyts", "-noaccurate_seek", "-noautorotate", "-ss", window.keyframe_seek,
+        *command_start(ffmpeg), "-copyts", "-noaccurate_seek", "-noautorotate", "-ss", window.keyframe_seek,
         *source.input(),
         "-map", "0:v:0", "-an", "-vf", window.video_filter(),
         "-c:v", "libx264", "-crf", str(encoding.crf), "-preset", encoding.preset, "-profile:v", profile,
@@ -154,7 +154,7 @@ def encode_piece(
 def encode_audio(ffmpeg: str, source: Source, window: Window, output: Path) -> list[str]:
     """The window's audio as AAC starting at 0 (a smart cut's audio)."""
     return [
-        *_base(ffmpeg), "-copyts", "-ss", window.seek, *source.input(),
+        *command_start(ffmpeg), "-copyts", "-ss", window.seek, *source.input(),
         "-map", "0:a:0", "-vn", "-af", window.audio_filter(), *AAC,
         *OUTPUT_OPTIONS, str(output),
     ]  # fmt: skip
@@ -175,7 +175,7 @@ def concat_list(sources: list[Source]) -> str:
 
 def merge_copy(ffmpeg: str, list_file: Path, output: Path, *, remote: bool = False) -> list[str]:
     return [
-        *_base(ffmpeg),
+        *command_start(ffmpeg),
         *containers.input_options("concat", also_allow="concat", remote=remote), "-safe", "0",
         "-i", str(list_file),
         "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", *OUTPUT_OPTIONS, str(output),
@@ -197,20 +197,20 @@ def merge_normalised(ffmpeg: str, sources: list[Source], output: Path, encoding:
         filters.append(
             f"[{index}:v:0]scale={width}:{height}:force_original_aspect_ratio=decrease,"
             f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={rate},format=yuv420p,"
-            f"trim=duration={_seconds(source.media.duration)},setpts=PTS-STARTPTS[v{index}]"
+            f"trim=duration={seconds_arg(source.media.duration)},setpts=PTS-STARTPTS[v{index}]"
         )
         joined += f"[v{index}]"
         if with_audio:
             audio_in = f"[{index}:a:0]" if source.has_audio else f"anullsrc=r={AUDIO_RATE}:cl=stereo,"
             filters.append(
                 f"{audio_in}aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,"
-                f"atrim=duration={_seconds(source.media.duration)},asetpts=PTS-STARTPTS[a{index}]"
+                f"atrim=duration={seconds_arg(source.media.duration)},asetpts=PTS-STARTPTS[a{index}]"
             )
             joined += f"[a{index}]"
     audio_flag = 1 if with_audio else 0
     filters.append(f"{joined}concat=n={len(sources)}:v=1:a={audio_flag}[v]" + ("[a]" if with_audio else ""))
     command = [
-        *_base(ffmpeg), *inputs, "-filter_complex", ";".join(filters), "-map", "[v]",
+        *command_start(ffmpeg), *inputs, "-filter_complex", ";".join(filters), "-map", "[v]",
         "-c:v", "libx264", "-crf", str(encoding.crf), "-preset", encoding.preset,
     ]  # fmt: skip
     if with_audio:

@@ -22,11 +22,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from peewee import DatabaseError, InterfaceError, OperationalError
+from rq import Queue, get_current_job
 
 from processor import ffmpeg
 from processor.ingest import Ingestor, media_info
 from processor.probe import InvalidVideoError
-from processor.queue import RUN_TASK
+from processor.queue import PREPARE, RUN_TASK
 from processor.runner import FfmpegError, run_ffmpeg
 from processor.smart_cut import SmartCutter, SpliceError
 from server.events import Announce, Announcer
@@ -180,15 +181,23 @@ WORK = {"trim": trim, "merge": merge}
 # -- the RQ entry point ------------------------------------------------------------------------
 
 
+def process_config() -> Config:
+    """The config of the worker running this job."""
+    if _process_config is None:
+        raise RuntimeError("jobs run in a worker started by `video-manager worker` (no config)")
+    return _process_config
+
+
 def run_task(task_id: str) -> str | None:
     """Claim the task, do its work, record the outcome. Returns the new video id, if any."""
-    config = _process_config
-    if config is None:
-        raise RuntimeError("run_task runs in a worker started by `video-manager worker` (no config)")
+    config = process_config()
     open_database(config.database_url)
     with db.connection_context():
         ctx = dataclasses.replace(JobContext.from_config(config, _process_announce), task_id=task_id)
-        return _run_task(ctx, task_id, requeue=_requeue_with_rq)
+        made = _run_task(ctx, task_id, requeue=_requeue_with_rq)
+    if made is not None:
+        _current_queue().enqueue(PREPARE, made, job_id=f"prepare-{made}")  # its poster, and more
+    return made
 
 
 def _run_task(ctx: JobContext, task_id: str, requeue: Callable[[str, int, float], None]) -> str | None:
@@ -312,9 +321,12 @@ def _describe(exc: Exception) -> tuple[str, str, bool]:
     return "internal_error", f"the worker hit a temporary error ({type(exc).__name__})", True
 
 
-def _requeue_with_rq(task_id: str, attempt: int, delay_s: float) -> None:
-    from rq import Queue, get_current_job
-
+def _current_queue() -> Queue:
+    """The queue of the job this worker is running."""
     job = get_current_job()
-    queue = Queue(job.origin, connection=job.connection)
-    queue.enqueue_in(timedelta(seconds=delay_s), RUN_TASK, task_id, job_id=f"{task_id}-retry{attempt}")
+    return Queue(job.origin, connection=job.connection)
+
+
+def _requeue_with_rq(task_id: str, attempt: int, delay_s: float) -> None:
+    retry_id = f"{task_id}-retry{attempt}"
+    _current_queue().enqueue_in(timedelta(seconds=delay_s), RUN_TASK, task_id, job_id=retry_id)

@@ -7,7 +7,11 @@ from rq import Queue
 
 from video_manager.config import Config
 
-RUN_TASK = "processor.jobs.run_task"  # by name: the server queues tasks without importing the worker's code
+# Jobs by name: the server queues them without importing the worker's code.
+RUN_TASK = "processor.jobs.run_task"
+PREPARE = "processor.renditions.prepare"  # poster, short storyboard, faststart copy: at ingest
+STORYBOARD = "processor.renditions.storyboard"
+STREAM = "processor.renditions.stream"  # HLS
 
 
 def job_queue(config: Config, connection: Redis) -> Queue:

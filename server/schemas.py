@@ -25,6 +25,7 @@ class VideoOut(BaseModel):
     source: str
     created_at: str
     download_url: str
+    thumbnail_url: str = Field(description="The poster (JPEG); `?time=S&width=W` for any frame")
 
 
 class VideoListOut(BaseModel):
@@ -90,6 +91,7 @@ def video_out(video: Video) -> dict:
         "source": video.source,
         "created_at": iso_utc(video.created_at),
         "download_url": external_url("videos.download", video_id=video.id),
+        "thumbnail_url": external_url("media.thumbnail", video_id=video.id),
     }
 
 

@@ -13,10 +13,13 @@ from rq import Queue
 
 from processor.ingest import Ingestor
 from processor.queue import job_queue
+from processor.renditions import Renderer
 from server.signing import ShareSigner
 from storage.blobs import BlobStore
 from storage.chunks import ChunkStore
+from storage.media import media_store_from_config
 from storage.uploads import UploadStore
+from video_manager import binaries
 from video_manager.config import Config
 from video_manager.redis_client import connect
 
@@ -28,17 +31,27 @@ class Services:
     uploads: UploadStore
     chunks: ChunkStore
     signer: ShareSigner
+    renderer: Renderer
     _redis: Redis | None = field(default=None, repr=False)
 
     @classmethod
     def from_config(cls, config: Config) -> Services:
         uploads = UploadStore.from_config(config)
+        ingestor = Ingestor.from_config(config)
+        renderer = Renderer(
+            config=config,
+            media=media_store_from_config(config),
+            blobs=ingestor.blobs,
+            locks=uploads.locks,
+            ffmpeg=binaries.ffmpeg_path(config.ffmpeg.ffmpeg),
+        )
         return cls(
             config=config,
-            ingestor=Ingestor.from_config(config),
+            ingestor=ingestor,
             uploads=uploads,
             chunks=ChunkStore.from_config(config, uploads.data),
             signer=ShareSigner.from_config(config),
+            renderer=renderer,
         )
 
     @property

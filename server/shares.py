@@ -21,6 +21,7 @@ from storage.database import write_transaction
 from storage.models import Share, Video, utcnow
 
 bp = APIBlueprint("shares", __name__, tag="Share links")
+PUBLIC_CACHING = "private, max-age=0, must-revalidate"  # a link may be revoked at any moment
 
 
 def parse_expiry(value: object) -> float | datetime:
@@ -99,6 +100,14 @@ def revoke(share_id: uuid.UUID):
 @bp.route("/s/<token>", methods=["GET", "HEAD"])
 @bp.doc(summary="Public download of a shared video (no token; Range supported)", security=[])
 def public(token: str):
+    response = send_video(live_share(token).video, as_attachment=False)
+    response.headers["Cache-Control"] = PUBLIC_CACHING
+    return response
+
+
+def live_share(token: str) -> Share:
+    """The share (with its video) a public URL names: 404 unknown or tampered, 410 revoked or
+    expired. Everything under /s/<token> goes through here."""
     try:
         share_id, expires_at = services().signer.verify(token)
     except InvalidShareToken:
@@ -110,9 +119,7 @@ def public(token: str):
         fail(410, "link_revoked", "This link has been revoked.")
     if min(share.expires_at, expires_at) <= utcnow():
         fail(410, "link_expired", "This link has expired.")
-    response = send_video(share.video, as_attachment=False)
-    response.headers["Cache-Control"] = "private, max-age=0, must-revalidate"
-    return response
+    return share
 
 
 def _whole_second_after(moment: datetime) -> datetime:

@@ -15,6 +15,7 @@ from server import admission
 from server.auth import current_user, token_auth
 from server.errors import fail, not_found
 from server.events import announce
+from server.queueing import prepare_for_viewing
 from server.schemas import VideoListOut, VideoOut, video_out
 from server.services import services
 from server.tus.protocol import metadata_name
@@ -69,6 +70,7 @@ def upload():
         part.close()
     metrics.BYTES_RECEIVED.labels("plain").inc(video.size)
     announce("video.ready", video.owner_id, video)
+    prepare_for_viewing(video)
     return video_out(video)
 
 
@@ -99,6 +101,7 @@ def delete_video(video_id: uuid.UUID):
         announce("video.deleted", video.owner_id, video)
         video.delete_instance(recursive=True)
     services().blobs.delete_video(video.id)
+    services().renderer.media.delete_all(video.id)
     return ""
 
 

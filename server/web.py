@@ -15,7 +15,7 @@ from server.services import services
 
 bp = APIBlueprint("web", __name__, enable_openapi=False)
 
-VENDORED = {"uppy": "uppy/dist", "swagger-ui": "swagger-ui-dist"}
+VENDORED = {"uppy": "uppy/dist", "swagger-ui": "swagger-ui-dist", "hls.js": "hls.js/dist"}
 
 
 @bp.get("/")

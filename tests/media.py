@@ -22,10 +22,13 @@ def make_video(
     audio_rate: int = 48000,
     beep: bool = False,
     encoder_args: tuple[str, ...] = ("-preset", "ultrafast"),
+    video_filter: str = "",
+    index_first: bool = True,
 ) -> Path:
     """A test clip (H.264/AAC by default) with a keyframe every `gop` frames; the container
     follows the file's extension. `beep` adds a 4 kHz beep at the start of every second, so the
-    audio's place in time can be measured; `encoder_args` replace x264's defaults here."""
+    audio's place in time can be measured; `encoder_args` replace x264's defaults here;
+    `video_filter` is applied to the picture; `index_first=False` leaves an MP4's index at its end."""
     command = [
         binaries.ffmpeg_path(),
         "-v",
@@ -40,6 +43,8 @@ def make_video(
         tone = f"sine=frequency={1000 if beep else 440}:sample_rate={audio_rate}"
         command += ["-f", "lavfi", "-i", tone + (":beep_factor=4" if beep else "")]
     command += ["-t", str(seconds), "-c:v", video_codec, "-pix_fmt", "yuv420p", "-g", str(gop)]
+    if video_filter:
+        command += ["-vf", video_filter]
     if video_codec == "libx264":
         command += list(encoder_args)
     elif video_codec == "libx265":
@@ -48,7 +53,7 @@ def make_video(
         command += ["-deadline", "realtime", "-cpu-used", "8"]
     if audio:
         command += ["-c:a", audio_codec]
-    if path.suffix in (".mp4", ".mov"):
+    if path.suffix in (".mp4", ".mov") and index_first:
         command += ["-movflags", "+faststart"]
     subprocess.run([*command, str(path)], check=True)
     return path

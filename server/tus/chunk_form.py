@@ -17,6 +17,7 @@ from server import admission
 from server.auth import current_user
 from server.errors import fail
 from server.events import announce
+from server.queueing import prepare_for_viewing
 from server.schemas import video_out
 from server.services import services
 from server.tus.protocol import TUS_VERSION, metadata_name
@@ -86,6 +87,7 @@ def _assemble(session: ChunkedUpload) -> Video:
         svc.chunks.remove(session)
         fail(422, "invalid_video", f"The assembled file is not a video we can read ({exc}).")
     announce("video.ready", video.owner_id, video)
+    prepare_for_viewing(video)
     svc.chunks.mark_complete(session)
     return video
 

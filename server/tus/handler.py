@@ -19,6 +19,7 @@ from server.auth import current_user, token_auth
 from server.body import READ_SIZE, BodyReader, drain_unread_body
 from server.errors import ApiError, fail
 from server.events import announce, video_event
+from server.queueing import prepare_for_viewing
 from server.services import services
 from server.tus import chunk_form
 from server.tus.protocol import (
@@ -40,7 +41,7 @@ from server.tus.protocol import (
 )
 from server.urls import external_url
 from storage.locks import LockUnavailableError, UploadLockedError
-from storage.models import Upload, Video
+from storage.models import Upload, Video, VideoStatus
 from storage.names import display_name
 from storage.uploads import (
     ConcatError,
@@ -341,6 +342,8 @@ def _finish(upload: Upload) -> None:
             uploads.data, upload.id, size=upload.length, owner_id=upload.owner_id, name=upload.name
         )
         announce(video_event(video), video.owner_id, video)
+        if video.status == VideoStatus.READY:
+            prepare_for_viewing(video)
     uploads.mark_complete(upload)
     uploads.discard_data(upload)
 

@@ -1,0 +1,194 @@
+"""What viewers need, made from a video: the poster and storyboard, thumbnails at any time, the
+HLS rendition, and a `+faststart` copy of an MP4 whose index is at the end.
+
+`Renderer` makes each one (the server uses it for thumbnails on demand and for a poster that
+is not there yet); the RQ entry points below are the worker's side: `prepare` at ingest (the
+poster, the storyboard of a short video, the faststart copy), `storyboard` and `stream` (HLS)
+when first asked for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from processor import stills, streaming
+from processor.ffmpeg import Encoding, Source
+from processor.ingest import media_info
+from processor.runner import FfmpegError, run_ffmpeg
+from storage.blobs import BlobStore, blob_store_from_config
+from storage.database import db, open_database
+from storage.locks import Locker, locker_from_config
+from storage.media import MediaStore, media_store_from_config
+from storage.models import Video, VideoStatus
+from video_manager import binaries
+from video_manager.config import Config
+
+log = logging.getLogger(__name__)
+POSTER = "poster.jpg"
+SPRITE = "storyboard.jpg"
+STORYBOARD = "storyboard.json"
+FASTSTART = "faststart.mp4"
+STORYBOARD_AT_INGEST_S = 600  # shorter videos get theirs at ingest, longer ones when first asked
+THUMBNAILS_KEPT = 64  # per video and host; the oldest go first
+PICTURE_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class Renderer:
+    config: Config
+    media: MediaStore
+    blobs: BlobStore
+    locks: Locker
+    ffmpeg: str
+
+    @classmethod
+    def from_config(cls, config: Config) -> Renderer:
+        return cls(
+            config=config,
+            media=media_store_from_config(config),
+            blobs=blob_store_from_config(config),
+            locks=locker_from_config(config),
+            ffmpeg=binaries.ffmpeg_path(config.ffmpeg.ffmpeg),
+        )
+
+    def source(self, video: Video) -> Source:
+        return Source(path=self.blobs.source(video.id), media=media_info(video), remote=self.blobs.remote)
+
+    def _run(
+        self, command: list[str], *, duration: float = 0.0, timeout_s: float = PICTURE_TIMEOUT_S
+    ) -> None:
+        run_ffmpeg(
+            command,
+            expected_duration=duration,
+            timeout_s=min(timeout_s, self.config.ffmpeg.timeout_s),
+            memory_limit_mb=self.config.ffmpeg.memory_limit_mb,
+        )
+
+    # -- pictures ------------------------------------------------------------------------------
+
+    def poster(self, video: Video) -> Path:
+        made = self.media.get(video.id, POSTER)
+        if made is not None:
+            return made
+        with self.media.staged(".jpg") as staged:
+            self._run(stills.poster(self.ffmpeg, self.source(video), staged))
+            return self.media.put(video.id, POSTER, staged)
+
+    def thumbnail(self, video: Video, seconds: float, width: int) -> Path:
+        """The frame on screen at `seconds`, kept on this host for the next time it is asked."""
+        name = f"thumb-{round(seconds * 1000)}-{width}.jpg"
+        made = self.media.get(video.id, name)
+        if made is not None:
+            return made
+        with self.media.staged(".jpg") as staged:
+            self._run(stills.frame_at(self.ffmpeg, self.source(video), seconds, width, staged))
+            kept = self.media.cache(video.id, name, staged)
+        older = self.media.names(video.id, "thumb-")
+        if len(older) > THUMBNAILS_KEPT:
+            by_age = sorted(older, key=lambda n: self.media.path(video.id, n).stat().st_mtime)
+            self.media.remove(video.id, [n for n in by_age[: len(older) - THUMBNAILS_KEPT] if n != name])
+        return kept
+
+    def storyboard(self, video: Video) -> stills.Storyboard:
+        made = self.storyboard_if_made(video)
+        if made is not None:
+            return made
+        board = stills.Storyboard.for_duration(video.duration or 0.0)
+        with self.media.staged(".jpg") as sprite, self.media.staged(".json") as layout:
+            self._run(stills.storyboard(self.ffmpeg, self.source(video), board, sprite),
+                      duration=video.duration or 0.0, timeout_s=self.config.ffmpeg.timeout_s)  # fmt: skip
+            layout.write_text(json.dumps(board.as_dict()))
+            self.media.put(video.id, SPRITE, sprite)
+            self.media.put(video.id, STORYBOARD, layout)  # last: its presence means both are there
+        return board
+
+    def storyboard_if_made(self, video: Video) -> stills.Storyboard | None:
+        layout = self.media.get(video.id, STORYBOARD)
+        return stills.Storyboard(**json.loads(layout.read_text())) if layout else None
+
+    # -- playback ------------------------------------------------------------------------------
+
+    def faststart(self, video: Video) -> Path | None:
+        """A copy with the index in front, when the stored MP4 has it at the end (local store)."""
+        if self.blobs.remote or video.content_type != "video/mp4":
+            return None
+        if not streaming.index_at_end(self.blobs.video_path(video.id)):
+            return None
+        made = self.media.get(video.id, FASTSTART)
+        if made is not None:
+            return made
+        with self.media.staged(".mp4") as staged:
+            self._run(streaming.faststart(self.ffmpeg, self.source(video), staged),
+                      duration=video.duration or 0.0, timeout_s=self.config.ffmpeg.timeout_s)  # fmt: skip
+            return self.media.put(video.id, FASTSTART, staged)
+
+    def stream(self, video: Video) -> None:
+        """The HLS rendition, written where the server serves it from as it grows; one maker at
+        a time per video (a second request while it is being made finds the lock held)."""
+        with self.locks.hold_if_free(f"hls-{video.id}") as taken:
+            if not taken or hls_complete(self.media, video.id):
+                return
+            self.media.remove(video.id, self.media.names(video.id, "hls"))  # an earlier, broken run
+            folder = self.media.path(video.id, streaming.PLAYLIST).parent
+            folder.mkdir(parents=True, exist_ok=True)
+            encoding = Encoding(crf=self.config.jobs.x264_crf, preset=self.config.jobs.x264_preset)
+            self._run(streaming.hls(self.ffmpeg, self.source(video), folder, encoding),
+                      duration=video.duration or 0.0, timeout_s=self.config.ffmpeg.timeout_s)  # fmt: skip
+            self.media.upload_made(video.id, self.media.names(video.id, "hls"))
+
+
+def hls_complete(media: MediaStore, video_id: uuid.UUID) -> bool:
+    playlist = media.get(video_id, streaming.PLAYLIST)
+    return playlist is not None and streaming.END_TAG in playlist.read_text()
+
+
+# -- the worker's jobs -----------------------------------------------------------------------------
+
+
+def prepare(video_id: str) -> None:
+    """At ingest: the poster, the storyboard of a short video, the faststart copy if needed."""
+    with _video(video_id) as (renderer, video):
+        if video is None:
+            return
+        started = time.monotonic()
+        renderer.poster(video)
+        if (video.duration or 0.0) <= STORYBOARD_AT_INGEST_S:
+            renderer.storyboard(video)
+        renderer.faststart(video)
+        log.info("video %s prepared for viewing in %.2f s", video_id, time.monotonic() - started)
+
+
+def storyboard(video_id: str) -> None:
+    with _video(video_id) as (renderer, video):
+        if video is not None:
+            renderer.storyboard(video)
+
+
+def stream(video_id: str) -> None:
+    with _video(video_id) as (renderer, video):
+        if video is not None:
+            renderer.stream(video)
+
+
+@contextlib.contextmanager
+def _video(video_id: str) -> Iterator[tuple[Renderer, Video | None]]:
+    """The renderer and the ready video (None if it went meanwhile), with a database connection.
+    A failure is logged, not retried: whoever asks for the picture next has it made then."""
+    from processor.jobs import process_config
+
+    config = process_config()
+    open_database(config.database_url)
+    renderer = Renderer.from_config(config)
+    with db.connection_context():
+        video = Video.get_or_none((Video.id == video_id) & (Video.status == VideoStatus.READY))
+        try:
+            yield renderer, video
+        except (FfmpegError, OSError) as exc:
+            log.warning("could not make what viewers need of video %s: %s", video_id, exc)

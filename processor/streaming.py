@@ -1,0 +1,77 @@
+"""ffmpeg commands for playback renditions: HLS (fMP4 segments) and the `+faststart` copy.
+
+HLS is cut on keyframes by stream copy when browsers can play the streams as they are (H.264
+8-bit 4:2:0, AAC or no audio); anything else is re-encoded. ffmpeg writes an EVENT playlist
+that grows as segments are finished (each written to a temp name, then renamed), so a player
+can start before the whole source has been read.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+from processor.ffmpeg import AAC, Encoding, Source, command_start
+
+PLAYLIST = "hls.m3u8"
+INIT_SEGMENT = "hls-init.mp4"
+SEGMENT_PATTERN = "hls-%05d.m4s"
+SEGMENT_S = 6
+END_TAG = "#EXT-X-ENDLIST"
+
+
+def copyable_for_hls(source: Source) -> bool:
+    media = source.media
+    return (
+        media.video_codec == "h264"
+        and media.pix_fmt in ("yuv420p", "yuvj420p")
+        and media.audio_codec in (None, "aac")
+    )
+
+
+def hls(ffmpeg: str, source: Source, folder: Path, encoding: Encoding) -> list[str]:
+    if copyable_for_hls(source):
+        codecs = ["-c", "copy"]
+    else:
+        codecs = [
+            "-c:v", "libx264", "-preset", encoding.preset, "-crf", str(encoding.crf),
+            "-pix_fmt", "yuv420p", "-force_key_frames", f"expr:gte(t,n_forced*{SEGMENT_S})", *AAC,
+        ]  # fmt: skip
+    return [
+        *command_start(ffmpeg), *source.input(), "-map", "0:v:0", "-map", "0:a:0?", *codecs,
+        "-f", "hls", "-hls_time", str(SEGMENT_S), "-hls_playlist_type", "event",
+        "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", INIT_SEGMENT,
+        "-hls_segment_filename", str(folder / SEGMENT_PATTERN),
+        "-hls_flags", "temp_file+independent_segments", str(folder / PLAYLIST),
+    ]  # fmt: skip
+
+
+def faststart(ffmpeg: str, source: Source, output: Path) -> list[str]:
+    """The same streams, copied, with the index (`moov`) moved to the front."""
+    return [
+        *command_start(ffmpeg), *source.input(), "-map", "0:v", "-map", "0:a?", "-c", "copy",
+        "-movflags", "+faststart", "-f", "mp4", str(output),
+    ]  # fmt: skip
+
+
+def index_at_end(path: Path) -> bool:
+    """Whether an MP4's `moov` box comes after its `mdat`: a browser must then fetch the end of
+    the file before it can play. Reads only the top-level box headers."""
+    with open(path, "rb") as handle:
+        size_of_file = path.stat().st_size
+        position = 0
+        while position + 8 <= size_of_file:
+            handle.seek(position)
+            size, kind = struct.unpack(">I4s", handle.read(8))
+            if size == 1:
+                (size,) = struct.unpack(">Q", handle.read(8))
+            elif size == 0:
+                size = size_of_file - position
+            if kind == b"moov":
+                return False
+            if kind == b"mdat":
+                return True
+            if size < 8:
+                return False
+            position += size
+    return False

@@ -1,0 +1,186 @@
+"""Seeing a video before cutting it: the poster and thumbnails at any time, the storyboard for
+scrubbing, and HLS for shares too big to download before playing.
+
+Pictures are made by ffmpeg under the usual input rules and limits: the poster at ingest (by
+the worker; on demand here if it is not there yet), thumbnails on demand (a few at a time per
+process, kept for the next request), the storyboard by the worker (at ingest for short videos,
+else on the first request: 202 until it is ready). HLS is cut by the worker on the first
+request for a share's playlist; the playlist is served as soon as its first segment exists and
+grows until ffmpeg is done.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+
+from apiflask import APIBlueprint
+from flask import Response, send_file
+from pydantic import BaseModel, Field
+
+from processor import stills, streaming
+from processor.queue import STORYBOARD, STREAM
+from processor.renditions import POSTER, SPRITE, hls_complete
+from processor.runner import FfmpegError
+from server.auth import token_auth
+from server.errors import fail, not_found
+from server.queueing import queue_job
+from server.services import services
+from server.shares import PUBLIC_CACHING, live_share
+from server.urls import external_url
+from server.videos import owned_video, require_ready
+from storage.models import Video
+
+bp = APIBlueprint("media", __name__, tag="Viewing")
+RENDERING = threading.BoundedSemaphore(2)  # thumbnails made at once by one server process
+OWNER_CACHING = "private, max-age=86400"  # a video never changes, nor its frame at a time
+STORYBOARD_RETRY_S = 2
+FIRST_SEGMENT_WAIT_S = 8.0  # a player's first playlist request waits this long for a segment
+SEGMENT_NAME = re.compile(r"hls-(?:init\.mp4|\d{5}\.m4s)")
+
+
+class ThumbnailQuery(BaseModel):
+    time: float | None = Field(None, ge=0, description="Seconds; omitted: the poster")
+    width: int | None = Field(
+        None, ge=stills.MIN_THUMB_WIDTH, le=stills.MAX_THUMB_WIDTH, description="Pixels (height follows)"
+    )
+
+
+@bp.get("/api/videos/<uuid:video_id>/thumbnail.jpg")
+@bp.auth_required(token_auth)
+@bp.input(ThumbnailQuery, location="query", arg_name="query")
+@bp.doc(summary="The poster, or the frame at `time` seconds (JPEG; ETag, cached)")
+def thumbnail(video_id: uuid.UUID, query: ThumbnailQuery):
+    response = _picture(require_ready(owned_video(video_id)), query)
+    response.headers["Cache-Control"] = OWNER_CACHING
+    return response
+
+
+@bp.get("/s/<token>/thumbnail.jpg")
+@bp.input(ThumbnailQuery, location="query", arg_name="query")
+@bp.doc(summary="The shared video's poster, or its frame at `time` seconds", security=[])
+def shared_thumbnail(token: str, query: ThumbnailQuery):
+    response = _picture(live_share(token).video, query)
+    response.headers["Cache-Control"] = PUBLIC_CACHING
+    return response
+
+
+def _picture(video: Video, query: ThumbnailQuery) -> Response:
+    renderer = services().renderer
+    if query.time is not None and video.duration is not None and query.time > video.duration:
+        fail(400, "out_of_range", f"time {query.time:g} is beyond the video's duration {video.duration:g}.")
+    try:
+        if query.time is None and query.width is None:
+            path = renderer.media.get(video.id, POSTER) or _rendering(renderer.poster, video)
+        else:
+            width = query.width or stills.POSTER_WIDTH
+            path = _rendering(renderer.thumbnail, video, query.time or 0.0, width)
+    except FfmpegError as exc:
+        fail(422, "unreadable_video", f"No picture could be made of this video ({exc.code}).")
+    return send_file(path, mimetype="image/jpeg", conditional=True, etag=True, max_age=None)
+
+
+def _rendering(make, *args):
+    with RENDERING:
+        return make(*args)
+
+
+@bp.get("/api/videos/<uuid:video_id>/storyboard.vtt")
+@bp.auth_required(token_auth)
+@bp.doc(
+    summary="WebVTT cues pointing into the storyboard sprite, for scrubbing previews",
+    responses={202: "Being made: ask again after Retry-After seconds"},
+)
+def storyboard(video_id: uuid.UUID):
+    video = require_ready(owned_video(video_id))
+    board = services().renderer.storyboard_if_made(video)
+    if board is None:
+        queue_job(STORYBOARD, video.id)
+        response = Response(
+            '{"status": "pending", "detail": "The storyboard is being made; ask again shortly."}',
+            status=202,
+            mimetype="application/json",
+        )
+        response.headers["Retry-After"] = str(STORYBOARD_RETRY_S)
+        return response
+    sprite = external_url("media.storyboard_sprite", video_id=video.id)
+    response = Response(storyboard_vtt(board, video.duration or 0.0, sprite), mimetype="text/vtt")
+    response.headers["Cache-Control"] = OWNER_CACHING
+    return response
+
+
+@bp.get("/api/videos/<uuid:video_id>/storyboard.jpg")
+@bp.auth_required(token_auth)
+@bp.doc(summary="The storyboard sprite (tiles named by storyboard.vtt)")
+def storyboard_sprite(video_id: uuid.UUID):
+    video = require_ready(owned_video(video_id))
+    path = services().renderer.media.get(video.id, SPRITE)
+    if path is None:
+        not_found("storyboard (ask for storyboard.vtt first)")
+    response = send_file(path, mimetype="image/jpeg", conditional=True, etag=True, max_age=None)
+    response.headers["Cache-Control"] = OWNER_CACHING
+    return response
+
+
+def storyboard_vtt(board: stills.Storyboard, duration: float, sprite_url: str) -> str:
+    cues = ["WEBVTT", ""]
+    for index in range(board.count):
+        start = index * board.interval
+        end = min(duration, start + board.interval)
+        if end <= start:
+            break
+        x, y, width, height = board.tile(index)
+        cues += [f"{_clock(start)} --> {_clock(end)}", f"{sprite_url}#xywh={x},{y},{width},{height}", ""]
+    return "\n".join(cues)
+
+
+def _clock(seconds: float) -> str:
+    minutes, millis = divmod(round(seconds * 1000), 60_000)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}:{millis // 1000:02d}.{millis % 1000:03d}"
+
+
+@bp.get("/s/<token>/hls.m3u8")
+@bp.doc(
+    summary="HLS playlist of the shared video (fMP4 segments, cut by the worker on first request)",
+    security=[],
+    responses={503: "Still being started: retry"},
+)
+def shared_playlist(token: str):
+    video = live_share(token).video
+    media = services().renderer.media
+    if not hls_complete(media, video.id):
+        _await_first_segment(video)
+    response = send_file(
+        media.path(video.id, streaming.PLAYLIST), mimetype="application/vnd.apple.mpegurl", max_age=None
+    )
+    response.headers["Cache-Control"] = "no-cache"  # it grows until ffmpeg is done
+    return response
+
+
+def _await_first_segment(video: Video) -> None:
+    media = services().renderer.media
+    playlist = media.path(video.id, streaming.PLAYLIST)
+    stale = not playlist.is_file() or time.time() - playlist.stat().st_mtime > 2 * streaming.SEGMENT_S + 30
+    if stale and not queue_job(STREAM, video.id):
+        fail(503, "queue_unavailable", "The job queue (Redis) is unavailable; try again shortly.")
+    deadline = time.monotonic() + FIRST_SEGMENT_WAIT_S
+    while time.monotonic() < deadline:
+        if playlist.is_file() and ".m4s" in playlist.read_text():
+            return
+        time.sleep(0.1)
+    fail(503, "rendition_pending", "The stream is being prepared; try again shortly.", {"Retry-After": "2"})
+
+
+@bp.get("/s/<token>/<name>")
+@bp.doc(summary="A segment of the shared video's HLS rendition", security=[])
+def shared_segment(token: str, name: str):
+    video = live_share(token).video
+    path = services().renderer.media.get(video.id, name) if SEGMENT_NAME.fullmatch(name) else None
+    if path is None:
+        not_found("segment")
+    response = send_file(path, mimetype="video/iso.segment" if name.endswith(".m4s") else "video/mp4",
+                         conditional=True, etag=True, max_age=None)  # fmt: skip
+    response.headers["Cache-Control"] = PUBLIC_CACHING
+    return response

@@ -1,0 +1,184 @@
+"""Seeing a video: posters, thumbnails at a time, storyboards and HLS for shares, end to end with a
+real server, worker and ffmpeg; pictures are decoded and compared with the source's frames."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import requests
+
+from tests.api import share, upload, wait_until
+from tests.media import make_video
+from tests.servers import auth
+from video_manager import binaries
+
+RATE = 30
+
+
+@pytest.fixture(scope="module")
+def fading_clip(media_dir) -> Path:
+    """3 s of testsrc fading in from black: its first frame is black, every frame is different."""
+    return make_video(media_dir / "fading.mp4", seconds=3, rate=RATE, video_filter="fade=in:0:20")
+
+
+def gray(path_or_bytes, width: int | None = None, height: int | None = None) -> list[np.ndarray]:
+    """Every frame of a video or picture as a gray array, optionally resized."""
+    source = path_or_bytes if isinstance(path_or_bytes, Path) else io.BytesIO(path_or_bytes)
+    with av.open(source) as container:
+        return [
+            frame.reformat(width=width or frame.width, height=height or frame.height, format="gray")
+            .to_ndarray()
+            .astype(np.float32)
+            for frame in container.decode(video=0)
+        ]
+
+
+def get_picture(url: str, token: str | None = None, **params) -> requests.Response:
+    return requests.get(url, headers=auth(token) if token else {}, params=params, timeout=60)
+
+
+def test_the_poster_is_a_representative_frame_and_revalidates(
+    live_server, live_worker, make_user, fading_clip
+):
+    token = make_user()[2]
+    video = upload(live_server, token, fading_clip)
+    assert video["thumbnail_url"] == f"{live_server.url}/api/videos/{video['id']}/thumbnail.jpg"
+    poster = get_picture(video["thumbnail_url"], token)
+    assert poster.status_code == 200 and poster.headers["Content-Type"] == "image/jpeg"
+    (picture,) = gray(poster.content)
+    assert picture.shape == (240, 320)
+    assert picture.mean() > 60  # not the black first frame
+    again = requests.get(
+        video["thumbnail_url"], headers={**auth(token), "If-None-Match": poster.headers["ETag"]}, timeout=30
+    )
+    assert again.status_code == 304
+    assert "private" in poster.headers["Cache-Control"]
+
+
+def test_a_thumbnail_is_the_frame_on_screen_at_its_time(live_server, live_worker, make_user, fading_clip):
+    token = make_user()[2]
+    video = upload(live_server, token, fading_clip)
+    source = gray(fading_clip, 160, 120)
+    for seconds in (0.0, 0.5, 1.234, 2.0, 2.99):
+        response = get_picture(video["thumbnail_url"], token, time=seconds, width=160)
+        assert response.status_code == 200, response.text
+        (picture,) = gray(response.content)
+        assert picture.shape == (120, 160)
+        distances = [float(np.abs(picture - frame).mean()) for frame in source]
+        expected = int(Fraction(seconds).limit_denominator(1000) * RATE)
+        assert int(np.argmin(distances)) == expected, (
+            seconds,
+            sorted(range(len(distances)), key=distances.__getitem__)[:3],
+        )
+
+
+def test_thumbnail_bounds_and_owners(live_server, live_worker, make_user, fading_clip):
+    token = make_user()[2]
+    video = upload(live_server, token, fading_clip)
+    url = video["thumbnail_url"]
+    for params, code in [
+        ({"time": 1, "width": 8}, 400),
+        ({"time": 1, "width": 5000}, 400),
+        ({"time": -1}, 400),
+        ({"time": 3.5}, 400),
+        ({"time": "soon"}, 400),
+    ]:
+        response = get_picture(url, token, **params)
+        assert response.status_code == code, (params, response.text)
+        assert response.json()["error"]
+    stranger = make_user()[2]
+    assert get_picture(url, stranger).status_code == 404
+    assert get_picture(url).status_code == 401
+    wide = get_picture(url, token, time=1, width=1280)
+    assert gray(wide.content)[0].shape == (960, 1280)
+
+
+def test_share_thumbnails_work_and_die_with_the_link(live_server, live_worker, make_user, fading_clip):
+    token = make_user()[2]
+    video = upload(live_server, token, fading_clip)
+    link = share(live_server, token, video["id"], 60).json()
+    poster = get_picture(link["url"] + "/thumbnail.jpg")
+    assert poster.status_code == 200 and poster.headers["Content-Type"] == "image/jpeg"
+    assert get_picture(link["url"] + "/thumbnail.jpg", time=1.5, width=64).status_code == 200
+    assert (
+        requests.delete(f"{live_server.url}/api/shares/{link['id']}/", headers=auth(token)).status_code == 204
+    )
+    assert get_picture(link["url"] + "/thumbnail.jpg").status_code == 410
+    tampered = link["url"][:-3] + ("AAA" if not link["url"].endswith("AAA") else "BBB")
+    assert get_picture(tampered + "/thumbnail.jpg").status_code == 404
+
+
+def test_the_storyboard_lists_tiles_of_the_sprite(live_server, live_worker, make_user, media_dir):
+    token = make_user()[2]
+    clip = make_video(media_dir / "board.mp4", seconds=12, rate=RATE, gop=RATE)
+    video = upload(live_server, token, clip)
+    url = f"{live_server.url}/api/videos/{video['id']}/storyboard.vtt"
+    answers = []
+
+    def ready() -> bool:
+        answers.append(requests.get(url, headers=auth(token), timeout=30))
+        assert answers[-1].status_code in (200, 202), answers[-1].text
+        return answers[-1].status_code == 200
+
+    wait_until(ready, 60, "the storyboard", interval_s=0.5)
+    if answers[0].status_code == 202:
+        assert int(answers[0].headers["Retry-After"]) > 0
+    vtt = answers[-1].text
+    assert vtt.startswith("WEBVTT") and answers[-1].headers["Content-Type"].startswith("text/vtt")
+    cues = [block.splitlines() for block in vtt.split("\n\n")[1:] if block.strip()]
+    assert len(cues) == 12  # one tile a second for 12 s
+    assert cues[0][0] == "00:00:00.000 --> 00:00:01.000" and cues[-1][0] == "00:00:11.000 --> 00:00:12.000"
+    sprite_url, fragment = cues[11][1].split("#")
+    assert fragment == "xywh=160,90,160,90"  # the 12th tile: second row, second column
+    sprite = requests.get(sprite_url, headers=auth(token), timeout=30)
+    assert sprite.status_code == 200
+    (picture,) = gray(sprite.content)
+    assert picture.shape == (180, 1600)  # 10 columns, 2 rows of 160x90
+    assert requests.get(sprite_url, timeout=30).status_code == 401
+
+
+def test_hls_of_a_share_covers_the_video_and_every_segment_decodes(
+    live_server, live_worker, make_user, media_dir
+):
+    token = make_user()[2]
+    clip = make_video(media_dir / "minute.mp4", seconds=60, rate=RATE, gop=2 * RATE)
+    video = upload(live_server, token, clip)
+    link = share(live_server, token, video["id"], 600).json()
+    first = requests.get(link["url"] + "/hls.m3u8", timeout=30)
+    assert first.status_code == 200, first.text
+    assert first.headers["Content-Type"] == "application/vnd.apple.mpegurl"
+    assert "#EXTINF" in first.text
+
+    def complete() -> str | None:
+        text = requests.get(link["url"] + "/hls.m3u8", timeout=30).text
+        return text if "#EXT-X-ENDLIST" in text else None
+
+    wait_until(lambda: complete() is not None, 60, "the whole playlist", interval_s=0.5)
+    playlist = complete()
+    durations = [
+        float(line.split(":")[1].rstrip(",")) for line in playlist.splitlines() if line.startswith("#EXTINF")
+    ]
+    assert sum(durations) == pytest.approx(60.0, abs=0.1)
+    segments = [line for line in playlist.splitlines() if line and not line.startswith("#")]
+    assert len(segments) == len(durations) >= 9
+    init = requests.get(f"{link['url']}/hls-init.mp4", timeout=30)
+    assert init.status_code == 200
+    for name in segments:
+        piece = requests.get(f"{link['url']}/{name}", timeout=30)
+        assert piece.status_code == 200, name
+        decoded = subprocess.run(
+            [binaries.ffmpeg_path(), "-v", "error", "-i", "pipe:0", "-f", "null", "-"],
+            input=init.content + piece.content, capture_output=True, timeout=60,
+        )  # fmt: skip
+        assert decoded.returncode == 0 and decoded.stderr == b"", (name, decoded.stderr[-500:])
+    assert requests.get(f"{link['url']}/../../etc/passwd", timeout=30).status_code == 404
+    assert requests.get(f"{link['url']}/hls-99999.m4s", timeout=30).status_code == 404
+    requests.delete(f"{live_server.url}/api/shares/{link['id']}/", headers=auth(token))
+    assert requests.get(link["url"] + "/hls.m3u8", timeout=30).status_code == 410
+    assert requests.get(f"{link['url']}/{segments[0]}", timeout=30).status_code == 410
