@@ -129,6 +129,9 @@ class Renderer:
                       duration=video.duration or 0.0, timeout_s=self.config.ffmpeg.timeout_s)  # fmt: skip
             return self.media.put(video.id, FASTSTART, staged)
 
+    def faststart_if_made(self, video: Video) -> Path | None:
+        return None if self.blobs.remote else self.media.get(video.id, FASTSTART)
+
     def stream(self, video: Video) -> None:
         """The HLS rendition, written where the server serves it from as it grows; one maker at
         a time per video (a second request while it is being made finds the lock held)."""

@@ -15,23 +15,26 @@ import re
 import threading
 import time
 import uuid
+from datetime import timedelta
 
 from apiflask import APIBlueprint
-from flask import Response, send_file
+from flask import Response, request, send_file
 from pydantic import BaseModel, Field
 
 from processor import stills, streaming
 from processor.queue import STORYBOARD, STREAM
 from processor.renditions import POSTER, SPRITE, hls_complete
 from processor.runner import FfmpegError
-from server.auth import token_auth
+from server.auth import current_user, token_auth
 from server.errors import fail, not_found
 from server.queueing import queue_job
+from server.schemas import iso_utc
 from server.services import services
 from server.shares import PUBLIC_CACHING, live_share
+from server.signing import PLAYBACK_LIFETIME_S
 from server.urls import external_url
-from server.videos import owned_video, require_ready
-from storage.models import Video
+from server.videos import owned_video, require_ready, send_video
+from storage.models import Video, VideoStatus, utcnow
 
 bp = APIBlueprint("media", __name__, tag="Viewing")
 RENDERING = threading.BoundedSemaphore(2)  # thumbnails made at once by one server process
@@ -85,6 +88,47 @@ def _picture(video: Video, query: ThumbnailQuery) -> Response:
 def _rendering(make, *args):
     with RENDERING:
         return make(*args)
+
+
+class PlaybackOut(BaseModel):
+    url: str = Field(description="Plays the video in a `<video>` element, no token header needed")
+    expires_at: str
+
+
+@bp.get("/api/videos/<uuid:video_id>/playback/")
+@bp.auth_required(token_auth)
+@bp.output(PlaybackOut)
+@bp.doc(summary="A URL that plays the video for a few hours (a `<video>` cannot send a token)")
+def playback(video_id: uuid.UUID):
+    video = require_ready(owned_video(video_id))
+    access = services().signer.playback_token(video.id)
+    return {
+        "url": external_url("media.stream", video_id=video.id, access=access),
+        "expires_at": iso_utc(utcnow() + timedelta(seconds=PLAYBACK_LIFETIME_S)),
+    }
+
+
+@bp.get("/api/videos/<uuid:video_id>/stream/")
+@bp.doc(summary="The video for playing: a faststart copy when the upload has its index at the end")
+@token_auth.login_required(optional=True)
+def stream(video_id: uuid.UUID):
+    """With the token header, or the `access` parameter of a playback URL."""
+    if current_user() is not None:
+        video = require_ready(owned_video(video_id))
+    elif services().signer.allows_playback(request.args.get("access", ""), video_id):
+        video = Video.get_or_none((Video.id == video_id) & (Video.status == VideoStatus.READY))
+        if video is None:
+            not_found("video")
+    else:
+        fail(401, "unauthorized", "Send `Authorization: Token <key>`, or use a URL from playback/.")
+    copy = services().renderer.faststart_if_made(video)
+    if copy is None:
+        response = send_video(video, as_attachment=False)
+    else:
+        response = send_file(copy, mimetype="video/mp4", conditional=True, etag=True, max_age=None)
+        response.headers["Accept-Ranges"] = "bytes"
+    response.headers["Cache-Control"] = "private, max-age=0, must-revalidate"
+    return response
 
 
 @bp.get("/api/videos/<uuid:video_id>/storyboard.vtt")

@@ -1,5 +1,6 @@
 """Share tokens: itsdangerous-signed `{share id, expiry}`, verified against the current key and
-any old keys still listed for rotation. The key is never logged.
+any old keys still listed for rotation. The key is never logged. Playback tokens (an owner's
+`<video>` element) are signed with the same key under another salt, and expire by themselves.
 
 With `shares.secret_key` empty, a random key is generated once and kept in the database, so
 every server process on every host signs and verifies with the same key. A key an older
@@ -13,7 +14,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from itsdangerous import BadData, BadSignature, URLSafeSerializer
+from itsdangerous import BadData, BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_decode, base64_encode
 
 from storage.database import db
@@ -21,6 +22,8 @@ from storage.models import Setting
 from video_manager.config import Config
 
 SALT = "video-manager.share"
+PLAYBACK_SALT = "video-manager.playback"
+PLAYBACK_LIFETIME_S = 6 * 3600
 SETTING = "share-secret"
 LEGACY_SECRET_FILE = "share-secret"  # where earlier versions generated the key
 
@@ -33,6 +36,7 @@ class ShareSigner:
     def __init__(self, current_key: str, old_keys: list[str]) -> None:
         # itsdangerous signs with the last key and accepts any of them.
         self._serializer = URLSafeSerializer([*old_keys, current_key], salt=SALT)
+        self._playback = URLSafeTimedSerializer([*old_keys, current_key], salt=PLAYBACK_SALT)
 
     @classmethod
     def from_config(cls, config: Config) -> ShareSigner:
@@ -56,6 +60,17 @@ class ShareSigner:
         except (BadData, KeyError, TypeError, ValueError) as exc:
             raise InvalidShareToken("not a valid share token") from exc
         return share_id, expires_at
+
+    def playback_token(self, video_id: uuid.UUID) -> str:
+        """Lets a `<video>` element (which cannot send a token header) play one video for
+        PLAYBACK_LIFETIME_S; issued to the video's owner only."""
+        return self._playback.dumps(uuid.UUID(str(video_id)).hex)
+
+    def allows_playback(self, token: str, video_id: uuid.UUID) -> bool:
+        try:
+            return self._playback.loads(token, max_age=PLAYBACK_LIFETIME_S) == uuid.UUID(str(video_id)).hex
+        except BadData:
+            return False
 
 
 def generated_key(legacy_file: Path) -> str:

@@ -1,16 +1,22 @@
-"""The web page in real headless Chromium: sign in, upload through Uppy (tus), trim, share, play.
+"""The page in real headless Chromium: upload two videos through Uppy, see their posters, play one,
+trim it from the player, merge in a chosen order, share and revoke, delete; and a share played
+through HLS with hls.js. Screenshots of each step go to test-output/.
 
 Playwright drives Debian's Chromium (`executable_path`); it never downloads a browser build.
 """
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import requests
 
 from server.web import VENDORED
+from tests.api import share, upload
 from tests.browser import CHROMIUM, CHROMIUM_FLAGS, OUTPUT_DIR, needs_chromium
-from tests.servers import PROJECT_ROOT
+from tests.media import make_video
+from tests.servers import PROJECT_ROOT, auth
 from video_manager.config import load_config
 
 pytestmark = [
@@ -20,52 +26,185 @@ pytestmark = [
         reason="Uppy's files are not installed (npm was not found)",
     ),
 ]
+WAIT_MS = 60_000
 
 
-def test_upload_trim_and_share_in_a_browser(live_server, live_worker, make_user, sample_video):
+@contextlib.contextmanager
+def chromium(width: int = 1200, height: int = 1400):
     from playwright.sync_api import sync_playwright
 
-    username, password, token = make_user()
     OUTPUT_DIR.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_FLAGS, chromium_sandbox=False
         )
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 1400})
-            responses: list[tuple[str, int]] = []
-            page.on("response", lambda response: responses.append((response.url, response.status)))
-            page.goto(live_server.url + "/")
-
-            page.fill("#login-form input[name=username]", username)
-            page.fill("#login-form input[name=password]", password)
-            page.click("#login-form button[type=submit]")
-            page.wait_for_selector("#app:not([hidden])")
-
-            page.locator("input.uppy-Dashboard-input[type=file]").first.set_input_files(str(sample_video))
-            page.click(".uppy-StatusBar-actionBtn--upload")
-            page.wait_for_selector("#videos tbody td.status-ready", timeout=60_000)
-            assert any("/api/videos/chunked_upload/" in url and status == 201 for url, status in responses)
-            assert page.inner_text("#videos tbody td.name") == sample_video.name
-
-            page.check("#videos tbody input[type=checkbox]")
-            page.fill("#trim-form input[name=start_time]", "0.5")
-            page.fill("#trim-form input[name=end_time]", "00:00:01.500")
-            page.click("#trim-form button[type=submit]")
-            page.wait_for_selector("#tasks li.status-finished", timeout=60_000)
-            page.wait_for_selector("#videos tbody tr:nth-child(2)")
-
-            page.click("#share-form button[type=submit]")
-            page.wait_for_selector("#share-link")
-            link = page.get_attribute("#share-link", "href")
-            page.wait_for_function(
-                "document.querySelector('#share-result video').readyState >= 1", timeout=30_000
-            )
-            page.screenshot(path=str(OUTPUT_DIR / "browser-e2e.png"), full_page=True)
+            yield browser.new_page(viewport={"width": width, "height": height})
         finally:
             browser.close()
-    assert any(url == link and status in (200, 206) for url, status in responses), responses[-10:]
-    listed = requests.get(
-        f"{live_server.url}/api/videos/", headers={"Authorization": f"Token {token}"}
-    ).json()
-    assert sorted(v["source"] for v in listed["results"]) == ["trim", "upload"]
+
+
+def shot(page, step: str) -> None:
+    page.screenshot(path=str(OUTPUT_DIR / f"page-{step}.png"), full_page=True)
+
+
+def videos(server, token: str) -> list[dict]:
+    return requests.get(f"{server.url}/api/videos/", headers=auth(token), timeout=10).json()["results"]
+
+
+def test_the_page_from_upload_to_delete(live_server, live_worker, make_user, media_dir):
+    username, password, token = make_user()
+    first = make_video(media_dir / "first.mp4", seconds=3, size="320x240")
+    second = make_video(media_dir / "second.mp4", seconds=2, size="320x240", pattern="smptebars")
+    with chromium() as page:
+        page.goto(live_server.url + "/")
+        page.fill("#login-form input[name=username]", username)
+        page.fill("#login-form input[name=password]", password)
+        page.click("#login-form button[type=submit]")
+        page.wait_for_selector("#app:not([hidden])")
+
+        # Upload two videos through Uppy; their posters appear in the list.
+        page.locator("input.uppy-Dashboard-input[type=file]").first.set_input_files([str(first), str(second)])
+        page.click(".uppy-StatusBar-actionBtn--upload")
+        page.wait_for_function(
+            "[...document.querySelectorAll('#library img')].filter(i => i.complete && i.naturalWidth > 0)"
+            ".length === 2",
+            timeout=WAIT_MS,
+        )
+        assert sorted(page.locator("#library .name").all_inner_texts()) == ["first.mp4", "second.mp4"]
+        shot(page, "1-uploaded")
+
+        # Play the first one.
+        page.locator("#library li", has_text="first.mp4").click()
+        page.wait_for_function("document.querySelector('#player').readyState >= 2", timeout=WAIT_MS)
+        assert page.inner_text("#viewer-name") == "first.mp4"
+        page.evaluate("document.querySelector('#player').play()")
+        page.wait_for_function("document.querySelector('#player').currentTime > 0.2", timeout=WAIT_MS)
+        page.evaluate("document.querySelector('#player').pause()")
+        shot(page, "2-playing")
+
+        # Set start and end from the playhead: `i` on the keyboard, then the End button.
+        seek(page, 0.5)
+        page.locator("#player").focus()
+        page.keyboard.press("i")
+        seek(page, 2.0)
+        page.click("#set-end")
+        assert page.input_value("#trim-start") == "0.500"
+        assert page.input_value("#trim-end") == "2.000"
+        page.hover("#timeline", position={"x": 30, "y": 10})  # the storyboard's preview of that moment
+        page.wait_for_function(
+            "document.querySelector('#preview .picture').style.backgroundImage.startsWith('url(')"
+        )
+        shot(page, "3-window-set")
+
+        # Trim: the task's bar runs to the end, the new video appears and plays.
+        page.click("#trim-form button[type=submit]")
+        page.wait_for_selector("#tasks li", timeout=WAIT_MS)
+        page.wait_for_selector("#tasks li.status-finished", timeout=WAIT_MS)
+        assert page.eval_on_selector("#tasks li.status-finished progress", "bar => bar.value") == 1
+        page.wait_for_selector("#library li:nth-child(3) img", timeout=WAIT_MS)
+        trimmed = next(v for v in videos(live_server, token) if v["source"] == "trim")
+        assert trimmed["duration"] == pytest.approx(1.5, abs=0.05)
+        page.locator(f"#library li[data-id='{trimmed['id']}']").click()
+        page.wait_for_function("document.querySelector('#player').readyState >= 2", timeout=WAIT_MS)
+        shot(page, "4-trimmed")
+
+        # Merge: second before first, by dragging first below second.
+        by_name = {v["name"]: v["id"] for v in videos(live_server, token)}
+        for name in ("first.mp4", "second.mp4"):
+            page.locator("#library li", has_text=name).first.click()
+            page.wait_for_function(f"document.querySelector('#viewer-name').textContent === '{name}'")
+            page.click("#add-to-merge")
+        page.locator("#merge-list li").nth(0).drag_to(
+            page.locator("#merge-list li").nth(1), target_position={"x": 5, "y": 30}
+        )
+        order = page.eval_on_selector_all("#merge-list li", "items => items.map(i => i.dataset.id)")
+        assert order == [by_name["second.mp4"], by_name["first.mp4"]]
+        shot(page, "5-merge-order")
+        page.click("#merge")
+        page.wait_for_function(
+            "document.querySelectorAll('#tasks li.status-finished').length === 2", timeout=WAIT_MS
+        )
+        merged = next(v for v in videos(live_server, token) if v["source"] == "merge")
+        assert merged["duration"] == pytest.approx(5.0, abs=0.1)
+
+        # Share the first video, see the link listed, revoke it: it answers 410.
+        page.locator("#library li", has_text="first.mp4").first.click()
+        page.click("#share-form button[type=submit]")
+        page.wait_for_selector("#shares tbody tr")
+        link = page.get_attribute("#shares tbody tr a", "href")
+        assert page.inner_text("#shares tbody tr .state") == "active"
+        assert requests.get(link, timeout=10).status_code == 200
+        shot(page, "6-shared")
+        page.click("#shares tbody tr button.revoke")
+        page.wait_for_function("document.querySelector('#shares tbody tr .state').textContent === 'revoked'")
+        assert requests.get(link, timeout=10).status_code == 410
+        shot(page, "7-revoked")
+
+        # Delete it, after confirming.
+        page.click("#delete-video")
+        page.wait_for_selector("#confirm-delete[open]")
+        shot(page, "8-confirm-delete")
+        page.click("#confirm-delete-button")
+        page.wait_for_function(f"!document.querySelector(\"#library li[data-id='{by_name['first.mp4']}']\")")
+        shot(page, "9-deleted")
+        assert by_name["first.mp4"] not in {v["id"] for v in videos(live_server, token)}
+
+        # An API error shows its sentence: trim a window the video does not have.
+        page.locator("#library li", has_text="second.mp4").first.click()
+        page.fill("#trim-start", "1")
+        page.fill("#trim-end", "9")
+        page.click("#trim-form button[type=submit]")
+        page.wait_for_selector("#app-error:has-text('beyond the video')")
+
+
+def seek(page, seconds: float) -> None:
+    page.evaluate(
+        """(seconds) => new Promise((resolve) => {
+            const player = document.querySelector('#player')
+            player.addEventListener('seeked', resolve, { once: true })
+            player.currentTime = seconds
+        })""",
+        seconds,
+    )
+
+
+def test_the_page_fits_a_phone(live_server, make_user):
+    username, password, _token = make_user()
+    with chromium(width=390, height=844) as page:
+        page.goto(live_server.url + "/")
+        page.fill("#login-form input[name=username]", username)
+        page.fill("#login-form input[name=password]", password)
+        page.click("#login-form button[type=submit]")
+        page.wait_for_selector("#app:not([hidden])")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        shot(page, "phone")
+
+
+def test_a_share_plays_through_hls_in_chromium(live_server, live_worker, make_user, media_dir):
+    token = make_user()[2]
+    clip = make_video(media_dir / "streamed.mp4", seconds=20, gop=60)
+    video = upload(live_server, token, clip)
+    link = share(live_server, token, video["id"], 600).json()["url"]
+    with chromium() as page:
+        page.goto(live_server.url + "/")  # this origin, so the player's requests are same-origin
+        page.set_content(
+            """<video id="v" muted playsinline></video>
+            <script src="/static/vendor/hls.js/hls.min.js"></script>"""
+        )
+        page.wait_for_function("typeof Hls !== 'undefined'")
+        page.evaluate(
+            """(source) => {
+                const video = document.querySelector('#v')
+                const hls = new Hls()
+                hls.loadSource(source)
+                hls.attachMedia(video)
+                hls.on(Hls.Events.MANIFEST_PARSED, () => { video.playbackRate = 4; video.play() })
+                hls.on(Hls.Events.ERROR, (_event, data) => { if (data.fatal) window.hlsError = data.details })
+            }""",
+            link + "/hls.m3u8",
+        )
+        page.wait_for_function("document.querySelector('#v').ended || window.hlsError", timeout=WAIT_MS)
+        assert page.evaluate("window.hlsError || null") is None
+        assert page.evaluate("document.querySelector('#v').currentTime") == pytest.approx(20, abs=0.5)
+        shot(page, "hls-share")

@@ -182,3 +182,37 @@ def test_hls_of_a_share_covers_the_video_and_every_segment_decodes(
     requests.delete(f"{live_server.url}/api/shares/{link['id']}/", headers=auth(token))
     assert requests.get(link["url"] + "/hls.m3u8", timeout=30).status_code == 410
     assert requests.get(f"{link['url']}/{segments[0]}", timeout=30).status_code == 410
+
+
+def test_playback_urls_play_without_a_header_and_index_at_end_gets_a_faststart_copy(
+    live_server, live_worker, make_user, media_dir
+):
+    token = make_user()[2]
+    clip = make_video(media_dir / "index-last.mp4", seconds=3, index_first=False)
+    original = clip.read_bytes()
+    assert original.index(b"moov") > original.index(b"mdat")
+    video = upload(live_server, token, clip)
+    playback = requests.get(f"{live_server.url}/api/videos/{video['id']}/playback/", headers=auth(token))
+    assert playback.status_code == 200
+    url = playback.json()["url"]
+    assert token not in url and "access=" in url
+
+    def index_first() -> bool:
+        head = requests.get(url, headers={"Range": "bytes=0-65535"}, timeout=30)
+        assert head.status_code == 206
+        return b"moov" in head.content  # the faststart copy, once the worker made it
+
+    wait_until(index_first, 30, "the faststart copy", interval_s=0.3)
+    played = requests.get(url, timeout=30).content
+    assert played != original and len(played) == pytest.approx(len(original), rel=0.05)
+    assert requests.get(video["download_url"], headers=auth(token), timeout=30).content == original
+
+    assert requests.get(url.split("?")[0], timeout=30).status_code == 401
+    forged = url[:-4] + ("AAAA" if not url.endswith("AAAA") else "BBBB")
+    assert requests.get(forged, timeout=30).status_code == 401
+    other = upload(live_server, token, clip)
+    elsewhere = url.replace(video["id"], other["id"])
+    assert requests.get(elsewhere, timeout=30).status_code == 401  # a token plays its own video only
+    stranger = make_user()[2]
+    foreign = requests.get(f"{live_server.url}/api/videos/{video['id']}/playback/", headers=auth(stranger))
+    assert foreign.status_code == 404

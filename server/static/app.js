@@ -1,25 +1,24 @@
-// The browser client: token sign-in, Uppy + tus uploads, video list, trim / merge / share, task polling.
-// Everything it loads is served by this server (Uppy from /static/vendor/uppy, built from npm at install).
+// The page: sign in, upload with Uppy (tus), pick a video to play it, trim it from the player,
+// merge in a chosen order, share and revoke, delete. Every asset comes from this server.
 
-const TOKEN_KEY = 'video-manager-token'
+import { api, keepToken, session } from './api.js'
+import { forgetPoster, markCurrent, refreshLibrary, whenSelected } from './library.js'
+import { addToMerge, forget, mergeOrder } from './merge.js'
+import { closePlayer, currentVideo, play, setUpPlayer } from './player.js'
+import { createShare, showShares } from './shares.js'
+import { follow } from './tasks.js'
+
 const $ = (selector) => document.querySelector(selector)
-let token = localStorage.getItem(TOKEN_KEY)
-let selected = [] // video ids, in the order they were ticked
-const tasks = new Map()
-
-async function api (method, path, body) {
-  const response = await fetch(path, {
-    method,
-    headers: { Authorization: `Token ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  })
-  if (response.status === 401) { signOut(); throw new Error('Your session ended; sign in again.') }
-  const data = response.status === 204 ? null : await response.json()
-  if (!response.ok) throw new Error(data?.detail || response.statusText)
-  return data
-}
 
 function showError (error) { $('#app-error').textContent = error.message }
+
+// Runs a handler, showing the API's `detail` sentence when it fails.
+function guarded (handler) {
+  return (event) => {
+    event?.preventDefault?.()
+    Promise.resolve().then(() => handler(event)).then(() => { $('#app-error').textContent = '' }, showError)
+  }
+}
 
 async function signIn (event) {
   event.preventDefault()
@@ -31,114 +30,56 @@ async function signIn (event) {
   })
   const data = await response.json()
   if (!response.ok) { $('#login-error').textContent = data.detail; return }
-  token = data.token
-  localStorage.setItem(TOKEN_KEY, token)
+  keepToken(data.token)
   $('#who').textContent = form.get('username')
   start()
 }
 
-function signOut () {
-  localStorage.removeItem(TOKEN_KEY)
-  token = null
+function signedOut () {
   $('#app').hidden = true
   $('#login-section').hidden = false
   $('#sign-out').hidden = true
 }
 
-function seconds (value) { return value == null ? '–' : `${value.toFixed(3)} s` }
-
-function fileSize (bytes) {
-  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`
-  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1)} MB`
-  return `${Math.ceil(bytes / 1e3)} KB`
+async function select (video) {
+  markCurrent(video.id)
+  await play(video)
+  await showShares(video)
 }
 
-async function refreshVideos () {
-  const { results } = await api('GET', '/api/videos/')
-  const body = $('#videos tbody')
-  body.replaceChildren(...results.map((video) => {
-    const row = document.createElement('tr')
-    row.dataset.id = video.id
-    const checked = selected.includes(video.id) ? 'checked' : ''
-    row.innerHTML = `<td><input type="checkbox" ${checked} ${video.status === 'ready' ? '' : 'disabled'}></td>
-      <td class="name"></td><td>${seconds(video.duration)}</td>
-      <td>${video.width ? `${video.width}×${video.height}` : '–'}</td><td>${fileSize(video.size)}</td>
-      <td class="status status-${video.status}">${video.status}</td><td>${video.source}</td><td class="id">${video.id}</td>`
-    row.querySelector('.name').textContent = video.name
-    if (video.error) row.querySelector('.status').title = video.error
-    row.querySelector('input').addEventListener('change', (event) => {
-      selected = selected.filter((id) => id !== video.id)
-      if (event.target.checked) selected.push(video.id)
-    })
-    return row
-  }))
-}
-
-function renderTasks () {
-  $('#tasks').replaceChildren(...[...tasks.values()].map((task) => {
-    const item = document.createElement('li')
-    item.dataset.id = task.task_id
-    item.className = `status-${task.status}`
-    const result = task.result ? ` → video ${task.result.video_id}` : ''
-    const error = task.error ? ` — ${task.error.detail}` : ''
-    item.innerHTML = `${task.kind} <progress max="1" value="${task.progress}"></progress>
-      <span class="task-status">${task.status}</span><span class="detail"></span>`
-    item.querySelector('.detail').textContent = result + error
-    return item
-  }))
-}
-
-async function follow (task) {
-  tasks.set(task.task_id, task)
-  renderTasks()
-  while (!['finished', 'failed'].includes(task.status)) {
-    await new Promise((resolve) => setTimeout(resolve, 500))
-    task = await api('GET', task.status_url.replace(/^https?:\/\/[^/]+/, ''))
-    tasks.set(task.task_id, task)
-    renderTasks()
-  }
-  await refreshVideos()
-}
-
-function needSelection (count) {
-  if (selected.length < count) throw new Error(`Tick ${count === 1 ? 'a video' : `at least ${count} videos`} first.`)
-}
-
-async function onTrim (event) {
-  event.preventDefault()
-  needSelection(1)
+async function trim (event) {
+  const video = currentVideo()
   const form = new FormData(event.target)
-  const number = (value) => (/^\d+(\.\d+)?$/.test(value) ? Number(value) : value)
-  const task = await api('POST', `/api/videos/${selected[0]}/trim/`, {
-    start_time: number(form.get('start_time')), end_time: number(form.get('end_time')), mode: form.get('mode'),
+  const task = await api('POST', `/api/videos/${video.id}/trim/`, {
+    start_time: Number(form.get('start_time')), end_time: Number(form.get('end_time')), mode: form.get('mode'),
   })
-  follow(task)
+  await finished(task)
 }
 
-async function onMerge (event) {
-  event.preventDefault()
-  needSelection(2)
-  follow(await api('POST', '/api/videos/merge/', { video_ids: selected }))
+async function merge () {
+  const ids = mergeOrder()
+  if (ids.length < 2) throw new Error('Add at least two videos to the merge first.')
+  await finished(await api('POST', '/api/videos/merge/', { video_ids: ids }))
 }
 
-async function onShare (event) {
-  event.preventDefault()
-  needSelection(1)
-  const form = new FormData(event.target)
-  const link = await api('POST', `/api/videos/${selected[0]}/share/`, { expiry_time: Number(form.get('expiry_time')) })
-  const anchor = document.createElement('a')
-  anchor.href = link.url
-  anchor.textContent = link.url
-  anchor.id = 'share-link'
-  const player = document.createElement('video')
-  player.src = link.url
-  player.controls = true
-  player.width = 320
-  $('#share-result').replaceChildren(anchor, document.createElement('br'), player)
+async function finished (task) {
+  const done = await follow(task)
+  await refreshLibrary()
+  if (done.status === 'failed') throw new Error(done.error.detail)
 }
 
-function guarded (handler) {
-  return (event) => handler(event).then(() => { $('#app-error').textContent = '' }, showError)
+async function confirmDelete () {
+  const video = currentVideo()
+  const dialog = $('#confirm-delete')
+  $('#delete-name').textContent = video.name
+  dialog.showModal()
+  const answer = await new Promise((resolve) => dialog.addEventListener('close', () => resolve(dialog.returnValue), { once: true }))
+  if (answer !== 'delete') return
+  await api('DELETE', `/api/videos/${video.id}/`)
+  forget(video.id)
+  forgetPoster(video.id)
+  closePlayer()
+  await refreshLibrary()
 }
 
 async function startUppy () {
@@ -151,28 +92,33 @@ async function startUppy () {
   }
   const { Uppy, Dashboard, Tus } = module
   const uppy = new Uppy({ restrictions: { allowedFileTypes: ['video/*', '.mp4', '.mov', '.mkv', '.webm'] } })
-    .use(Dashboard, { inline: true, target: '#uploader', height: 320, proudlyDisplayPoweredByUppy: false })
+    .use(Dashboard, { inline: true, target: '#uploader', height: 260, width: '100%', proudlyDisplayPoweredByUppy: false })
     .use(Tus, {
       endpoint: '/api/videos/chunked_upload/',
-      headers: () => ({ Authorization: `Token ${token}` }),
+      headers: () => ({ Authorization: `Token ${session.token}` }),
       chunkSize: 32 * 1024 * 1024,
       retryDelays: [0, 1000, 3000, 5000],
     })
-  uppy.on('upload-success', () => refreshVideos().catch(showError))
+  uppy.on('upload-success', () => refreshLibrary().catch(showError))
 }
 
 function start () {
   $('#login-section').hidden = true
   $('#app').hidden = false
   $('#sign-out').hidden = false
-  refreshVideos().catch(showError)
+  refreshLibrary().catch(showError)
 }
 
+session.onSignedOut = signedOut
+whenSelected(guarded(select))
+setUpPlayer()
 $('#login-form').addEventListener('submit', signIn)
-$('#sign-out').addEventListener('click', signOut)
-$('#refresh').addEventListener('click', () => refreshVideos().catch(showError))
-$('#trim-form').addEventListener('submit', guarded(onTrim))
-$('#merge-form').addEventListener('submit', guarded(onMerge))
-$('#share-form').addEventListener('submit', guarded(onShare))
+$('#sign-out').addEventListener('click', () => { keepToken(null); signedOut() })
+$('#refresh').addEventListener('click', guarded(refreshLibrary))
+$('#trim-form').addEventListener('submit', guarded(trim))
+$('#merge').addEventListener('click', guarded(merge))
+$('#add-to-merge').addEventListener('click', () => addToMerge(currentVideo()))
+$('#delete-video').addEventListener('click', guarded(confirmDelete))
+$('#share-form').addEventListener('submit', guarded((event) => createShare(currentVideo(), Number(new FormData(event.target).get('expiry_time')))))
 startUppy()
-if (token) start()
+if (session.token) start()

@@ -1,0 +1,40 @@
+// The selected video's share links: create one, see them all with their expiry, revoke.
+
+import { api } from './api.js'
+
+const body = () => document.querySelector('#shares tbody')
+
+export async function showShares (video) {
+  const { results } = await api('GET', `/api/videos/${video.id}/shares/`)
+  body().replaceChildren(...results.map(row))
+}
+
+function row (link) {
+  const item = document.createElement('tr')
+  item.dataset.id = link.id
+  const expired = new Date(link.expires_at) <= new Date()
+  const state = link.revoked ? 'revoked' : expired ? 'expired' : 'active'
+  item.innerHTML = '<td class="link"><a target="_blank" rel="noopener"></a></td><td class="expires"></td><td class="state"></td><td></td>'
+  item.querySelector('a').href = link.url
+  item.querySelector('a').textContent = link.url
+  item.querySelector('.expires').textContent = new Date(link.expires_at).toLocaleString()
+  item.querySelector('.state').textContent = state
+  if (state === 'active') {
+    const revoke = document.createElement('button')
+    revoke.type = 'button'
+    revoke.className = 'revoke'
+    revoke.textContent = 'Revoke'
+    revoke.addEventListener('click', async () => {
+      await api('DELETE', `/api/shares/${link.id}/`)
+      item.querySelector('.state').textContent = 'revoked'
+      revoke.remove()
+    })
+    item.lastElementChild.append(revoke)
+  }
+  return item
+}
+
+export async function createShare (video, seconds) {
+  await api('POST', `/api/videos/${video.id}/share/`, { expiry_time: seconds })
+  await showShares(video)
+}
