@@ -6,6 +6,7 @@ import contextlib
 import http.client
 import os
 import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -13,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.servers import PROJECT_ROOT, LiveServer, LiveWorker, cli_create_user, process_env
+from video_manager import binaries
 from video_manager.supervisor import EmbeddedRedis
 
 MiB = 1024 * 1024
+GiB = 1024 * MiB
 WORK_DIR = PROJECT_ROOT / "bench" / ".work"
 CHUNK = os.urandom(MiB)
 UPLOAD_SIZE = int(os.environ.get("BENCH_UPLOAD_MIB", "1024")) * MiB
@@ -167,3 +170,18 @@ def report(title: str, rows: list[tuple[str, str]]) -> None:
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"  {label.ljust(width)}  {value}")
+
+
+def long_video() -> Path:
+    """About 1 GiB of H.264/AAC: a 10 s high-bitrate clip, stream-copied 25 times over."""
+    clip, video = WORK_DIR / "clip-1080p.mp4", WORK_DIR / "long-1gib.mp4"
+    if not video.exists():
+        ffmpeg = [binaries.ffmpeg_path(), "-v", "error", "-y"]
+        subprocess.run(
+            [*ffmpeg, "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30", "-f", "lavfi",
+             "-i", "sine=frequency=440:sample_rate=48000", "-t", "10", "-c:v", "libx264",
+             "-preset", "ultrafast", "-qp", "4", "-g", "60", "-pix_fmt", "yuv420p", "-c:a", "aac", str(clip)],
+            check=True,
+        )  # fmt: skip
+        subprocess.run([*ffmpeg, "-stream_loop", "24", "-i", str(clip), "-c", "copy", str(video)], check=True)
+    return video

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -23,8 +22,10 @@ from bench.harness import (
     RUNS,
     UPLOAD_SIZE,
     WORK_DIR,
+    GiB,
     MiB,
     RssSampler,
+    long_video,
     median_of,
     report,
     running_stack,
@@ -33,10 +34,8 @@ from bench.tus_upload import peer_available, peer_rows, peer_server, timed_uploa
 from tests.api import trim, wait_task
 from tests.servers import CountingProxy, LiveWorker, SeaweedS3
 from tests.tus import new_upload, patch
-from video_manager import binaries
 
 PART_SIZE = 8 * MiB
-GiB = 1024 * MiB
 
 
 def boto3_upload(store: SeaweedS3) -> float:
@@ -75,21 +74,6 @@ class ScratchSampler(RssSampler):
                     if os.readlink(fd.path).startswith(self.marker):
                         total += os.stat(fd.path).st_size
         return total
-
-
-def long_video() -> Path:
-    """About 1 GiB of H.264/AAC: a 10 s high-bitrate clip, stream-copied 25 times over."""
-    clip, video = WORK_DIR / "clip-1080p.mp4", WORK_DIR / "long-1gib.mp4"
-    if not video.exists():
-        ffmpeg = [binaries.ffmpeg_path(), "-v", "error", "-y"]
-        subprocess.run(
-            [*ffmpeg, "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30", "-f", "lavfi",
-             "-i", "sine=frequency=440:sample_rate=48000", "-t", "10", "-c:v", "libx264",
-             "-preset", "ultrafast", "-qp", "4", "-g", "60", "-pix_fmt", "yuv420p", "-c:a", "aac", str(clip)],
-            check=True,
-        )  # fmt: skip
-        subprocess.run([*ffmpeg, "-stream_loop", "24", "-i", str(clip), "-c", "copy", str(video)], check=True)
-    return video
 
 
 def fast_trim_reads(stack, store: SeaweedS3) -> tuple[int, int, float]:

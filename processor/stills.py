@@ -13,10 +13,11 @@ from fractions import Fraction
 from pathlib import Path
 
 from processor.ffmpeg import Source, command_start, seconds_arg
+from processor.probe import frame_rate
 
 POSTER_WIDTH = 640
-POSTER_SCAN_S = 30  # the poster is the most representative keyframe of the first half-minute
-POSTER_CANDIDATES = 8
+POSTER_SCAN_S = 10  # the poster is the most representative keyframe of the first seconds
+POSTER_CANDIDATES = 5
 MIN_THUMB_WIDTH = 16
 MAX_THUMB_WIDTH = 1280
 JPEG = ["-q:v", "3", "-f", "image2", "-c:v", "mjpeg"]
@@ -48,19 +49,11 @@ def frame_at(ffmpeg: str, source: Source, seconds: float, width: int, output: Pa
 def seek_for_frame(seconds: float, rate_text: str | None) -> float:
     """ffmpeg's accurate seek gives the first frame at or after the time asked; the frame on
     screen at `seconds` is the last one at or before it. Aim half a frame before its start."""
-    rate = _rate(rate_text)
+    rate = frame_rate(rate_text)
     if rate is None:
         return seconds
     number = math.floor(seconds * rate + 1e-6)
     return max(0.0, float((number - Fraction(1, 2)) / rate))
-
-
-def _rate(text: str | None) -> Fraction | None:
-    try:
-        rate = Fraction(text) if text else None
-    except (ValueError, ZeroDivisionError):
-        return None
-    return rate if rate and rate > 0 else None
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,26 @@ def append_file(source: Path, target_fd: int, count: int) -> None:
             count -= copied
 
 
+def sharded(root: Path, video_id: uuid.UUID) -> Path:
+    """`root/<first two hex digits>/<id>`: paths come from our own UUIDs only, never from names
+    a client sent."""
+    video_id = uuid.UUID(str(video_id))
+    return root / video_id.hex[:2] / str(video_id)
+
+
+@contextlib.contextmanager
+def staged_file(directory: Path, prefix: str, suffix: str) -> Iterator[Path]:
+    """A new empty file in `directory` for a program to write; removed on exit unless it was
+    moved or linked into place meanwhile (then only this name goes)."""
+    fd, name = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=suffix)
+    os.close(fd)
+    path = Path(name)
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
 class BlobStore:
     """Videos on local disk (`data/videos/`)."""
 
@@ -50,9 +70,7 @@ class BlobStore:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
 
     def video_path(self, video_id: uuid.UUID) -> Path:
-        """Paths come from our own UUIDs only; client-sent names never reach the filesystem."""
-        video_id = uuid.UUID(str(video_id))
-        return self.videos_dir / video_id.hex[:2] / str(video_id)
+        return sharded(self.videos_dir, video_id)
 
     def temp_file(self) -> IO[bytes]:
         """A temp file that deletes its name when closed; `publish` links the bytes first."""
@@ -64,13 +82,8 @@ class BlobStore:
 
         `tag` (a task id) names the file so that the leftovers of a killed worker can be found.
         """
-        fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix=f"stage-{tag}-", suffix=suffix)
-        os.close(fd)
-        path = Path(name)
-        try:
+        with staged_file(self.tmp_dir, f"stage-{tag}-", suffix) as path:
             yield path
-        finally:
-            path.unlink(missing_ok=True)
 
     def publish(self, staged: Path, video_id: uuid.UUID) -> Path:
         """Make a finished file durable and hard-link it to the video's final path.

@@ -12,7 +12,6 @@ import contextlib
 import os
 import re
 import shutil
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from storage.backends.s3_uploads import is_missing
+from storage.blobs import sharded, staged_file
 from video_manager.config import Config
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,63}$")
@@ -35,8 +35,7 @@ class MediaStore:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
 
     def folder(self, video_id: uuid.UUID) -> Path:
-        video_id = uuid.UUID(str(video_id))
-        return self.root / video_id.hex[:2] / str(video_id)
+        return sharded(self.root, video_id)
 
     def path(self, video_id: uuid.UUID, name: str) -> Path:
         if not NAME.match(name):
@@ -59,16 +58,9 @@ class MediaStore:
         """Keep a file on this host only (thumbnails at any time: cheap to make again)."""
         return MediaStore.put(self, video_id, name, staged)
 
-    @contextlib.contextmanager
-    def staged(self, suffix: str):
+    def staged(self, suffix: str) -> contextlib.AbstractContextManager[Path]:
         """A temp path beside the media, for ffmpeg to write; gone afterwards unless `put`."""
-        fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix="media-", suffix=suffix)
-        os.close(fd)
-        path = Path(name)
-        try:
-            yield path
-        finally:
-            path.unlink(missing_ok=True)
+        return staged_file(self.tmp_dir, "media-", suffix)
 
     def upload_made(self, video_id: uuid.UUID, names: list[str]) -> None:
         """Files a program wrote straight into the folder go to the bucket, if there is one."""
