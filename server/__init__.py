@@ -13,6 +13,7 @@ from server.openapi import complete_spec
 from server.requests import StreamingRequest
 from server.services import Services
 from server.tus import handler as tus
+from server.tus import ietf
 from server.tus.method_override import MethodOverride
 from storage.database import db, open_database
 from storage.schema import create_tables
@@ -31,6 +32,7 @@ TUS_HEADERS = [
     "Upload-Concat",
     "Upload-Checksum",
     "Upload-Expires",
+    *ietf.HEADERS,
 ]
 BROWSER_REQUEST_HEADERS = [
     "Authorization",
@@ -38,6 +40,7 @@ BROWSER_REQUEST_HEADERS = [
     "X-HTTP-Method-Override",
     "X-Requested-With",
     "Range",
+    "Content-Disposition",
     *TUS_HEADERS,
 ]
 BROWSER_RESPONSE_HEADERS = [

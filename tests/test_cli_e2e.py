@@ -90,13 +90,16 @@ def test_errors_exit_non_zero_with_a_message(cli, live_server):
     assert no_token.returncode == 2
 
 
-def test_upload_cut_and_resumed_in_a_second_run(cli, media_dir, data_dir, live_server):
-    clip = make_video(media_dir / "resume.mp4", seconds=10, size="640x480", pattern="testsrc2", gop=15)
+@pytest.mark.parametrize("protocol", ["tus", "ietf"])
+def test_upload_cut_and_resumed_in_a_second_run(cli, media_dir, data_dir, live_server, protocol):
+    clip = make_video(
+        media_dir / f"resume-{protocol}.mp4", seconds=10, size="640x480", pattern="testsrc2", gop=15
+    )
     size = clip.stat().st_size
     uploads_dir = data_dir / "uploads"
     before = {p.name for p in uploads_dir.iterdir()}
     first = subprocess.Popen(
-        [*VIDEO_MANAGER, "upload", str(clip), "--chunk-size", "65536"],
+        [*VIDEO_MANAGER, "upload", str(clip), "--chunk-size", "65536", "--protocol", protocol],
         env=cli.env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -111,7 +114,7 @@ def test_upload_cut_and_resumed_in_a_second_run(cli, media_dir, data_dir, live_s
     cut_at = started[0].stat().st_size
     assert 0 < cut_at < size
 
-    second = cli("upload", str(clip), "--json")
+    second = cli("upload", str(clip), "--json", "--protocol", protocol)
     assert "resuming from byte" in second.stderr
     video = json.loads(second.stdout)[0]
     assert video["id"] == started[0].name and video["status"] == "ready"

@@ -1,4 +1,5 @@
-"""tus-js-client (Node, from npm) against the real server: parallel uploads and interrupt + resume."""
+"""tus-js-client (Node, from npm) against the real server: parallel uploads and interrupt + resume,
+with tus 1.0.0 and with the IETF draft's interop versions 5 and 6."""
 
 from __future__ import annotations
 
@@ -19,15 +20,23 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.mark.parametrize("mode", ["parallel", "interrupt"])
-def test_tus_js_client_upload(live_server, make_user, media_dir, mode):
+@pytest.mark.parametrize(
+    ("mode", "protocol"),
+    [
+        ("parallel", "tus-v1"),
+        ("interrupt", "tus-v1"),
+        ("interrupt", "ietf-draft-05"),  # the IETF draft, interop version 6
+        ("interrupt", "ietf-draft-03"),  # interop version 5
+    ],
+)
+def test_tus_js_client_upload(live_server, make_user, media_dir, mode, protocol):
     from tests.media import make_video
 
-    clip = make_video(media_dir / f"js-{mode}.mp4", seconds=6, size="640x480", pattern="testsrc2")
+    clip = make_video(media_dir / f"js-{mode}-{protocol}.mp4", seconds=6, size="640x480", pattern="testsrc2")
     token = make_user()[2]
     endpoint = f"{live_server.url}/api/videos/chunked_upload/"
     completed = subprocess.run(
-        ["node", "tus_js_upload.mjs", endpoint, token, str(clip), mode],
+        ["node", "tus_js_upload.mjs", endpoint, token, str(clip), mode, protocol],
         cwd=PEER_DIR, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr

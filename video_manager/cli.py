@@ -186,9 +186,13 @@ def _task_line(task: dict) -> str:
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--chunk-size", default=16 * 1024 * 1024, show_default=True, help="Bytes per PATCH request.")
+@click.option("--protocol", type=click.Choice(["tus", "ietf"]), default="tus", show_default=True,
+              help="tus 1.0.0, or the IETF resumable-upload draft (interop version 8).")  # fmt: skip
 @client_options
-def upload(files: tuple[str, ...], chunk_size: int, url: str, token: str, as_json: bool) -> None:
-    """Upload videos with tus; an interrupted upload resumes when run again."""
+def upload(
+    files: tuple[str, ...], chunk_size: int, protocol: str, url: str, token: str, as_json: bool
+) -> None:
+    """Upload videos (tus, or the IETF draft); an interrupted upload resumes when run again."""
     from pathlib import Path
 
     from tqdm import tqdm
@@ -205,7 +209,9 @@ def upload(files: tuple[str, ...], chunk_size: int, url: str, token: str, as_jso
                         click.echo(f"{path.name}: resuming from byte {offset}", err=True)
                     bar.update(offset)
 
-                video = run.api.upload(path, chunk_size=chunk_size, on_start=started, on_progress=bar.update)
+                video = run.api.upload(
+                    path, chunk_size=chunk_size, on_start=started, on_progress=bar.update, protocol=protocol
+                )
             uploaded.append(video)
             if not as_json:
                 click.echo(_video_line(video))

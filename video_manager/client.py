@@ -18,6 +18,8 @@ from tusclient.exceptions import TusCommunicationError
 from tusclient.fingerprint.fingerprint import Fingerprint
 from tusclient.storage.filestorage import FileStorage
 
+from video_manager import ietf_upload
+
 TUS_PATH = "/api/videos/chunked_upload/"
 DEFAULT_CHUNK = 16 * 1024 * 1024
 
@@ -44,6 +46,7 @@ class ApiClient:
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Token {token}"
+        self.token = token
         self.timeout_s = timeout_s
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -79,8 +82,20 @@ class ApiClient:
         chunk_size: int = DEFAULT_CHUNK,
         on_start: Callable[[int, int], None] | None = None,
         on_progress: Callable[[int], None] | None = None,
+        protocol: str = "tus",
     ) -> dict:
-        """Resumable tus upload; `on_start(offset, size)` then `on_progress(bytes sent)`."""
+        """Resumable upload with tus (or the IETF draft); `on_start(offset, size)` then
+        `on_progress(bytes sent)`."""
+        if protocol == "ietf":
+            storage = FileStorage(str(url_storage_path()))
+            try:
+                video_id = ietf_upload.upload(
+                    self.base_url, self.token, path, chunk_size=chunk_size, storage=storage,
+                    on_start=on_start, on_progress=on_progress,
+                )  # fmt: skip
+            except ietf_upload.DraftUploadError as exc:
+                raise ApiError(exc.status, exc.code, exc.detail) from exc
+            return self.video(video_id)
         tus = tus_client.TusClient(self.base_url + TUS_PATH, headers=dict(self.session.headers))
         storage = FileStorage(str(url_storage_path()))
         with open(path, "rb") as handle:

@@ -1,10 +1,10 @@
 // Uploads one file with tus-js-client, as browser and Node users do; prints {"url": ...} on success.
-// usage: node tus_js_upload.mjs ENDPOINT TOKEN FILE parallel|interrupt
+// usage: node tus_js_upload.mjs ENDPOINT TOKEN FILE parallel|interrupt [tus-v1|ietf-draft-03|ietf-draft-05]
 import {readFileSync} from 'node:fs'
 import {basename} from 'node:path'
 import * as tus from 'tus-js-client'
 
-const [endpoint, token, file, mode] = process.argv.slice(2)
+const [endpoint, token, file, mode, protocol = 'tus-v1'] = process.argv.slice(2)
 const data = readFileSync(file)
 
 function upload (options) {
@@ -13,6 +13,7 @@ function upload (options) {
     headers: {Authorization: `Token ${token}`},
     metadata: {filename: basename(file), filetype: 'video/mp4'},
     retryDelays: [0, 200, 500],
+    protocol,
     ...options,
   })
 }

@@ -8,30 +8,23 @@ Store and protocol errors map to status codes through one table (ERRORS).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from typing import IO
 
 from apiflask import APIBlueprint
 from flask import Response, current_app, request
 
 from server import admission
 from server.auth import current_user, token_auth
-from server.body import READ_SIZE, BodyReader, drain_unread_body
+from server.body import BodyReader, drain_unread_body
 from server.errors import ApiError, fail
-from server.events import announce, video_event
-from server.queueing import prepare_for_viewing
-from server.services import services
-from server.tus import chunk_form
+from server.tus import chunk_form, ietf
 from server.tus.protocol import (
     CHECKSUM_ALGORITHMS,
     EXTENSIONS,
     OFFSET_CONTENT_TYPE,
     TUS_VERSION,
-    Checksum,
     ChecksumAlgorithmError,
     ChecksumMismatchError,
     TusHeaderError,
-    format_expires,
     format_metadata,
     metadata_name,
     parse_checksum,
@@ -39,9 +32,17 @@ from server.tus.protocol import (
     parse_length,
     parse_metadata,
 )
-from server.urls import external_url
+from server.tus.receiving import (
+    UploadInterruptedError,
+    bodiless,
+    expires_header,
+    finish,
+    location,
+    receive,
+    store,
+    within_quota,
+)
 from storage.locks import LockUnavailableError, UploadLockedError
-from storage.models import Upload, Video, VideoStatus
 from storage.names import display_name
 from storage.uploads import (
     ConcatError,
@@ -52,16 +53,11 @@ from storage.uploads import (
     UploadError,
     UploadExpiredError,
     UploadNotFoundError,
-    UploadStore,
 )
 from video_manager import metrics
 
 ENDPOINT = "/api/videos/chunked_upload/"
 bp = APIBlueprint("tus", __name__, tag="tus resumable upload")
-
-
-class UploadInterruptedError(RuntimeError):
-    """The body stopped early (client gone, or a newer request took the lock)."""
 
 
 ERRORS: dict[type[Exception], tuple[int, str]] = {
@@ -105,7 +101,9 @@ def _sentence(text: str) -> str:
 @bp.before_request
 def _require_tus_version() -> None:
     """Every request but OPTIONS carries Tus-Resumable (the seed's multipart form is the exception)."""
-    if request.method == "OPTIONS" or (request.method == "POST" and "Tus-Resumable" not in request.headers):
+    if request.method == "OPTIONS" or ietf.is_draft_request():
+        return
+    if request.method == "POST" and "Tus-Resumable" not in request.headers:
         return
     if request.headers.get("Tus-Resumable") != TUS_VERSION:
         fail(
@@ -115,12 +113,9 @@ def _require_tus_version() -> None:
 
 @bp.after_request
 def _tus_resumable(response: Response) -> Response:
-    response.headers["Tus-Resumable"] = TUS_VERSION
+    if not ietf.is_draft_request():
+        response.headers["Tus-Resumable"] = TUS_VERSION
     return response
-
-
-def store() -> UploadStore:
-    return services().uploads
 
 
 @bp.route(ENDPOINT, methods=["OPTIONS"])
@@ -135,6 +130,7 @@ def options(upload_id: uuid.UUID | None = None):
             "Tus-Extension": ",".join(EXTENSIONS),
             "Tus-Max-Size": str(store().max_size),
             "Tus-Checksum-Algorithm": ",".join(CHECKSUM_ALGORITHMS),
+            "Upload-Limit": f"min-size=0,max-size={store().max_size}",  # the IETF draft's limits
         },
     )
 
@@ -148,6 +144,8 @@ def options(upload_id: uuid.UUID | None = None):
     responses={201: "Created; Location names the upload"},
 )
 def create():
+    if ietf.is_draft_request():
+        return ietf.create()
     if "Tus-Resumable" not in request.headers:
         return chunk_form.receive_chunk()
     owner_id = current_user().id
@@ -164,8 +162,8 @@ def create():
             concat_header=request.headers["Upload-Concat"],
         )
         metrics.UPLOADS.labels("created").inc()
-        _finish(upload)
-        return _reply(201, {"Location": _location(upload)})
+        finish(upload)
+        return bodiless(201, {"Location": location(upload)})
 
     length = parse_length("Upload-Length", request.headers.get("Upload-Length"), required=False)
     deferred = request.headers.get("Upload-Defer-Length")
@@ -182,18 +180,18 @@ def create():
         owner_id, length=length, metadata=metadata_header, name=name, concat=concat.kind if concat else ""
     )
     metrics.UPLOADS.labels("created").inc()
-    headers = {"Location": _location(upload)}
+    headers = {"Location": location(upload)}
     if request.mimetype == OFFSET_CONTENT_TYPE:
         reader = BodyReader(request)
         try:
             with store().locks.hold(str(upload.id), on_release_request=reader.release):
-                headers["Upload-Offset"] = str(_receive(upload, 0, reader))
+                headers["Upload-Offset"] = str(receive(upload, 0, reader))
         except OSError:  # a full disk: the client never learnt the upload's URL, so nothing stays
             store().terminate(upload)
             raise
     elif store().is_complete(upload, 0):
-        _finish(upload)
-    return _reply(201, {**headers, **_expires(upload)})
+        finish(upload)
+    return bodiless(201, {**headers, **expires_header(upload)})
 
 
 @bp.route(ENDPOINT + "<uuid:upload_id>", methods=["HEAD"])
@@ -201,6 +199,8 @@ def create():
 @bp.doc(summary="Offset, length and metadata of an upload")
 def head(upload_id: uuid.UUID):
     """Takes the lock like tusd, so a stale PATCH gives up and the offset is exact."""
+    if ietf.is_draft_request():
+        return ietf.head(upload_id)
     store().get(current_user().id, upload_id)
     with store().locks.hold(str(upload_id)):
         upload = store().get(current_user().id, upload_id)
@@ -215,13 +215,15 @@ def head(upload_id: uuid.UUID):
         headers["Upload-Concat"] = "partial"
     elif upload.concat == "final":
         headers["Upload-Concat"] = upload.concat_header
-    return _reply(200, {**headers, **_expires(upload)})
+    return bodiless(200, {**headers, **expires_header(upload)})
 
 
 @bp.patch(ENDPOINT + "<uuid:upload_id>")
 @bp.auth_required(token_auth)
 @bp.doc(summary="Append bytes at Upload-Offset (checksum and checksum-trailer supported)")
 def patch(upload_id: uuid.UUID):
+    if ietf.is_draft_request():
+        return ietf.append(upload_id)
     if request.mimetype != OFFSET_CONTENT_TYPE:
         fail(415, "unsupported_media_type", f"PATCH bodies must be {OFFSET_CONTENT_TYPE}.")
     offset = parse_length("Upload-Offset", request.headers.get("Upload-Offset"))
@@ -235,9 +237,9 @@ def patch(upload_id: uuid.UUID):
             admission.check_quota(declared, besides=upload.id)
             store().declare_length(upload, declared)
         elif upload.length is None:
-            _within_quota(upload, offset + (request.content_length or 0))
-        new_offset = _receive(upload, offset, reader)
-    return _reply(204, {"Upload-Offset": str(new_offset), **_expires(upload)})
+            within_quota(upload, offset + (request.content_length or 0))
+        new_offset = receive(upload, offset, reader)
+    return bodiless(204, {"Upload-Offset": str(new_offset), **expires_header(upload)})
 
 
 @bp.delete(ENDPOINT + "<uuid:upload_id>")
@@ -249,117 +251,4 @@ def terminate(upload_id: uuid.UUID):
         store().terminate(store().get(current_user().id, upload_id))
     store().locks.forget(str(upload_id))
     metrics.UPLOADS.labels("terminated").inc()
-    return _reply(204, {})
-
-
-# -- shared steps ----------------------------------------------------------------------------
-
-
-def _within_quota(upload: Upload, size: int) -> None:
-    """An upload of deferred length that would cross the quota is refused and removed whole."""
-    try:
-        admission.check_quota(size, besides=upload.id)
-    except ApiError:
-        store().terminate(upload)
-        metrics.UPLOADS.labels("terminated").inc()
-        raise
-
-
-def _receive(upload: Upload, offset: int, reader: BodyReader) -> int:
-    """Append this request's body at `offset` under the held lock; return the new offset.
-
-    A body of known length, without a checksum, streams straight into the store: whatever
-    arrives counts, even if the client drops. A body that must be checked first (a checksum in
-    a header or a trailer) or whose length is unknown (it may overrun) waits in a temp file
-    until it is whole and right, so a chunk that fails commits nothing, on any storage backend.
-    """
-    uploads = store()
-    uploads.check_patch(upload, offset, request.content_length)
-    reader.limit = uploads.room(upload, offset)
-    if request.content_length is not None and not _checksum_requested():
-        new_offset = uploads.append(upload, offset, reader.chunks())
-    else:
-        new_offset = _append_checked(upload, offset, reader)
-    metrics.BYTES_RECEIVED.labels("tus").inc(new_offset - offset)
-    if reader.released.is_set():
-        raise UploadInterruptedError("a newer request for this upload took over; the bytes received are kept")
-    if uploads.is_complete(upload, new_offset):
-        _finish(upload)
-    return new_offset
-
-
-def _checksum_requested() -> bool:
-    trailer = "upload-checksum" in request.headers.get("Trailer", "").lower()
-    return "Upload-Checksum" in request.headers or trailer
-
-
-def _append_checked(upload: Upload, offset: int, reader: BodyReader) -> int:
-    with services().blobs.temp_file() as spool:
-        for chunk in reader.chunks():
-            spool.write(chunk)
-        if reader.overrun:
-            raise SizeExceededError("the body is longer than the upload's remaining length")
-        checksum = _requested_checksum(reader)
-        if checksum is not None:
-            if reader.interrupted:
-                raise UploadInterruptedError("the body ended early; the chunk was discarded")
-            hasher = checksum.new_hasher()
-            for piece in _pieces(spool):
-                hasher.update(piece)
-            checksum.verify(hasher)
-        return store().append(upload, offset, _pieces(spool))
-
-
-def _pieces(spool: IO[bytes]) -> Iterator[bytes]:
-    spool.seek(0)
-    return iter(lambda: spool.read(READ_SIZE), b"")
-
-
-def _requested_checksum(reader: BodyReader) -> Checksum | None:
-    header = request.headers.get("Upload-Checksum")
-    if header is None and "upload-checksum" in request.headers.get("Trailer", "").lower():
-        header = reader.trailer("Upload-Checksum")
-        if header is None and not reader.interrupted:
-            raise TusHeaderError("the Upload-Checksum trailer announced by the client did not arrive")
-    return parse_checksum(header)
-
-
-def _finish(upload: Upload) -> None:
-    """The last byte is in: probe it and turn it into the video with the same id.
-
-    The video is recorded before the upload is marked complete, so a crash in between leaves an
-    upload the client can finish again (an empty PATCH), and that second pass finds the video.
-    """
-    uploads = store()
-    metrics.UPLOADS.labels("finished").inc()
-    if upload.concat == "partial":  # partial uploads only wait to be concatenated
-        uploads.finish(upload)
-        uploads.mark_complete(upload)
-        return
-    if not Video.select().where(Video.id == upload.id).exists():
-        uploads.finish(upload)
-        video = services().ingestor.ingest_upload(
-            uploads.data, upload.id, size=upload.length, owner_id=upload.owner_id, name=upload.name
-        )
-        announce(video_event(video), video.owner_id, video)
-        if video.status == VideoStatus.READY:
-            prepare_for_viewing(video)
-    uploads.mark_complete(upload)
-    uploads.discard_data(upload)
-
-
-def _reply(status: int, headers: dict[str, str]) -> Response:
-    """Bodiless tus answer: status and headers only, no Content-Type."""
-    response = Response(status=status, headers=headers)
-    del response.headers["Content-Type"]
-    return response
-
-
-def _location(upload: Upload) -> str:
-    return external_url("tus.head", upload_id=upload.id)
-
-
-def _expires(upload: Upload) -> dict[str, str]:
-    if upload.state != "receiving":
-        return {}
-    return {"Upload-Expires": format_expires(upload.expires_at)}
+    return bodiless(204, {})
