@@ -48,10 +48,12 @@ class MediaStore:
         return path if path.is_file() else None
 
     def put(self, video_id: uuid.UUID, name: str, staged: Path) -> Path:
-        """Move a finished file into place (replacing an older one at once)."""
+        """Link a finished file into place. The first one made stays: two makers of one picture
+        (the worker, and a request that could not wait) never change it under a client's ETag."""
         final = self.path(video_id, name)
         final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged, final)
+        with contextlib.suppress(FileExistsError):
+            os.link(staged, final)
         return final
 
     def cache(self, video_id: uuid.UUID, name: str, staged: Path) -> Path:

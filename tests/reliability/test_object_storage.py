@@ -9,7 +9,7 @@ import random
 import pytest
 import requests
 
-from tests.api import merge, send_chunk, share, trim, wait_task
+from tests.api import merge, send_chunk, share, trim, wait_task, wait_until
 from tests.media import make_video
 from tests.servers import CountingProxy, LiveServer, LiveWorker, auth, cli_create_user, process_env
 from tests.tus import cut_patch, new_upload, patch, settle_offset
@@ -23,13 +23,19 @@ def s3_env(data_dir, redis_url, s3, **overrides) -> dict[str, str]:
     )  # fmt: skip
 
 
+def picture(path) -> bool:
+    return path.name.startswith("media-") and path.suffix in (".jpg", ".json")
+
+
 def video_bytes_on(data_dir) -> list[str]:
-    """Files under a host's data directory that hold (part of) a video."""
+    """Files under a host's data directory that hold (part of) a video; a poster or storyboard
+    the worker is making at that moment (`tmp/media-*.jpg`, `.json`) is a picture, not one."""
     kept = []
     for folder in ("videos", "uploads", "chunks", "tmp", "scratch"):
         root = data_dir / folder
         if root.is_dir():
-            kept += [str(p) for p in root.rglob("*") if p.is_file() and p.stat().st_size > 0]
+            files = [p for p in root.rglob("*") if p.is_file() and p.stat().st_size > 0]
+            kept += [str(p) for p in files if not picture(p)]
     return kept
 
 
@@ -149,6 +155,14 @@ def test_two_servers_and_a_worker_share_no_disk(tmp_path, redis_server, s3_servi
         link = share(servers[0], token, result, 600).json()
         via_b = link["url"].replace(servers[0].url, servers[1].url)
         assert requests.get(via_b, timeout=60).status_code == 200  # signed on A, served by B
+        # The worker's host made the result's poster; it reached the bucket, and both servers serve it.
+        made = hosts[2] / "media" / result.replace("-", "")[:2] / result / "poster.jpg"
+        wait_until(made.is_file, 60, "the poster from the worker")
+        for server in servers:
+            poster = requests.get(
+                f"{server.url}/api/videos/{result}/thumbnail.jpg", headers=auth(token), timeout=60
+            )
+            assert poster.status_code == 200 and poster.content == made.read_bytes()
         for host in hosts:
             assert video_bytes_on(host) == [], host
     finally:
@@ -169,8 +183,12 @@ def test_a_short_fast_trim_reads_a_small_part_of_its_source(tmp_path, redis_serv
         data = source.read_bytes()
         url = new_upload(server.url, token, len(data))
         assert patch(url, token, 0, data).status_code == 204
+        video_id = url.rsplit("/", 1)[1]
+        # The worker first makes the new video's poster and storyboard (which reads it all).
+        board = f"{server.url}/api/videos/{video_id}/storyboard.vtt"
+        wait_until(lambda: requests.get(board, headers=auth(token)).status_code == 200, 60, "the storyboard")
         before = proxy.bytes_to_clients
-        task = trim(server, token, url.rsplit("/", 1)[1], start_time=60, end_time=62, mode="fast").json()
+        task = trim(server, token, video_id, start_time=60, end_time=62, mode="fast").json()
         assert wait_task(token, task)["status"] == "finished"
         read = proxy.bytes_to_clients - before  # the source's ranges, plus the result's upload answers
         assert read < 0.05 * len(data), (read, len(data))
