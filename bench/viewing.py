@@ -94,8 +94,6 @@ def main() -> None:
         stored = stack.data_dir / "videos" / video_id.replace("-", "")[:2] / video_id
         poster_path = stack.data_dir / "media" / video_id.replace("-", "")[:2] / video_id / "poster.jpg"
         wait_until(poster_path.is_file, 120, "the poster from the worker", 0.05)
-        # The worker goes on with the storyboard (the whole file); measure HLS once it is idle.
-        wait_until(poster_path.with_name("storyboard.json").is_file, 300, "the storyboard", 0.05)
         poster_s = median_of(RUNS, lambda: poster_seconds(stored))
         latency, read, download_s = first_segment(stack, video_id, size)
     rows = [

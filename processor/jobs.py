@@ -27,7 +27,7 @@ from rq import Queue, get_current_job
 from processor import ffmpeg
 from processor.ingest import Ingestor, media_info
 from processor.probe import InvalidVideoError
-from processor.queue import PREPARE, RUN_TASK
+from processor.queue import PREPARE, RUN_TASK, background_queue
 from processor.runner import FfmpegError, run_ffmpeg
 from processor.smart_cut import SmartCutter, SpliceError
 from server.events import Announce, Announcer
@@ -196,7 +196,8 @@ def run_task(task_id: str) -> str | None:
         ctx = dataclasses.replace(JobContext.from_config(config, _process_announce), task_id=task_id)
         made = _run_task(ctx, task_id, requeue=_requeue_with_rq)
     if made is not None:
-        _current_queue().enqueue(PREPARE, made, job_id=f"prepare-{made}")  # its poster, and more
+        connection = get_current_job().connection
+        background_queue(config, connection).enqueue(PREPARE, made, job_id=f"prepare-{made}")  # its poster
     return made
 
 

@@ -24,6 +24,7 @@ from storage import webhooks
 from storage.blobs import BlobStore
 from storage.chunks import ChunkStore
 from storage.database import db, open_database, write_transaction
+from storage.media import MediaStore
 from storage.models import Task, TaskStatus, utcnow
 from storage.uploads import UploadStore
 from video_manager import metrics
@@ -41,7 +42,9 @@ def remove_expired(config: Config) -> dict[str, int]:
             "webhook_deliveries": webhooks.prune_finished(DELIVERY_HISTORY_S),
         }
     metrics.UPLOADS.labels("expired").inc(removed["uploads"])
-    removed["temp_files"] = BlobStore(config.data_dir).sweep_stale_temps()
+    removed["temp_files"] = (
+        BlobStore(config.data_dir).sweep_stale_temps() + MediaStore(config.data_dir).sweep_stale_temps()
+    )
     if any(removed.values()):
         log.info("cleanup removed %s", removed)
     return removed

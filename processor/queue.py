@@ -1,4 +1,8 @@
-"""The job queue, shared by the server (enqueue) and the worker (dequeue)."""
+"""The job queues, shared by the server (enqueue) and the worker (dequeue).
+
+Tasks and what a viewer waits for (a storyboard, a stream) go to the main queue; the pictures
+made for every new video go to a second queue that the worker takes from only when the main
+one is empty, so a trim never waits behind the posters of a batch of uploads."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from video_manager.config import Config
 
 # Jobs by name: the server queues them without importing the worker's code.
 RUN_TASK = "processor.jobs.run_task"
-PREPARE = "processor.renditions.prepare"  # poster, short storyboard, faststart copy: at ingest
+PREPARE = "processor.renditions.prepare"  # poster and faststart copy, at ingest (background queue)
 STORYBOARD = "processor.renditions.storyboard"
 STREAM = "processor.renditions.stream"  # HLS
 
@@ -17,4 +21,12 @@ STREAM = "processor.renditions.stream"  # HLS
 def job_queue(config: Config, connection: Redis) -> Queue:
     return Queue(
         config.redis.queue, connection=connection, default_timeout=int(config.ffmpeg.timeout_s) + 300
+    )
+
+
+def background_queue(config: Config, connection: Redis) -> Queue:
+    return Queue(
+        f"{config.redis.queue}-background",
+        connection=connection,
+        default_timeout=int(config.ffmpeg.timeout_s) + 300,
     )

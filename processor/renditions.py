@@ -3,8 +3,8 @@ HLS rendition, and a `+faststart` copy of an MP4 whose index is at the end.
 
 `Renderer` makes each one (the server uses it for thumbnails on demand and for a poster that
 is not there yet); the RQ entry points below are the worker's side: `prepare` at ingest (the
-poster, the storyboard of a short video, the faststart copy), `storyboard` and `stream` (HLS)
-when first asked for.
+poster and the faststart copy, from the background queue), `storyboard` and `stream` (HLS) when
+first asked for.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ POSTER = "poster.jpg"
 SPRITE = "storyboard.jpg"
 STORYBOARD = "storyboard.json"
 FASTSTART = "faststart.mp4"
-STORYBOARD_AT_INGEST_S = 600  # shorter videos get theirs at ingest, longer ones when first asked
 THUMBNAILS_KEPT = 64  # per video and host; the oldest go first
 PICTURE_TIMEOUT_S = 60
 
@@ -156,14 +155,12 @@ def hls_complete(media: MediaStore, video_id: uuid.UUID) -> bool:
 
 
 def prepare(video_id: str) -> None:
-    """At ingest: the poster, the storyboard of a short video, the faststart copy if needed."""
+    """At ingest: the poster, and the faststart copy if needed."""
     with _video(video_id) as (renderer, video):
         if video is None:
             return
         started = time.monotonic()
         renderer.poster(video)
-        if (video.duration or 0.0) <= STORYBOARD_AT_INGEST_S:
-            renderer.storyboard(video)
         renderer.faststart(video)
         log.info("video %s prepared for viewing in %.2f s", video_id, time.monotonic() - started)
 

@@ -20,7 +20,8 @@ POSTER_SCAN_S = 10  # the poster is the most representative keyframe of the firs
 POSTER_CANDIDATES = 5
 MIN_THUMB_WIDTH = 16
 MAX_THUMB_WIDTH = 1280
-JPEG = ["-q:v", "3", "-f", "image2", "-c:v", "mjpeg"]
+# Full-range 4:2:0, as JPEG is: a limited-range source (tagged `tv`) otherwise stops the encoder.
+JPEG = ["-q:v", "3", "-pix_fmt", "yuvj420p", "-f", "image2", "-c:v", "mjpeg"]
 
 TILE_WIDTH, TILE_HEIGHT = 160, 90
 COLUMNS = 10

@@ -21,7 +21,7 @@ from rq import Worker
 import processor.jobs  # imported before forking, so each job's work horse starts warm
 from processor.deliveries import delivery_loop
 from processor.maintenance import maintenance_loop, remove_expired
-from processor.queue import job_queue
+from processor.queue import background_queue, job_queue
 from storage.database import db, open_database
 from storage.schema import create_tables
 from video_manager.config import Config
@@ -52,7 +52,8 @@ def run_worker(config: Config, *, burst: bool = False) -> bool:
         while True:
             _wait_for(connection)
             try:
-                return Worker([queue], connection=connection).work(
+                queues = [queue, background_queue(config, connection)]  # in this order of priority
+                return Worker(queues, connection=connection).work(
                     with_scheduler=True,
                     burst=burst,
                     logging_level=logging.getLevelName(config.server.log_level.upper()),

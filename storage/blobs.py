@@ -130,15 +130,19 @@ class BlobStore:
         return self.video_path(video_id)
 
     def sweep_stale_temps(self, max_age_s: float = STALE_TEMP_AGE_S) -> int:
-        """Remove temp files left by a process that was killed; returns how many went."""
-        cutoff = time.time() - max_age_s
-        removed = 0
-        for entry in self.tmp_dir.iterdir():
-            with contextlib.suppress(FileNotFoundError):
-                if entry.is_file() and entry.stat().st_mtime < cutoff:
-                    entry.unlink()
-                    removed += 1
-        return removed
+        return sweep_stale(self.tmp_dir, max_age_s)
+
+
+def sweep_stale(directory: Path, max_age_s: float = STALE_TEMP_AGE_S) -> int:
+    """Remove temp files left by a process that was killed; returns how many went."""
+    cutoff = time.time() - max_age_s
+    removed = 0
+    for entry in directory.iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            if entry.is_file() and entry.stat().st_mtime < cutoff:
+                entry.unlink()
+                removed += 1
+    return removed
 
 
 def blob_store_from_config(config: Config) -> BlobStore:

@@ -19,7 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from storage.backends.s3_uploads import is_missing
-from storage.blobs import sharded, staged_file
+from storage.blobs import sharded, staged_file, sweep_stale
 from video_manager.config import Config
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,63}$")
@@ -30,8 +30,7 @@ class MediaStore:
 
     def __init__(self, data_dir: Path) -> None:
         self.root = data_dir / "media"
-        self.tmp_dir = data_dir / "tmp"
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir = self.root / "tmp"  # pictures being made: never mistaken for video scratch
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
 
     def folder(self, video_id: uuid.UUID) -> Path:
@@ -77,6 +76,9 @@ class MediaStore:
 
     def delete_all(self, video_id: uuid.UUID) -> None:
         shutil.rmtree(self.folder(video_id), ignore_errors=True)
+
+    def sweep_stale_temps(self) -> int:
+        return sweep_stale(self.tmp_dir)
 
 
 class S3MediaStore(MediaStore):

@@ -91,6 +91,7 @@ def test_the_page_from_upload_to_delete(live_server, live_worker, make_user, med
         page.click("#set-end")
         assert page.input_value("#trim-start") == "0.500"
         assert page.input_value("#trim-end") == "2.000"
+        page.wait_for_selector("#timeline[data-storyboard=ready]", timeout=WAIT_MS)  # made on first request
         page.hover("#timeline", position={"x": 30, "y": 10})  # the storyboard's preview of that moment
         page.wait_for_function(
             "document.querySelector('#preview .picture').style.backgroundImage.startsWith('url(')"

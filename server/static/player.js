@@ -13,6 +13,7 @@ export function currentVideo () { return video }
 export async function play (chosen) {
   video = chosen
   storyboard = null
+  delete $('#timeline').dataset.storyboard
   $('#viewer').hidden = false
   $('#viewer-name').textContent = chosen.name
   $('#trim-start').value = (0).toFixed(3)
@@ -28,7 +29,10 @@ async function loadStoryboard (chosen) {
     const response = await fetchWithToken(`/api/videos/${chosen.id}/storyboard.vtt`)
     if (response.status === 200) {
       const cues = parseVtt(await response.text())
-      if (cues.length && video === chosen) storyboard = { cues, sprite: await blobUrl(cues[0].url) }
+      if (cues.length && video === chosen) {
+        storyboard = { cues, sprite: await blobUrl(cues[0].url) }
+        $('#timeline').dataset.storyboard = 'ready'
+      }
       return
     }
     const wait = Number(response.headers.get('Retry-After') || 2)

@@ -23,19 +23,13 @@ def s3_env(data_dir, redis_url, s3, **overrides) -> dict[str, str]:
     )  # fmt: skip
 
 
-def picture(path) -> bool:
-    return path.name.startswith("media-") and path.suffix in (".jpg", ".json")
-
-
 def video_bytes_on(data_dir) -> list[str]:
-    """Files under a host's data directory that hold (part of) a video; a poster or storyboard
-    the worker is making at that moment (`tmp/media-*.jpg`, `.json`) is a picture, not one."""
+    """Files under a host's data directory that hold (part of) a video."""
     kept = []
     for folder in ("videos", "uploads", "chunks", "tmp", "scratch"):
         root = data_dir / folder
         if root.is_dir():
-            files = [p for p in root.rglob("*") if p.is_file() and p.stat().st_size > 0]
-            kept += [str(p) for p in files if not picture(p)]
+            kept += [str(p) for p in root.rglob("*") if p.is_file() and p.stat().st_size > 0]
     return kept
 
 
@@ -184,9 +178,9 @@ def test_a_short_fast_trim_reads_a_small_part_of_its_source(tmp_path, redis_serv
         url = new_upload(server.url, token, len(data))
         assert patch(url, token, 0, data).status_code == 204
         video_id = url.rsplit("/", 1)[1]
-        # The worker first makes the new video's poster and storyboard (which reads it all).
-        board = f"{server.url}/api/videos/{video_id}/storyboard.vtt"
-        wait_until(lambda: requests.get(board, headers=auth(token)).status_code == 200, 60, "the storyboard")
+        # The worker first makes the new video's poster (from its first seconds).
+        poster = tmp_path / "media" / video_id.replace("-", "")[:2] / video_id / "poster.jpg"
+        wait_until(poster.is_file, 60, "the poster")
         before = proxy.bytes_to_clients
         task = trim(server, token, video_id, start_time=60, end_time=62, mode="fast").json()
         assert wait_task(token, task)["status"] == "finished"
