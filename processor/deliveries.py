@@ -80,10 +80,11 @@ def delivery_loop(config: Config) -> None:
             room = SENDERS - len(in_flight)
             if room > 0:
                 try:
-                    with db.connection_context():
-                        due = webhooks.claim_due(room, lease_s)
+                    db.connect(reuse_if_open=True)  # one connection for the polling, not one a poll
+                    due = webhooks.claim_due(room, lease_s)
                 except Exception:
                     log.exception("could not read due deliveries; will retry")
+                    db.close()
                     due = []
                 for delivery in due:
                     in_flight.add(pool.submit(_deliver_logged, delivery, config.webhooks))

@@ -8,7 +8,9 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import requests
+from peewee import OperationalError
 
 from server.signing import ShareSigner
 from tests.api import send_chunk
@@ -63,3 +65,28 @@ def test_a_round_one_data_directory_opens_unchanged(tmp_path, redis_server, samp
         columns = [row[1] for row in database.execute("PRAGMA table_info(task)")]
         version = database.execute("SELECT value FROM setting WHERE key = 'schema-version'").fetchone()
     assert columns.count("result_method") == 1 and version == ("1",)
+
+
+def test_start_up_waits_out_a_database_still_locked(monkeypatch):
+    """A SQLite file locked past the busy timeout is tried again: a gunicorn worker that fails to
+    boot takes its whole server down."""
+    from storage import schema
+
+    calls = []
+
+    def locked_twice() -> None:
+        calls.append(1)
+        if len(calls) <= 2:
+            raise OperationalError("database is locked")
+
+    monkeypatch.setattr(schema, "_create_tables_once", locked_twice)
+    monkeypatch.setattr(schema, "LOCKED_PAUSE_S", 0)
+    schema.create_tables()
+    assert len(calls) == 3
+
+    def broken() -> None:
+        raise OperationalError("no such table")
+
+    monkeypatch.setattr(schema, "_create_tables_once", broken)
+    with pytest.raises(OperationalError):
+        schema.create_tables()  # anything but a lock is not waited for
