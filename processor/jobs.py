@@ -22,6 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from peewee import DatabaseError, InterfaceError, OperationalError
+from redis.exceptions import RedisError
 from rq import Queue, get_current_job
 
 from processor import ffmpeg
@@ -197,7 +198,10 @@ def run_task(task_id: str) -> str | None:
         made = _run_task(ctx, task_id, requeue=_requeue_with_rq)
     if made is not None:
         connection = get_current_job().connection
-        background_queue(config, connection).enqueue(PREPARE, made, job_id=f"prepare-{made}")  # its poster
+        try:  # its poster; without Redis now, it is made when first asked for
+            background_queue(config, connection).enqueue(PREPARE, made, job_id=f"prepare-{made}")
+        except RedisError as exc:
+            log.warning("poster of %s not queued: Redis is not answering (%s)", made, type(exc).__name__)
     return made
 
 

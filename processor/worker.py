@@ -1,5 +1,10 @@
 """`video-manager worker`: an RQ worker on the project's queue, plus its maintenance process.
 
+A Redis outage of any length costs a wait, never the worker: RQ's own loop quits on an error it
+does not expect (a heartbeat sent while Redis is gone, during a job), so the job's work horse is
+left to finish (its outcome is in the database, not in Redis) and a fresh RQ worker takes over
+once Redis answers again.
+
 RQ forks a work horse per job. A fork taken while another thread of the parent holds SQLite's
 (or any driver's) lock leaves the child deadlocked, so the parent does no database work once it
 starts working: the maintenance sweeps run in a separate, spawned process, and each job opens
@@ -9,14 +14,17 @@ its own connection. Webhook deliveries have a spawned process of their own too
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
+import os
+import signal
 import time
 
 from redis import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from rq import Worker
+from rq.exceptions import StopRequested
 
 import processor.jobs  # imported before forking, so each job's work horse starts warm
 from processor.deliveries import delivery_loop
@@ -29,6 +37,7 @@ from video_manager.redis_client import connect
 
 log = logging.getLogger(__name__)
 REDIS_WAIT_MAX_S = 10.0
+JOB_MONITORING_INTERVAL_S = 2  # how often RQ's heartbeat for a running job is sent (RQ's own: 30)
 
 
 def run_worker(config: Config, *, burst: bool = False) -> bool:
@@ -38,7 +47,6 @@ def run_worker(config: Config, *, burst: bool = False) -> bool:
     remove_expired(config)
     db.close()
     connection = connect(config, socket_timeout=None)
-    queue = job_queue(config, connection)
     spawn = multiprocessing.get_context("spawn")
     maintenance = spawn.Process(
         target=maintenance_loop, args=(config,), name="video-manager-maintenance", daemon=True
@@ -48,22 +56,89 @@ def run_worker(config: Config, *, burst: bool = False) -> bool:
         target=delivery_loop, args=(config,), name="video-manager-webhooks", daemon=True
     )
     deliveries.start()
+    stop_wanted, worked = False, False
     try:
-        while True:
-            _wait_for(connection)
+        while not stop_wanted:
+            signal.signal(signal.SIGTERM, _stop_waiting)  # RQ installs its own once working
+            signal.signal(signal.SIGINT, _stop_waiting)
             try:
-                queues = [queue, background_queue(config, connection)]  # in this order of priority
-                return Worker(queues, connection=connection).work(
+                _wait_for(connection)
+            except StopRequested:
+                break
+            worker = OutageTolerantWorker(
+                queues_for(config, connection),
+                connection=connection,
+                job_monitoring_interval=JOB_MONITORING_INTERVAL_S,
+            )
+            try:
+                worked = worker.work(
                     with_scheduler=True,
                     burst=burst,
                     logging_level=logging.getLevelName(config.server.log_level.upper()),
                 )
-            except RedisConnectionError as exc:  # lost while starting, before RQ's own retries
-                log.warning("Redis went away while the worker started (%s)", exc)
+            except (RedisError, StopRequested) as exc:  # teardown needs Redis too
+                log.warning("the RQ worker stopped on %s", type(exc).__name__)
+                worked = False
+            stop_wanted = burst or worker.stop_wanted
+            _let_horse_finish(worker)
+            if not stop_wanted:
+                log.warning("the RQ worker lost Redis; a new one starts when Redis answers")
+        return worked
     finally:
         for helper in (maintenance, deliveries):
             helper.terminate()
             helper.join(timeout=5)
+
+
+def queues_for(config: Config, connection: Redis) -> list:
+    return [job_queue(config, connection), background_queue(config, connection)]  # in priority order
+
+
+class OutageTolerantWorker(Worker):
+    """An RQ worker whose bookkeeping rides out Redis going away while a job runs: heartbeats
+    that cannot be sent are skipped (the job's own heartbeat is in the database), and a stop
+    asked for meanwhile is remembered here rather than lost in a failed Redis call."""
+
+    stop_wanted = False
+
+    def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
+        try:
+            super().heartbeat(timeout, pipeline)
+        except RedisError as exc:
+            log.warning("worker heartbeat skipped: Redis is not answering (%s)", type(exc).__name__)
+
+    def maintain_heartbeats(self, job) -> None:
+        try:
+            super().maintain_heartbeats(job)
+        except RedisError as exc:
+            log.warning("job heartbeat skipped: Redis is not answering (%s)", type(exc).__name__)
+
+    def set_current_job_working_time(self, current_job_working_time: float, pipeline=None) -> None:
+        with contextlib.suppress(RedisError):
+            super().set_current_job_working_time(current_job_working_time, pipeline)
+
+    def request_stop(self, signum, frame) -> None:
+        self.stop_wanted = True
+        try:
+            super().request_stop(signum, frame)
+        except RedisError:  # RQ asks Redis whether it is busy: answer that from here
+            if self.horse_pid:
+                self._stop_requested = True
+            else:
+                raise StopRequested() from None
+
+
+def _let_horse_finish(worker: Worker) -> None:
+    """A job still running when RQ's loop quit finishes before the next one may start."""
+    horse = worker.horse_pid
+    if horse:
+        log.warning("waiting for the job in work horse %d to finish", horse)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(horse, 0)
+
+
+def _stop_waiting(_signum, _frame) -> None:
+    raise StopRequested()
 
 
 def _wait_for(connection: Redis) -> None:

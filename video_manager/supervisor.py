@@ -1,7 +1,8 @@
 """`video-manager run`: the embedded redis-server, one RQ worker and the HTTP server as children.
 
 Ctrl-C reaches only this supervisor (children run in their own sessions, see processes.py), which
-then stops them in order: server, worker, Redis.
+then stops them in order: server, worker, Redis. A child that dies unexpectedly (killed, crashed)
+is started again after a short delay that grows while it keeps dying, and the others keep running.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from redis import Redis
@@ -90,18 +93,77 @@ class EmbeddedRedis:
                 self.url_file.unlink()
 
 
+RESTART_DELAY_S = 0.5  # after a child's first unexpected exit; doubled for each quick one after
+RESTART_DELAY_MAX_S = 30.0
+STABLE_AFTER_S = 60.0  # a child that ran this long starts again at the shortest delay
+
+
+@dataclass
+class Child:
+    """A part of the system the supervisor keeps running: started again, with a growing delay,
+    whenever it exits without being asked to."""
+
+    name: str
+    start: Callable[[], subprocess.Popen]
+    stop: Callable[[subprocess.Popen], None]
+    process: subprocess.Popen | None = None
+    started_at: float = 0.0
+    delay_s: float = RESTART_DELAY_S
+    restart_at: float | None = None
+
+    def launch(self) -> None:
+        self.process, self.started_at, self.restart_at = self.start(), time.monotonic(), None
+
+    def check(self, now: float) -> None:
+        """Start it again when it is due; note its exit and schedule the restart."""
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                log.info("starting %s again", self.name)
+                try:
+                    self.launch()
+                except (OSError, RuntimeError) as exc:
+                    log.error("%s did not start (%s)", self.name, exc)
+                    self._schedule(now)
+            return
+        if self.process is None or self.process.poll() is None:
+            return
+        _end_group(self.process)  # what it started (gunicorn's workers, the worker's helpers) goes too
+        if now - self.started_at >= STABLE_AFTER_S:
+            self.delay_s = RESTART_DELAY_S
+        log.error("%s exited with %s; starting it again in %.1f s", self.name, self.process.returncode,
+                  self.delay_s)  # fmt: skip
+        self._schedule(now)
+
+    def _schedule(self, now: float) -> None:
+        self.restart_at = now + self.delay_s
+        self.delay_s = min(self.delay_s * 2, RESTART_DELAY_MAX_S)
+
+    def halt(self) -> None:
+        if self.process is not None:
+            self.stop(self.process)
+
+
+def _end_group(process: subprocess.Popen) -> None:
+    """Children run in sessions of their own (processes.spawn): their group outlives a killed leader."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGTERM)
+
+
 def run_all(config: Config, config_path: str | None) -> int:
-    """Start everything and wait; returns the exit code for the CLI."""
+    """Start everything and keep it running until Ctrl-C or SIGTERM; returns the exit code."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     shutil.rmtree(config.metrics_dir, ignore_errors=True)  # counters start at zero with the system
     env = dict(os.environ)
     if config_path:
         env["VIDEO_MANAGER_CONFIG"] = str(Path(config_path).resolve())
+    children: list[Child] = []
     redis_server = None
     if not config.redis.url:
         redis_server = EmbeddedRedis(config.data_dir)
         env["VIDEO_MANAGER_REDIS_URL"] = redis_server.start()
         log.info("embedded redis-server on 127.0.0.1:%d", redis_server.port)
+        children.append(Child("redis-server", _restart_redis(redis_server), lambda _p: redis_server.stop(),
+                              redis_server.process))  # fmt: skip
 
     stopping = False
 
@@ -112,23 +174,28 @@ def run_all(config: Config, config_path: str | None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     me = [sys.executable, "-P", "-m", "video_manager"]
-    children = {
-        "worker": spawn([*me, "worker"], env=env),
-        "server": spawn([*me, "serve"], env=env),
-    }
+    for name, command in (("worker", "worker"), ("server", "serve")):
+        child = Child(name, lambda command=command: spawn([*me, command], env=env), stop)
+        child.launch()
+        children.append(child)
     log.info("serving on http://%s:%d (Ctrl-C stops everything)", config.server.host, config.server.port)
-    exit_code = 0
     try:
         while not stopping:
-            for name, child in children.items():
-                if child.poll() is not None:
-                    log.error("%s exited with %s; stopping", name, child.returncode)
-                    stopping, exit_code = True, 1
+            now = time.monotonic()
+            for child in children:
+                child.check(now)
             time.sleep(0.2)
     finally:
-        for name in ("server", "worker"):
-            stop(children[name])
-        if redis_server is not None:
-            redis_server.stop()
+        for child in reversed(children):  # server, worker, then Redis
+            child.halt()
         log.info("stopped")
-    return exit_code
+    return 0
+
+
+def _restart_redis(redis_server: EmbeddedRedis) -> Callable[[], subprocess.Popen]:
+    def start() -> subprocess.Popen:
+        redis_server.start()  # the same port: every client reconnects by itself
+        assert redis_server.process is not None
+        return redis_server.process
+
+    return start
