@@ -195,14 +195,3 @@ def postgres_url() -> Iterator[str]:
         server.terminate()
         server.wait(timeout=30)
         shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def metrics_folders_removed() -> Iterator[None]:
-    """Every test server counts metrics in a folder of its own under /dev/shm (memory): the
-    ones this session made go with it."""
-    pattern = "/dev/shm/video-manager-metrics-*"
-    before = set(glob.glob(pattern))
-    yield
-    for folder in set(glob.glob(pattern)) - before:
-        shutil.rmtree(folder, ignore_errors=True)

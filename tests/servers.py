@@ -38,6 +38,8 @@ def process_env(data_dir: Path, redis_url: str, **overrides: str) -> dict[str, s
             "VIDEO_MANAGER_SERVER_LOG_LEVEL": "warning",
             # One queue per data directory: stacks sharing a redis-server never take each other's jobs.
             "VIDEO_MANAGER_REDIS_QUEUE": f"test-{data_dir.name}",
+            # Metrics samples beside the data directory: each test's folder is its own to remove.
+            "VIDEO_MANAGER_METRICS_DIR": str(data_dir.parent / f"{data_dir.name}-metrics"),
         }
     )
     env.update({f"VIDEO_MANAGER_{key.upper()}": value for key, value in overrides.items()})

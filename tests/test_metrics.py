@@ -3,6 +3,9 @@ a scrape reports the sum, in Prometheus' text format."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -83,5 +86,32 @@ def test_metrics_can_be_turned_off(tmp_path, redis_server):
     server = LiveServer(process_env(tmp_path, redis_server.url, metrics_enabled="false")).start()
     try:
         assert requests.get(f"{server.url}/metrics", timeout=30).status_code == 404
+    finally:
+        server.stop()
+
+
+def test_a_vanished_metrics_folder_never_breaks_an_answer(tmp_path, redis_server, sample_video):
+    """The folder is deleted under the running server (a tmp cleaner, RemoveIPC): requests never
+    counted before, /health and uploads still answer; the folder comes back for later samples."""
+    env = process_env(tmp_path, redis_server.url)
+    folder = Path(env["VIDEO_MANAGER_METRICS_DIR"])
+    server = LiveServer(env).start()
+    try:
+        token = cli_create_user(env, "uncounted")
+        assert requests.get(f"{server.url}/health", timeout=10).status_code == 200
+        shutil.rmtree(folder)
+        for _ in range(4):  # each of the two gunicorn workers meets new label sets
+            assert requests.get(f"{server.url}/health", timeout=10).status_code == 200
+            assert (
+                requests.get(f"{server.url}/api/videos/", headers=auth(token), timeout=10).status_code == 200
+            )
+            assert requests.get(f"{server.url}/no/such/route", timeout=10).status_code == 404
+            assert requests.options(f"{server.url}/api/videos/", timeout=10).status_code < 500
+        data = sample_video.read_bytes()
+        url = new_upload(server.url, token, len(data))
+        assert patch(url, token, 0, data).status_code == 204
+        assert upload(server, token, sample_video)["status"] == "ready"
+        assert folder.is_dir()
+        assert "videomanager_http_requests_total" in requests.get(f"{server.url}/metrics", timeout=10).text
     finally:
         server.stop()
