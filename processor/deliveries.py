@@ -1,17 +1,23 @@
 """Webhook deliveries: a process of its own beside the worker, so a receiver that is down or slow
 never holds a job (or a request).
 
-It claims due deliveries from the database, sends each from a small thread pool with a short
-timeout, signs every attempt as Standard Webhooks says (`webhook-id` stays the same on every
-attempt, `webhook-timestamp` is the attempt's), and records the answer: a 2xx ends it, anything
-else is retried after `webhooks.retry_delays_s`. Several workers (hosts) may run it at once: a
-claim is atomic.
+It claims due deliveries from the database, sends each from a thread pool within a deadline for
+the whole exchange, signs every attempt as Standard Webhooks says (`webhook-id` stays the same on
+every attempt, `webhook-timestamp` is the attempt's), and records the answer: a 2xx ends it,
+anything else is retried after `webhooks.retry_delays_s`. Several workers (hosts) may run it at
+once: a claim is atomic.
+
+One receiver never holds up another: each webhook has at most PER_WEBHOOK attempts in flight
+(per process), a failing one is backed off as a whole (storage.webhooks), and the pool is far
+larger than what one webhook may take.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
+from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -21,12 +27,13 @@ from standardwebhooks.webhooks import Webhook as Signer
 from processor.outbound import UrlRefused, post, resolve
 from storage import webhooks
 from storage.database import db, open_database
-from storage.models import Delivery, DeliveryState
+from storage.models import Delivery, DeliveryState, utcnow
 from video_manager import metrics
 from video_manager.config import Config, WebhooksConfig
 
 log = logging.getLogger(__name__)
-SENDERS = 8  # attempts in flight at once per process
+SENDERS = 32  # attempts in flight at once per process
+PER_WEBHOOK = 2  # of which for any one webhook
 POLL_S = 0.25
 LEASE_SLACK_S = 30.0  # beyond the attempt's timeout, before another sender may take it over
 USER_AGENT = "video-manager-webhooks/1"
@@ -57,9 +64,10 @@ def attempt(delivery: Delivery, config: WebhooksConfig) -> tuple[int | None, str
 
 def deliver(delivery: Delivery, config: WebhooksConfig) -> str:
     """One attempt, recorded; the delivery's state after it."""
+    started_at = utcnow()
     status_code, error = attempt(delivery, config)
     with db.connection_context():
-        state = webhooks.record_attempt(delivery, status_code, error, config.retry_delays_s)
+        state = webhooks.record_attempt(delivery, status_code, error, config.retry_delays_s, started_at)
     outcome = "retrying" if state == DeliveryState.PENDING else state or "gone"
     metrics.WEBHOOK_DELIVERIES.labels(outcome).inc()
     if state != DeliveryState.DELIVERED:
@@ -73,21 +81,21 @@ def delivery_loop(config: Config) -> None:
     logging.basicConfig(level=config.server.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     open_database(config.database_url)
     lease_s = config.webhooks.timeout_s + LEASE_SLACK_S
-    in_flight: set[Future] = set()
+    in_flight: dict[Future, uuid.UUID] = {}  # attempt → its webhook
     with ThreadPoolExecutor(SENDERS, thread_name_prefix="webhook") as pool:
         while True:
-            in_flight = {future for future in in_flight if not future.done()}
+            in_flight = {future: hook for future, hook in in_flight.items() if not future.done()}
             room = SENDERS - len(in_flight)
             if room > 0:
                 try:
                     db.connect(reuse_if_open=True)  # one connection for the polling, not one a poll
-                    due = webhooks.claim_due(room, lease_s)
+                    due = webhooks.claim_due(room, lease_s, Counter(in_flight.values()), PER_WEBHOOK)
                 except Exception:
                     log.exception("could not read due deliveries; will retry")
                     db.close()
                     due = []
                 for delivery in due:
-                    in_flight.add(pool.submit(_deliver_logged, delivery, config.webhooks))
+                    in_flight[pool.submit(_deliver_logged, delivery, config.webhooks)] = delivery.webhook_id
             time.sleep(POLL_S)
 
 

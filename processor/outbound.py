@@ -9,12 +9,16 @@ Redirects are not followed: a 3xx is the receiver's answer, not a new destinatio
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import ipaddress
 import socket
+import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 ANSWER_READ_LIMIT = 64 * 1024  # a receiver's body is read this far, then dropped
@@ -84,30 +88,48 @@ def is_public(address: str) -> bool:
 
 
 def post(target: Target, body: bytes, headers: dict[str, str], timeout_s: float) -> int:
-    """POST `body` to the target's checked address within `timeout_s` in all; the status code.
-    Raises urllib3's errors (and OSError) when no answer came."""
-    timeout = urllib3.Timeout(total=timeout_s)
+    """POST `body` to the target's checked address; the status code. `timeout_s` bounds the
+    whole exchange (connect, send, status line, headers), not each socket read: a receiver that
+    trickles its answer a byte at a time is cut off at the deadline. Raises urllib3's errors
+    (and OSError) when no answer came in time."""
     if target.scheme == "https":
-        pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
-            target.address, target.port, timeout=timeout, retries=False,
-            server_hostname=target.host, assert_hostname=target.host,
+        connection: HTTPConnection = HTTPSConnection(
+            target.address, target.port, timeout=timeout_s, server_hostname=target.host,
+            assert_hostname=target.host,
         )  # fmt: skip
     else:
-        pool = urllib3.HTTPConnectionPool(target.address, target.port, timeout=timeout, retries=False)
-    with pool:
-        response = pool.urlopen(
+        connection = HTTPConnection(target.address, target.port, timeout=timeout_s)
+    cut_off = threading.Event()
+
+    def deadline() -> None:
+        cut_off.set()
+        sock = connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    watchdog = threading.Timer(timeout_s, deadline)
+    watchdog.start()
+    try:
+        connection.request(
             "POST",
             target.path,
             body=body,
             headers={**headers, "Host": target.host_header},
-            redirect=False,
-            assert_same_host=False,
             preload_content=False,
         )
-        try:
-            response.read(ANSWER_READ_LIMIT)
-        except (urllib3.exceptions.HTTPError, OSError):
-            pass  # the status line is the answer; a body cut short changes nothing
-        finally:
-            response.release_conn()
+        response = connection.getresponse()
+        with contextlib.suppress(urllib3.exceptions.HTTPError, OSError):
+            response.read(
+                ANSWER_READ_LIMIT
+            )  # the status line is the answer; a body cut short changes nothing
         return response.status
+    except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException) as exc:
+        if cut_off.is_set():
+            raise urllib3.exceptions.TimeoutError(f"no answer within {timeout_s:g} s") from exc
+        if isinstance(exc, http.client.HTTPException):  # not HTTP at all
+            raise urllib3.exceptions.ProtocolError(f"not an HTTP answer ({type(exc).__name__})") from exc
+        raise
+    finally:
+        watchdog.cancel()
+        connection.close()

@@ -41,6 +41,7 @@ class WebhookOut(BaseModel):
     url: str
     events: list[str]
     created_at: str
+    status: str = Field(description="`active`, or `disabled` after failing through the whole retry schedule")
 
 
 class WebhookCreatedOut(WebhookOut):
@@ -71,6 +72,7 @@ def webhook_out(hook: Webhook) -> dict:
         "url": hook.url,
         "events": json.loads(hook.events),
         "created_at": iso_utc(hook.created_at),
+        "status": hook.status,
     }
 
 
@@ -83,6 +85,8 @@ def create(body: WebhookIn):
     owner = current_user().id
     if Webhook.select().where(Webhook.owner == owner).count() >= MAX_WEBHOOKS_PER_USER:
         fail(400, "too_many_webhooks", f"A user may have at most {MAX_WEBHOOKS_PER_USER} webhooks.")
+    if Webhook.select().where((Webhook.owner == owner) & (Webhook.url == body.url)).exists():
+        fail(409, "duplicate_webhook", "You already have a webhook for this URL; every event would go twice.")
     try:
         resolve(body.url, allow_private=services().config.webhooks.allow_private)
     except UrlRefused as exc:
@@ -109,6 +113,14 @@ def list_webhooks():
 def delete(webhook_id: uuid.UUID):
     owned_webhook(webhook_id).delete_instance()  # its deliveries go with it (ON DELETE CASCADE)
     return ""
+
+
+@bp.post("/api/webhooks/<uuid:webhook_id>/enable/")
+@bp.auth_required(token_auth)
+@bp.output(WebhookOut)
+@bp.doc(summary="Turn a disabled webhook back on; the events it missed meanwhile are sent")
+def enable(webhook_id: uuid.UUID):
+    return webhook_out(webhooks.enable(owned_webhook(webhook_id)))
 
 
 @bp.get("/api/webhooks/<uuid:webhook_id>/deliveries/")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from peewee import CharField, Database
+from peewee import CharField, Database, DateTimeField, Field, IntegerField
 from playhouse.migrate import SchemaMigrator
 
 from storage.models import Setting
@@ -24,7 +24,22 @@ def task_result_method(migrator: SchemaMigrator) -> list:
     return [migrator.add_column("task", "result_method", CharField(max_length=16, null=True))]
 
 
-STEPS: list[Callable[[SchemaMigrator], list]] = [task_result_method]
+def webhook_health(migrator: SchemaMigrator) -> list:
+    """Round 3: a failing receiver is backed off as a whole, and disabled after the retry schedule.
+    (A round-1 database gets its webhook table made in today's shape: nothing to add there.)"""
+    return _missing_columns(migrator, "webhook", {
+        "status": CharField(max_length=16, default="active"),
+        "failures": IntegerField(default=0),
+        "paused_until": DateTimeField(null=True),
+    })  # fmt: skip
+
+
+def _missing_columns(migrator: SchemaMigrator, table: str, columns: dict[str, Field]) -> list:
+    present = {column.name for column in migrator.database.get_columns(table)}
+    return [migrator.add_column(table, name, field) for name, field in columns.items() if name not in present]
+
+
+STEPS: list[Callable[[SchemaMigrator], list]] = [task_result_method, webhook_health]
 
 
 def applied_version() -> int:

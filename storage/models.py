@@ -160,9 +160,17 @@ class Task(BaseModel):
     heartbeat_at = DateTimeField(null=True)
 
 
+class WebhookStatus:
+    ACTIVE = "active"
+    DISABLED = "disabled"  # its receiver failed through the whole retry schedule; its owner re-enables it
+
+
 class Webhook(BaseModel):
     """A user's endpoint for events. Its secret signs every delivery (Standard Webhooks), so it
-    is kept as issued, like the share-signing key, and shown to its owner only once."""
+    is kept as issued, like the share-signing key, and shown to its owner only once.
+
+    A receiver that fails is backed off as a whole (`paused_until`, growing with `failures`, the
+    consecutive failed attempts), so its backlog never takes senders from other receivers."""
 
     id = UUIDField(primary_key=True, default=uuid.uuid4)
     owner = ForeignKeyField(User, backref="webhooks", on_delete="CASCADE")
@@ -170,6 +178,9 @@ class Webhook(BaseModel):
     events = TextField()  # JSON list of event types, or ["*"]
     secret = CharField(max_length=64)
     created_at = DateTimeField(default=utcnow)
+    status = CharField(max_length=16, default=WebhookStatus.ACTIVE)
+    failures = IntegerField(default=0)
+    paused_until = DateTimeField(null=True)
 
 
 class DeliveryState:

@@ -3,6 +3,7 @@ files and its generated share key, opened by today's server."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sqlite3
 from datetime import UTC, datetime
@@ -13,6 +14,9 @@ import requests
 from peewee import OperationalError
 
 from server.signing import ShareSigner
+from storage import migrations
+from storage.database import db, open_database
+from storage.schema import create_tables
 from tests.api import send_chunk
 from tests.servers import LiveServer, auth, process_env
 
@@ -61,10 +65,39 @@ def test_a_round_one_data_directory_opens_unchanged(tmp_path, redis_server, samp
         assert finished.json()["video"]["name"] == "half.mp4"
     finally:
         server.stop()
-    with sqlite3.connect(tmp_path / "video-manager.db") as database:  # round 2's step ran, once
+    with sqlite3.connect(tmp_path / "video-manager.db") as database:  # every later step ran, once
         columns = [row[1] for row in database.execute("PRAGMA table_info(task)")]
+        hook_columns = [row[1] for row in database.execute("PRAGMA table_info(webhook)")]
         version = database.execute("SELECT value FROM setting WHERE key = 'schema-version'").fetchone()
-    assert columns.count("result_method") == 1 and version == ("1",)
+    assert columns.count("result_method") == 1 and version == (str(len(migrations.STEPS)),)
+    assert all(hook_columns.count(name) == 1 for name in ("status", "failures", "paused_until"))
+
+
+def test_a_round_two_webhook_table_gains_its_health_columns(tmp_path):
+    path = tmp_path / "round2.db"
+    with contextlib.closing(sqlite3.connect(path)) as database:
+        database.executescript(FIXTURE.read_text())
+        database.executescript(ROUND_TWO_WEBHOOKS)
+        database.commit()
+    open_database(f"sqlite:///{path}")
+    try:
+        create_tables()
+    finally:
+        db.close()
+    with contextlib.closing(sqlite3.connect(path)) as database:
+        row = database.execute("SELECT status, failures, paused_until FROM webhook").fetchone()
+    assert row == ("active", 0, None)
+
+
+ROUND_TWO_WEBHOOKS = """
+ALTER TABLE task ADD COLUMN result_method VARCHAR(16);
+CREATE TABLE setting (key VARCHAR(64) NOT NULL PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE webhook (id TEXT NOT NULL PRIMARY KEY, owner_id INTEGER NOT NULL, url TEXT NOT NULL,
+    events TEXT NOT NULL, secret VARCHAR(64) NOT NULL, created_at DATETIME NOT NULL);
+INSERT INTO webhook VALUES ('0badc0de-0000-4000-8000-00000000000a', 1, 'https://example.com/hook', '["*"]',
+    'whsec_x', '2026-11-01 00:00:00');
+INSERT INTO setting (key, value) VALUES ('schema-version', '1');
+"""
 
 
 def test_start_up_waits_out_a_database_still_locked(monkeypatch):

@@ -3,6 +3,8 @@ signatures checked with the `standardwebhooks` library receivers use."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import socket
 import subprocess
@@ -15,10 +17,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
+import urllib3
 from standardwebhooks.webhooks import Webhook as Verifier
 from tusclient.client import TusClient
 
-from processor.outbound import UrlRefused, is_public, resolve
+from processor.outbound import UrlRefused, is_public, post, resolve
 from storage import webhooks
 from storage.database import db
 from storage.models import Delivery, DeliveryState, User, Webhook, utcnow
@@ -50,7 +53,7 @@ class Call:
 
 class Receiver:
     """Records every POST. Under `/flaky/` it answers 500 to the first two attempts of each
-    `webhook-id`, then 200; elsewhere 200 at once."""
+    `webhook-id`, then 200; under `/down/` always 500; elsewhere 200 at once."""
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
@@ -65,7 +68,8 @@ class Receiver:
                     receiver.calls.append(call)
                     event_id = call.headers["webhook-id"]
                     seen = sum(1 for c in receiver.calls if c.headers["webhook-id"] == event_id)
-                self.send_response(500 if self.path.startswith("/flaky/") and seen <= 2 else 200)
+                failing = self.path.startswith("/down/") or (self.path.startswith("/flaky/") and seen <= 2)
+                self.send_response(500 if failing else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -362,18 +366,165 @@ def test_a_delivery_is_retried_on_schedule_then_given_up(database, make_user):
         hook = Webhook.create(owner=user, url="http://127.0.0.1:9/", events='["*"]', secret=secret)
         webhooks.owe([hook], "evt_retry", "video.ready", "{}")
         delays = [0.0, 3600.0]
-        (first,) = webhooks.claim_due(10, lease_s=60)
-        assert webhooks.claim_due(10, lease_s=60) == []  # leased: no second sender takes it
-        assert webhooks.record_attempt(first, 503, None, delays) == DeliveryState.PENDING
-        (second,) = webhooks.claim_due(10, lease_s=60)  # the first retry is due at once
-        assert webhooks.record_attempt(second, None, "timed out", delays) == DeliveryState.PENDING
-        assert webhooks.claim_due(10, lease_s=60) == []  # the next one only in an hour
+
+        def claim() -> list[Delivery]:
+            return webhooks.claim_due(10, lease_s=60, in_flight={}, per_webhook=2)
+
+        (first,) = claim()
+        assert claim() == []  # leased: no second sender takes it
+        assert webhooks.record_attempt(first, 503, None, delays, utcnow()) == DeliveryState.PENDING
+        (second,) = claim()  # the first retry is due at once
+        assert webhooks.record_attempt(second, None, "timed out", delays, utcnow()) == DeliveryState.PENDING
+        assert claim() == []  # the next one only in an hour
         third = Delivery.get_by_id(second.id)
         assert third.next_attempt_at > utcnow() + timedelta(minutes=59)
-        assert webhooks.record_attempt(third, 500, None, delays) == DeliveryState.FAILED
+        assert Webhook.get_by_id(hook.id).paused_until > utcnow() + timedelta(minutes=59)  # the whole webhook
+        Webhook.update(paused_until=utcnow()).where(Webhook.id == hook.id).execute()  # as if the hour passed
+        assert webhooks.record_attempt(third, 500, None, delays, utcnow()) == DeliveryState.FAILED
         attempts = webhooks.recent_attempts(hook.id)
         assert [(a.attempt, a.status_code, a.error) for a, _d in attempts] == [
             (3, 500, None), (2, None, "timed out"), (1, 503, None),
         ]  # fmt: skip
+        assert Webhook.get_by_id(hook.id).status == "disabled"  # failed through the whole schedule
         hook.delete_instance()
-        assert webhooks.record_attempt(third, 200, None, delays) == ""  # deleted meanwhile
+        assert webhooks.record_attempt(third, 200, None, delays, utcnow()) == ""  # deleted meanwhile
+
+
+def test_claims_take_at_most_two_of_one_webhook_and_none_of_a_paused_one(database, make_user):
+    username = make_user()[0]
+    with db.connection_context():
+        user = User.get(User.username == username)
+        busy, quiet, paused = (
+            Webhook.create(owner=user, url=f"http://127.0.0.1:9/{name}", events='["*"]', secret="whsec_x")
+            for name in ("busy", "quiet", "paused")
+        )
+        Webhook.update(paused_until=utcnow() + timedelta(hours=1)).where(Webhook.id == paused.id).execute()
+        for number in range(40):
+            webhooks.owe([busy], f"evt_busy{number}", "share.created", "{}")
+        webhooks.owe([quiet, paused], "evt_other", "share.created", "{}")
+        claimed = webhooks.claim_due(32, lease_s=60, in_flight={busy.id: 1}, per_webhook=2)
+        assert sorted(str(d.webhook_id) for d in claimed) == sorted([str(busy.id), str(quiet.id)])
+        assert webhooks.claim_due(32, lease_s=60, in_flight={busy.id: 2}, per_webhook=2) == []
+
+
+class BadReceiver:
+    """Receivers from hell on one port: under `/silent` it reads the request and never answers;
+    under `/trickle` it sends a status line and headers one byte every half second, forever."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=512)
+        self.connections: list[socket.socket] = []
+        self.closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}{path}"
+
+    def _accept(self) -> None:
+        while not self.closed.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections.append(connection)
+            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        try:
+            request = connection.recv(65536)
+            if b" /trickle" in request.split(b"\r\n", 1)[0]:
+                for byte in itertools.cycle(b"HTTP/1.1 200 OK\r\nX-Slow: "):
+                    if self.closed.wait(0.5):
+                        return
+                    connection.sendall(bytes([byte]) if byte != 10 else b"a")
+            else:
+                self.closed.wait()
+        except OSError:
+            return
+
+    def close(self) -> None:
+        self.closed.set()
+        self.listener.close()
+        for connection in self.connections:
+            with contextlib.suppress(OSError):
+                connection.close()
+
+
+def test_post_gives_up_at_its_deadline_when_the_answer_trickles():
+    bad = BadReceiver()
+    try:
+        target = resolve(bad.url("/trickle"), allow_private=True)
+        started = time.monotonic()
+        with pytest.raises(urllib3.exceptions.TimeoutError):
+            post(target, b"{}", {"Content-Type": "application/json"}, timeout_s=1.0)
+        assert time.monotonic() - started < 2.0
+    finally:
+        bad.close()
+
+
+def test_dead_and_trickling_receivers_never_delay_another_users_event(tmp_path, redis_server, sample_video):
+    """40 events owed to a receiver that never answers and to 8 that trickle (one user's), with
+    the default 10 s per attempt: another user's event still arrives within 2 s."""
+    env = process_env(tmp_path, redis_server.url, webhooks_allow_private="true")
+    server = LiveServer(env).start()
+    worker = LiveWorker(env).start()
+    bad, good = BadReceiver(), Receiver()
+    try:
+        flooder, bystander = cli_create_user(env, "flooder"), cli_create_user(env, "bystander")
+        video = upload(server, flooder, sample_video)
+        add_webhook(server, flooder, bad.url("/silent"), ["share.created"])
+        for number in range(8):
+            add_webhook(server, flooder, bad.url(f"/trickle/{number}"), ["share.created"])
+        for _ in range(40):
+            assert share(server, flooder, video["id"], 3600).status_code == 201
+        own = upload(server, bystander, sample_video)
+        hook = add_webhook(server, bystander, good.url("/bystander"), ["share.created"])
+        time.sleep(1.5)  # every sender the flood can have is taken by now
+        shared_at = time.monotonic()
+        assert share(server, bystander, own["id"], 3600).status_code == 201
+        good.wait_for("/bystander", hook["secret"], "share.created")
+        waited = time.monotonic() - shared_at
+        print(f"the bystander's event arrived after {waited:.2f} s")
+        assert waited < 2.0
+    finally:
+        bad.close()
+        good.close()
+        worker.stop()
+        server.stop()
+
+
+def test_a_receiver_failing_through_the_schedule_is_disabled_until_enabled(stack, sample_video):
+    server, env, receiver, _data = stack
+    token = cli_create_user(env, "unlucky")
+    video = upload(server, token, sample_video)
+    hook = add_webhook(server, token, receiver.url("/down/always"), ["share.created"])
+    assert share(server, token, video["id"], 60).status_code == 201
+    hook_url = f"{server.url}/api/webhooks/{hook['id']}/"
+
+    def status() -> str:
+        listed = requests.get(f"{server.url}/api/webhooks/", headers=auth(token), timeout=10).json()
+        return next(h["status"] for h in listed["results"] if h["id"] == hook["id"])
+
+    assert status() == "active"
+    wait_until(lambda: status() == "disabled", EVENT_WAIT_S, "the webhook disabled", interval_s=0.2)
+    attempts = len(requests.get(hook_url + "deliveries/", headers=auth(token), timeout=10).json()["results"])
+    assert attempts == 4  # the first attempt and one per retry of the 0.3, 0.3, 1 s schedule
+    assert share(server, token, video["id"], 60).status_code == 201  # owed, not sent while disabled
+    time.sleep(1.5)
+    assert len(receiver.at("/down/always")) == attempts
+    enabled = requests.post(hook_url + "enable/", headers=auth(token), timeout=10)
+    assert enabled.status_code == 200 and enabled.json()["status"] == "active"
+    wait_until(lambda: len(receiver.at("/down/always")) > attempts, EVENT_WAIT_S, "deliveries resumed")
+    foreign = cli_create_user(env, "nosy")
+    assert requests.post(hook_url + "enable/", headers=auth(foreign), timeout=10).status_code == 404
+
+
+def test_the_same_url_twice_is_409(stack):
+    server, env, receiver, _data = stack
+    token = cli_create_user(env, "twice")
+    add_webhook(server, token, receiver.url("/twice"))
+    again = requests.post(f"{server.url}/api/webhooks/", headers=auth(token),
+                          json={"url": receiver.url("/twice")}, timeout=10)  # fmt: skip
+    assert again.status_code == 409 and again.json()["error"] == "duplicate_webhook"
+    other = cli_create_user(env, "twice-too")
+    add_webhook(server, other, receiver.url("/twice"))  # another user's own webhook is theirs

@@ -325,7 +325,8 @@ def webhook_delete(webhook_id: str, url: str, token: str, as_json: bool) -> None
 
 
 def _webhook_line(hook: dict) -> str:
-    return f"{hook['id']}  {','.join(hook['events'])}  {hook['url']}"
+    disabled = "  (disabled: its receiver kept failing)" if hook.get("status") == "disabled" else ""
+    return f"{hook['id']}  {','.join(hook['events'])}  {hook['url']}{disabled}"
 
 
 def _finish_task(run: ClientRun, task: dict, wait_for: bool) -> None:
