@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 from rq import Queue, get_current_job
 
 from processor import ffmpeg
+from processor.dispatch import dispatch
 from processor.ingest import Ingestor, media_info
 from processor.probe import InvalidVideoError
 from processor.queue import PREPARE, RUN_TASK, background_queue
@@ -196,6 +197,7 @@ def run_task(task_id: str) -> str | None:
     with db.connection_context():
         ctx = dataclasses.replace(JobContext.from_config(config, _process_announce), task_id=task_id)
         made = _run_task(ctx, task_id, requeue=_requeue_with_rq)
+        _next_in_line(config, task_id)
     if made is not None:
         connection = get_current_job().connection
         try:  # its poster; without Redis now, it is made when first asked for
@@ -203,6 +205,17 @@ def run_task(task_id: str) -> str | None:
         except RedisError as exc:
             log.warning("poster of %s not queued: Redis is not answering (%s)", made, type(exc).__name__)
     return made
+
+
+def _next_in_line(config: Config, task_id: str) -> None:
+    """A task that ended lets its owner's next one into the queue (processor.dispatch)."""
+    task = Task.get_or_none(Task.id == task_id)
+    if task is None or task.status not in (TaskStatus.FINISHED, TaskStatus.FAILED):
+        return
+    try:
+        dispatch(task.owner_id, config.limits.user_jobs_in_flight, _current_queue())
+    except RedisError as exc:  # the maintenance sweep lets it in later
+        log.warning("next task of user %s not queued: %s", task.owner_id, type(exc).__name__)
 
 
 def _run_task(ctx: JobContext, task_id: str, requeue: Callable[[str, int, float], None]) -> str | None:

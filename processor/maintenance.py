@@ -5,6 +5,8 @@
   temp files the dead run stopped touching are removed, never those of a run still alive.
 - Orphaned tasks: a `queued` task whose RQ job is gone (Redis lost it, or a worker died between
   taking the job and claiming the row) is queued again.
+- Waiting tasks: tasks waiting for their owner's turn (processor.dispatch) are let in when it
+  has come and nothing else did it (an outage, a dead worker).
 - Expiration: unfinished uploads past `tus.expiry_s` go with their bytes, unless a request holds
   them; stale temp files and old webhook deliveries too. `video-manager cleanup` runs this part once.
 """
@@ -18,6 +20,7 @@ from datetime import timedelta
 from rq import Queue
 from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
+from processor.dispatch import dispatch, owners_waiting
 from processor.queue import RUN_TASK
 from server.events import Announce, Announcer
 from storage import webhooks
@@ -81,10 +84,16 @@ def recover_lost_tasks(config: Config, queue: Queue, announce: Announce) -> int:
 
 
 def requeue_orphans(config: Config, queue: Queue) -> int:
-    """Queue again the `queued` tasks that no RQ job will ever run."""
+    """Queue again the `queued` tasks let into the queue that no RQ job will ever run."""
     cutoff = utcnow() - timedelta(seconds=config.jobs.heartbeat_timeout_s)
     with db.connection_context():
-        waiting = list(Task.select().where((Task.status == TaskStatus.QUEUED) & (Task.created_at < cutoff)))
+        waiting = list(
+            Task.select().where(
+                (Task.status == TaskStatus.QUEUED)
+                & (Task.dispatched_at < cutoff)
+                & (Task.created_at < cutoff)
+            )
+        )
         if not waiting:
             return 0
         known = _task_ids_with_jobs(queue)
@@ -93,6 +102,13 @@ def requeue_orphans(config: Config, queue: Queue) -> int:
             queue.enqueue(RUN_TASK, str(task.id), job_id=f"{task.id}-orphan{int(time.time())}")
             log.warning("task %s had no job in the queue; queued again", task.id)
     return len(orphans)
+
+
+def let_in_waiting(config: Config, queue: Queue) -> int:
+    """Tasks still waiting for their owner's turn while it has come (their owner's last task
+    ended during a Redis outage, or its worker died): let them in now."""
+    with db.connection_context():
+        return sum(dispatch(owner, config.limits.user_jobs_in_flight, queue) for owner in owners_waiting())
 
 
 def _task_ids_with_jobs(queue: Queue) -> set[str]:
@@ -119,6 +135,7 @@ def maintenance_loop(config: Config) -> None:
         try:
             recover_lost_tasks(config, queue, announce)
             requeue_orphans(config, queue)
+            let_in_waiting(config, queue)
             if time.monotonic() >= next_cleanup:
                 next_cleanup = time.monotonic() + config.tus.cleanup_interval_s
                 remove_expired(config)

@@ -16,14 +16,17 @@ import requests
 from server.auth import current_user
 from server.errors import fail
 from server.services import services
-from storage.quota import bytes_used
+from storage.quota import bytes_used, unfinished_uploads
 
 MAX_DETAIL = 500
 
 
 def admit(kind: str, filename: str, size: int | None, metadata: dict[str, str]) -> dict[str, str]:
-    """Check the quota, then ask the hook; returns the metadata to use. Refusals raise."""
+    """Check the quota (and, for uploads that stay unfinished between requests, the user's
+    ceiling on those), then ask the hook; returns the metadata to use. Refusals raise."""
     check_quota(size or 0)
+    if kind != "plain":
+        check_unfinished_uploads()
     config = services().config.hooks
     if not config.pre_create_url:
         return metadata
@@ -49,6 +52,14 @@ def check_quota(adding: int, *, besides: uuid.UUID | None = None) -> None:
     quota = services().config.limits.user_quota_bytes
     if quota and bytes_used(current_user().id, besides=besides) + adding > quota:
         fail(413, "quota_exceeded", f"This would take your videos and uploads past your {quota}-byte quota.")
+
+
+def check_unfinished_uploads() -> None:
+    """429 when the user already has `limits.user_unfinished_uploads` uploads still receiving."""
+    ceiling = services().config.limits.user_unfinished_uploads
+    if unfinished_uploads(current_user().id) >= ceiling:
+        fail(429, "too_many", f"You have {ceiling} unfinished uploads, the most one user may have "
+             "(limits.user_unfinished_uploads); finish or delete some first.")  # fmt: skip
 
 
 def _body(answer: requests.Response) -> dict:

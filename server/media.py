@@ -27,7 +27,7 @@ from processor.renditions import POSTER, SPRITE, hls_complete
 from processor.runner import FfmpegError
 from server.auth import current_user, token_auth
 from server.errors import fail, not_found
-from server.queueing import queue_job
+from server.queueing import queue_render
 from server.schemas import iso_utc
 from server.services import services
 from server.shares import PUBLIC_CACHING, live_share
@@ -141,7 +141,7 @@ def storyboard(video_id: uuid.UUID):
     video = require_ready(owned_video(video_id))
     board = services().renderer.storyboard_if_made(video)
     if board is None:
-        queue_job(STORYBOARD, video.id)
+        queue_render(STORYBOARD, video)
         response = Response(
             '{"status": "pending", "detail": "The storyboard is being made; ask again shortly."}',
             status=202,
@@ -207,7 +207,7 @@ def _await_first_segment(video: Video) -> None:
     media = services().renderer.media
     playlist = media.path(video.id, streaming.PLAYLIST)
     stale = not playlist.is_file() or time.time() - playlist.stat().st_mtime > 2 * streaming.SEGMENT_S + 30
-    if stale and not queue_job(STREAM, video.id):
+    if stale and not queue_render(STREAM, video):
         fail(503, "queue_unavailable", "The job queue (Redis) is unavailable; try again shortly.")
     deadline = time.monotonic() + FIRST_SEGMENT_WAIT_S
     while time.monotonic() < deadline:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -12,8 +13,8 @@ from apiflask import APIBlueprint
 from pydantic import BaseModel, BeforeValidator, Field, model_validator
 from redis.exceptions import RedisError
 
+from processor.dispatch import dispatch, unfinished_tasks
 from processor.probe import frame_rate
-from processor.queue import RUN_TASK
 from server.auth import current_user, token_auth
 from server.errors import fail, not_found
 from server.schemas import TaskOut, task_out
@@ -128,11 +129,19 @@ def status(task_id: uuid.UUID):
 
 
 def _enqueue(kind: str, params: dict) -> Task:
-    """Row first, then the job; if Redis is down the row goes again and the client gets 503."""
-    task = Task.create(owner=current_user().id, kind=kind, params=json.dumps(params))
+    """Row first, then the job when its owner's turn comes (processor.dispatch). Redis down is
+    a 503 with nothing kept; past the user's ceiling of unfinished tasks, a 429."""
+    owner = current_user().id
+    limits = services().config.limits
+    if unfinished_tasks(owner) >= limits.user_queued_tasks:
+        fail(429, "too_many", f"You have {limits.user_queued_tasks} unfinished tasks, the most one user may "
+             "have (limits.user_queued_tasks); wait for some to finish.")  # fmt: skip
     try:
-        services().queue.enqueue(RUN_TASK, str(task.id), job_id=str(task.id))
+        queue = services().queue
+        queue.connection.ping()
     except (RedisError, RedisNotConfiguredError):
-        task.delete_instance()
         fail(503, "queue_unavailable", "The job queue (Redis) is unavailable; try again shortly.")
+    task = Task.create(owner=owner, kind=kind, params=json.dumps(params))
+    with contextlib.suppress(RedisError):  # let in by the maintenance sweep, then
+        dispatch(owner, limits.user_jobs_in_flight, queue)
     return task

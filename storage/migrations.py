@@ -39,7 +39,14 @@ def _missing_columns(migrator: SchemaMigrator, table: str, columns: dict[str, Fi
     return [migrator.add_column(table, name, field) for name, field in columns.items() if name not in present]
 
 
-STEPS: list[Callable[[SchemaMigrator], list]] = [task_result_method, webhook_health]
+def task_dispatch(migrator: SchemaMigrator) -> list:
+    """Round 3: tasks wait in the database until their owner's turn (processor.dispatch). A task
+    queued before the upgrade is let in once more by the maintenance sweep; its claim makes
+    sure it still runs once."""
+    return _missing_columns(migrator, "task", {"dispatched_at": DateTimeField(null=True)})
+
+
+STEPS: list[Callable[[SchemaMigrator], list]] = [task_result_method, webhook_health, task_dispatch]
 
 
 def applied_version() -> int:

@@ -158,6 +158,7 @@ class Task(BaseModel):
     started_at = DateTimeField(null=True)
     ended_at = DateTimeField(null=True)
     heartbeat_at = DateTimeField(null=True)
+    dispatched_at = DateTimeField(null=True)  # let into the job queue (processor.dispatch); unset: waiting
 
 
 class WebhookStatus:

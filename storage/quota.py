@@ -1,4 +1,4 @@
-"""How many bytes a user's storage holds, for `limits.user_quota_bytes`."""
+"""What a user's storage holds: bytes, for `limits.user_quota_bytes`, and unfinished uploads."""
 
 from __future__ import annotations
 
@@ -26,3 +26,12 @@ def bytes_used(owner_id: int, *, besides: uuid.UUID | None = None) -> int:
         .where((ChunkedUpload.owner == owner_id) & (ChunkedUpload.state == UploadState.RECEIVING))
     )
     return videos.scalar() + pending.scalar() + chunks.scalar()
+
+
+def unfinished_uploads(owner_id: int) -> int:
+    """tus/IETF uploads and chunk-form files of the user still receiving."""
+    uploads = Upload.select().where((Upload.owner == owner_id) & (Upload.state == UploadState.RECEIVING))
+    files = ChunkedUpload.select().where(
+        (ChunkedUpload.owner == owner_id) & (ChunkedUpload.state == UploadState.RECEIVING)
+    )
+    return uploads.count() + files.count()

@@ -87,6 +87,11 @@ class LimitsConfig:
     max_duration_s: float = 24 * 3600.0
     min_free_mb: int = 512  # /health reports unhealthy below this much free space in data_dir
     user_quota_bytes: int = 0  # what one user's videos and pending uploads may take; 0: no quota
+    # Fairness and ceilings per user (429 `too_many` beyond a ceiling):
+    user_jobs_in_flight: int = 2  # of one user's tasks, this many at most queued for a worker or running
+    user_queued_tasks: int = 100  # unfinished (queued or running) tasks
+    user_unfinished_uploads: int = 50  # tus/IETF uploads and chunk-form files still receiving
+    user_pending_renders: int = 20  # storyboards and HLS renditions waiting to be made
 
 
 @dataclass(frozen=True)

@@ -181,8 +181,9 @@ def test_queued_task_without_a_job_is_queued_again(config, database, make_user, 
             source="upload",
         )
         params = {"video_id": str(video.id), "start": 0.0, "end": 1.0, "mode": "fast"}
-        task = Task.create(owner=owner, kind="trim", params=json.dumps(params),
-                           created_at=utcnow() - timedelta(minutes=5))  # fmt: skip
+        long_ago = utcnow() - timedelta(minutes=5)
+        task = Task.create(owner=owner, kind="trim", params=json.dumps(params), created_at=long_ago,
+                           dispatched_at=long_ago)  # fmt: skip
     assert requeue_orphans(config, job_queue(config, connect(config))) >= 1
 
     def finished() -> bool:
