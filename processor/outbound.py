@@ -80,11 +80,41 @@ def resolve(url: str, *, allow_private: bool) -> Target:
     return Target(parts.scheme, parts.hostname, port, path, addresses[0])
 
 
+NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the IPv4 address in the last 32 bits
+NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: local by definition
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated ::a.b.c.d
+IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")  # RFC 2765 ::ffff:0:a.b.c.d
+
+
 def is_public(address: str) -> bool:
+    """Globally routable unicast, looking through every IPv6 form that carries an IPv4 address
+    (Python's `is_global` calls NAT64, 6to4, Teredo and the IPv4-compatible forms of internal
+    addresses global)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv4Address):
+        return ip.is_global and not ip.is_multicast
+    if ip in NAT64_LOCAL_USE or ip.is_site_local:
+        return False
+    carried = _carried_ipv4(ip)
+    if carried:
+        return all(is_public(str(inner)) for inner in carried)
     return ip.is_global and not ip.is_multicast
+
+
+def _carried_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address stands for, if any."""
+    if ip.ipv4_mapped is not None:
+        return [ip.ipv4_mapped]
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    if ip.teredo is not None:
+        return list(ip.teredo)  # the Teredo server and the client behind it
+    last_32_bits = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip in NAT64_WELL_KNOWN or ip in IPV4_TRANSLATED:
+        return [last_32_bits]
+    if ip in IPV4_COMPATIBLE and int(ip) > 1:  # not :: or ::1, which are themselves
+        return [last_32_bits]
+    return []
 
 
 def post(target: Target, body: bytes, headers: dict[str, str], timeout_s: float) -> int:

