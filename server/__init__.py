@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from server import auth, health, media, metrics, shares, tasks, videos, web, webhooks
 from server.errors import register_error_handlers
 from server.openapi import complete_spec
-from server.requests import StreamingRequest
+from server.requests import StreamingRequest, refuse_big_bodies
 from server.services import Services
 from server.tus import handler as tus
 from server.tus import ietf
@@ -77,6 +77,8 @@ def create_app(config: Config | None = None) -> APIFlask:
     open_database(config.database_url)
     create_tables()
     app.extensions["video_manager"] = Services.from_config(config)
+
+    app.before_request(refuse_big_bodies)
 
     @app.before_request
     def _open_db() -> None:

@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
-from flask import current_app, has_request_context, request
+from flask import has_request_context, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 log = logging.getLogger(__name__)
@@ -83,10 +83,12 @@ def register_error_handlers(app: APIFlask) -> None:
     def too_large(exc: RequestEntityTooLarge):
         """Werkzeug says the same vague sentence for a body over the limit and for an oversized
         form field (a malformed multipart body ends up there too); tell them apart."""
-        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        limit = getattr(request, "body_limit", request.max_content_length)
         length = request.content_length
         if limit is not None and length is not None and length > limit:
-            detail = f"The body is {length} bytes; this server accepts at most {limit} bytes."
+            detail = f"The body is {length} bytes; this request takes at most {limit} bytes."
+        elif limit is not None and length is None:  # chunked, cut off at the limit
+            detail = f"The body is over {limit} bytes; this request takes at most {limit} bytes."
         else:
             detail = (
                 "A form field is too large, or the multipart body is malformed; "

@@ -51,8 +51,12 @@ class _QueueDepth(Collector):
         yield GaugeMetricFamily("videomanager_queue_depth", "Jobs waiting in the queue", value=depth)
 
 
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def count_requests(app: APIFlask) -> None:
-    """Every answer counts by route template (never the raw path: ids would explode the label)."""
+    """Every answer counts by route template (never the raw path: ids would explode the label)
+    and method, a made-up method as `other`: no label value is the client's choice."""
 
     @app.before_request
     def _started() -> None:
@@ -61,8 +65,9 @@ def count_requests(app: APIFlask) -> None:
     @app.after_request
     def _answered(response: Response) -> Response:
         route = request.url_rule.rule if request.url_rule else "unmatched"
-        metrics.HTTP_REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+        method = request.method if request.method in KNOWN_METHODS else "other"
+        metrics.HTTP_REQUESTS.labels(route, method, str(response.status_code)).inc()
         started = g.get("metrics_started")
         if started is not None:
-            metrics.HTTP_SECONDS.labels(route, request.method).observe(time.perf_counter() - started)
+            metrics.HTTP_SECONDS.labels(route, method).observe(time.perf_counter() - started)
         return response

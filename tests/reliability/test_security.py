@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
+import os
 import re
+import socket
 import sqlite3
+import time
 import uuid
+from pathlib import Path
 
 import requests
 
 from tests.api import share, trim, upload, wait_task
+from tests.raw_http import read_responses, request_head
 from tests.servers import LiveServer, LiveWorker, auth, cli_create_user, process_env
 from tests.tus import ENDPOINT, V, new_upload, patch
 
@@ -175,3 +181,65 @@ def test_several_workers_run_each_job_exactly_once(tmp_path, redis_server, sampl
         server.stop()
         for worker in pool:
             worker.stop()
+
+
+def _tree_rss_kib(root: int) -> int:
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == root or int(fields[1]) == root:
+            total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE") // 1024
+    return total
+
+
+def test_a_huge_json_body_is_413_at_once_and_costs_no_memory(live_server):
+    before = _tree_rss_kib(live_server.process.pid)
+    declared = 512 * 1024 * 1024
+    with socket.create_connection(("127.0.0.1", live_server.port), timeout=10) as sock:
+        started = time.monotonic()
+        sock.sendall(request_head("POST", "/api-token-auth/", {
+            "Content-Type": "application/json", "Content-Length": str(declared),
+        }) + b'{"username": "' + b"a" * 1024 * 1024)  # fmt: skip
+        answer = read_responses(sock, "POST")[-1]
+        elapsed = time.monotonic() - started
+    assert answer.status == 413 and json.loads(answer.body)["error"] == "too_large"
+    assert elapsed < 1.0
+    assert _tree_rss_kib(live_server.process.pid) - before < 32 * 1024
+
+
+def test_a_chunked_json_body_is_cut_off_at_the_limit(live_server, make_user):
+    token = make_user()[2]
+    with socket.create_connection(("127.0.0.1", live_server.port), timeout=10) as sock:
+        sock.sendall(request_head("POST", "/api/webhooks/", {
+            **auth(token), "Content-Type": "application/json", "Transfer-Encoding": "chunked",
+        }))  # fmt: skip
+        piece = b"a" * 65536
+        with contextlib.suppress(OSError):  # the server may stop reading (and answer) at any point
+            sock.sendall(b"%x\r\n" % (len(piece) + 9) + b'{"url": "' + piece + b"\r\n")
+            for _ in range(64):  # 4 MiB more, far past the limit
+                sock.sendall(b"%x\r\n" % len(piece) + piece + b"\r\n")
+        answer = read_responses(sock, "POST")[-1]
+    assert answer.status == 413
+
+
+def test_made_up_methods_add_at_most_one_series(live_server):
+    def series() -> set[str]:
+        text = requests.get(f"{live_server.url}/metrics", timeout=30).text
+        return {
+            line.rsplit(" ", 1)[0]
+            for line in text.splitlines()
+            if line.startswith("videomanager_http_requests_total{")
+        }
+
+    series()  # the scrape's own series exists from now on
+    before = series()
+    for number in range(200):
+        made_up = "X" + "".join(chr(ord("A") + int(digit)) for digit in str(number))  # XA, XB, ... XCAA
+        answer = requests.request(made_up, f"{live_server.url}/api/videos/{number}/", timeout=10)
+        assert answer.status_code < 500
+    assert len(series() - before) <= 1
