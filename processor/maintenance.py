@@ -8,7 +8,8 @@
 - Waiting tasks: tasks waiting for their owner's turn (processor.dispatch) are let in when it
   has come and nothing else did it (an outage, a dead worker).
 - Expiration: unfinished uploads past `tus.expiry_s` go with their bytes, unless a request holds
-  them; stale temp files and old webhook deliveries too. `video-manager cleanup` runs this part once.
+  them; stale temp files, old webhook deliveries and media of videos that no longer exist
+  too. `video-manager cleanup` runs this part once.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobReg
 
 from processor.dispatch import dispatch, owners_waiting
 from processor.queue import RUN_TASK
+from processor.renditions import sweep_orphaned_media
 from server.events import Announce, Announcer
 from storage import webhooks
 from storage.blobs import BlobStore
 from storage.chunks import ChunkStore
 from storage.database import db, open_database, write_transaction
-from storage.media import MediaStore
+from storage.media import MediaStore, media_store_from_config
 from storage.models import Task, TaskStatus, utcnow
 from storage.uploads import UploadStore
 from video_manager import metrics
@@ -44,6 +46,7 @@ def remove_expired(config: Config) -> dict[str, int]:
             "chunked_uploads": ChunkStore.from_config(config).remove_expired(),
             "webhook_deliveries": webhooks.prune_finished(DELIVERY_HISTORY_S),
         }
+        removed["orphaned_media"] = sweep_orphaned_media(media_store_from_config(config))
     metrics.UPLOADS.labels("expired").inc(removed["uploads"])
     removed["temp_files"] = (
         BlobStore(config.data_dir).sweep_stale_temps() + MediaStore(config.data_dir).sweep_stale_temps()

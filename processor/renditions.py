@@ -14,7 +14,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,13 +61,19 @@ class Renderer:
         return Source(path=self.blobs.source(video.id), media=media_info(video), remote=self.blobs.remote)
 
     def _run(
-        self, command: list[str], *, duration: float = 0.0, timeout_s: float = PICTURE_TIMEOUT_S
+        self,
+        command: list[str],
+        *,
+        duration: float = 0.0,
+        timeout_s: float = PICTURE_TIMEOUT_S,
+        on_progress: Callable[[float], None] | None = None,
     ) -> None:
         run_ffmpeg(
             command,
             expected_duration=duration,
             timeout_s=min(timeout_s, self.config.ffmpeg.timeout_s),
             memory_limit_mb=self.config.ffmpeg.memory_limit_mb,
+            on_progress=on_progress,
         )
 
     # -- pictures ------------------------------------------------------------------------------
@@ -133,17 +139,76 @@ class Renderer:
 
     def stream(self, video: Video) -> None:
         """The HLS rendition, written where the server serves it from as it grows; one maker at
-        a time per video (a second request while it is being made finds the lock held)."""
-        with self.locks.hold_if_free(f"hls-{video.id}") as taken:
-            if not taken or hls_complete(self.media, video.id):
-                return
-            self.media.remove(video.id, self.media.names(video.id, "hls"))  # an earlier, broken run
-            folder = self.media.path(video.id, streaming.PLAYLIST).parent
-            folder.mkdir(parents=True, exist_ok=True)
-            encoding = Encoding(crf=self.config.jobs.x264_crf, preset=self.config.jobs.x264_preset)
-            self._run(streaming.hls(self.ffmpeg, self.source(video), folder, encoding),
-                      duration=video.duration or 0.0, timeout_s=self.config.ffmpeg.timeout_s)  # fmt: skip
-            self.media.upload_made(video.id, self.media.names(video.id, "hls"))
+        a time per video (a second request while it is being made finds the lock held).
+
+        A video deleted meanwhile stops it (ffmpeg is killed at its next progress report), and
+        whatever it wrote goes: the deletion's own cleanup may have run before the last segment."""
+        key = _stream_lock(video.id)
+        try:
+            with self.locks.hold_if_free(key) as taken:
+                if not taken or hls_complete(self.media, video.id):
+                    return
+                self.media.remove(video.id, self.media.names(video.id, "hls"))  # an earlier, broken run
+                folder = self.media.path(video.id, streaming.PLAYLIST).parent
+                folder.mkdir(parents=True, exist_ok=True)
+                encoding = Encoding(crf=self.config.jobs.x264_crf, preset=self.config.jobs.x264_preset)
+                self._run(streaming.hls(self.ffmpeg, self.source(video), folder, encoding),
+                          duration=video.duration or 0.0, timeout_s=self.config.ffmpeg.timeout_s,
+                          on_progress=_stop_when_deleted(video.id))  # fmt: skip
+                if _exists(video.id):
+                    self.media.upload_made(video.id, self.media.names(video.id, "hls"))
+        except VideoDeleted:
+            log.info("video %s was deleted while its stream was made; stopped", video.id)
+        finally:
+            if not _exists(video.id):
+                self.delete_all(video.id)
+
+    def delete_all(self, video_id: uuid.UUID) -> None:
+        """Everything made for a video, and its lock, when the video goes."""
+        self.media.delete_all(video_id)
+        self.locks.forget(_stream_lock(video_id))
+
+
+def _stream_lock(video_id: uuid.UUID) -> str:
+    return f"hls-{video_id}"
+
+
+class VideoDeleted(Exception):
+    """The video went while something was being made from it."""
+
+
+DELETION_CHECK_S = 1.0
+
+
+def _exists(video_id: uuid.UUID) -> bool:
+    return Video.select().where(Video.id == video_id).exists()
+
+
+def _stop_when_deleted(video_id: uuid.UUID) -> Callable[[float], None]:
+    """A progress callback that stops ffmpeg (run_ffmpeg kills it) once the video is deleted."""
+    checked = time.monotonic()
+
+    def check(_fraction: float) -> None:
+        nonlocal checked
+        if time.monotonic() - checked >= DELETION_CHECK_S:
+            checked = time.monotonic()
+            if not _exists(video_id):
+                raise VideoDeleted(str(video_id))
+
+    return check
+
+
+def sweep_orphaned_media(media: MediaStore) -> int:
+    """Remove what was made for videos that no longer exist (a render that outlived a deletion
+    on a host that crashed, say); how many videos' media went."""
+    found = media.video_ids()
+    if not found:
+        return 0
+    existing = {row.id for row in Video.select(Video.id).where(Video.id.in_(list(found)))}
+    gone = found - existing
+    for video_id in gone:
+        media.delete_all(video_id)
+    return len(gone)
 
 
 def hls_complete(media: MediaStore, video_id: uuid.UUID) -> bool:

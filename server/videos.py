@@ -101,7 +101,7 @@ def delete_video(video_id: uuid.UUID):
         announce("video.deleted", video.owner_id, video)
         video.delete_instance(recursive=True)
     services().blobs.delete_video(video.id)
-    services().renderer.media.delete_all(video.id)
+    services().renderer.delete_all(video.id)
     return ""
 
 

@@ -77,6 +77,14 @@ class MediaStore:
     def delete_all(self, video_id: uuid.UUID) -> None:
         shutil.rmtree(self.folder(video_id), ignore_errors=True)
 
+    def video_ids(self) -> set[uuid.UUID]:
+        """Every video something was made for, on this host."""
+        found = set()
+        for folder in self.root.glob("??/*"):
+            with contextlib.suppress(ValueError):
+                found.add(uuid.UUID(folder.name))
+        return found
+
     def sweep_stale_temps(self) -> int:
         return sweep_stale(self.tmp_dir)
 
@@ -120,10 +128,24 @@ class S3MediaStore(MediaStore):
         super().remove(video_id, names)
 
     def delete_all(self, video_id: uuid.UUID) -> None:
-        listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=self.key(video_id))
-        for item in listed.get("Contents", []):
-            self.s3.delete_object(Bucket=self.bucket, Key=item["Key"])
+        pages = self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.key(video_id)
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                self.s3.delete_object(Bucket=self.bucket, Key=item["Key"])
         super().delete_all(video_id)
+
+    def video_ids(self) -> set[uuid.UUID]:
+        found = super().video_ids()
+        pages = self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=f"{self.prefix}media/", Delimiter="/"
+        )
+        for page in pages:
+            for common in page.get("CommonPrefixes", []):
+                with contextlib.suppress(ValueError):
+                    found.add(uuid.UUID(common["Prefix"].rstrip("/").rsplit("/", 1)[1]))
+        return found
 
 
 def media_store_from_config(config: Config) -> MediaStore:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import subprocess
+import time
+import uuid
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import requests
 
 from tests.api import share, upload, wait_until
 from tests.media import make_video
-from tests.servers import auth
+from tests.servers import LiveServer, LiveWorker, auth, cli_create_user, process_env
 from video_manager import binaries
 
 RATE = 30
@@ -216,3 +218,48 @@ def test_playback_urls_play_without_a_header_and_index_at_end_gets_a_faststart_c
     stranger = make_user()[2]
     foreign = requests.get(f"{live_server.url}/api/videos/{video['id']}/playback/", headers=auth(stranger))
     assert foreign.status_code == 404
+
+
+def _left_of(data_dir, video_id: str) -> list[str]:
+    """Media files and the stream's lock file a video still has on this host."""
+    media = data_dir / "media" / uuid.UUID(video_id).hex[:2] / video_id
+    leftovers = [str(p) for p in media.rglob("*")] if media.exists() else []
+    lock = data_dir / "uploads" / "locks" / f"hls-{video_id}.lock"
+    return leftovers + ([str(lock)] if lock.exists() else [])
+
+
+def test_a_video_deleted_while_its_stream_is_made_leaves_nothing(tmp_path, redis_server, media_dir):
+    """ac3 audio: the stream must be encoded, which takes long enough to delete the video
+    meanwhile. The render stops, and neither a segment nor its lock stays."""
+    clip = make_video(media_dir / "deleted-mid-hls.mp4", seconds=40, size="1280x720", pattern="testsrc2",
+                      audio_codec="ac3")  # fmt: skip
+    env = process_env(tmp_path, redis_server.url)
+    server, worker = LiveServer(env).start(), LiveWorker(env).start()
+    try:
+        token = cli_create_user(env, "impatient")
+        video = upload(server, token, clip)
+        link = share(server, token, video["id"], 600).json()
+        assert requests.get(link["url"] + "/hls.m3u8", timeout=60).status_code == 200  # it is being made
+        assert _left_of(tmp_path, video["id"])
+        deleted = requests.delete(f"{server.url}/api/videos/{video['id']}/", headers=auth(token), timeout=30)
+        assert deleted.status_code == 204
+        wait_until(lambda: not _left_of(tmp_path, video["id"]), 15, "the stream's files gone")
+        time.sleep(3)  # and they stay gone: the render stopped, not just lost a race
+        assert _left_of(tmp_path, video["id"]) == []
+    finally:
+        server.stop()
+        worker.stop()
+
+
+def test_the_sweep_removes_media_of_videos_that_no_longer_exist(config, database, make_user, sample_video):
+    from processor.renditions import sweep_orphaned_media
+    from storage.database import db
+    from storage.media import MediaStore
+
+    store = MediaStore(config.data_dir)
+    gone = uuid.uuid4()
+    store.folder(gone).mkdir(parents=True)
+    (store.folder(gone) / "hls-00001.m4s").write_bytes(b"left behind")
+    with db.connection_context():
+        assert sweep_orphaned_media(store) >= 1
+    assert not store.folder(gone).exists()

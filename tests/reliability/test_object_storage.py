@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import random
+import time
 
 import pytest
 import requests
 
-from tests.api import merge, send_chunk, share, trim, wait_task, wait_until
+from tests.api import merge, send_chunk, share, trim, upload, wait_task, wait_until
 from tests.media import make_video
 from tests.servers import CountingProxy, LiveServer, LiveWorker, auth, cli_create_user, process_env
 from tests.tus import cut_patch, new_upload, patch, settle_offset
@@ -190,3 +191,34 @@ def test_a_short_fast_trim_reads_a_small_part_of_its_source(tmp_path, redis_serv
         server.stop()
         worker.stop()
         proxy.close()
+
+
+def test_a_video_deleted_while_its_stream_is_made_leaves_nothing_in_the_bucket(
+    tmp_path, redis_server, s3_service, media_dir
+):
+    clip = make_video(media_dir / "s3-deleted-mid-hls.mp4", seconds=40, size="1280x720", pattern="testsrc2",
+                      audio_codec="ac3")  # fmt: skip
+    env = s3_env(tmp_path, redis_server.url, s3_service)
+    server, worker = LiveServer(env).start(), LiveWorker(env).start()
+    try:
+        token = cli_create_user(env, "impatient-cloud")
+        video = upload(server, token, clip)
+        link = share(server, token, video["id"], 600).json()
+        assert requests.get(link["url"] + "/hls.m3u8", timeout=60).status_code == 200  # being made
+        deleted = requests.delete(f"{server.url}/api/videos/{video['id']}/", headers=auth(token), timeout=30)
+        assert deleted.status_code == 204
+        media_prefix = f"{tmp_path.name}/media/{video['id']}/"
+
+        def left() -> list[str]:
+            listed = s3_service.client().list_objects_v2(Bucket=s3_service.bucket, Prefix=media_prefix)
+            local = tmp_path / "media" / video["id"].replace("-", "")[:2] / video["id"]
+            return [item["Key"] for item in listed.get("Contents", [])] + (
+                [str(p) for p in local.rglob("*")] if local.exists() else []
+            )
+
+        wait_until(lambda: not left(), 20, "the stream's objects and files gone")
+        time.sleep(3)
+        assert left() == []
+    finally:
+        server.stop()
+        worker.stop()
