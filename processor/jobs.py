@@ -33,6 +33,7 @@ from processor.queue import PREPARE, RUN_TASK, background_queue
 from processor.runner import FfmpegError, run_ffmpeg
 from processor.smart_cut import SmartCutter, SpliceError
 from server.events import Announce, Announcer
+from storage import quota
 from storage.blobs import BlobStore
 from storage.database import db, open_database, write_transaction
 from storage.models import Task, TaskStatus, Video, VideoStatus, utcnow
@@ -168,6 +169,7 @@ def _run(ctx: JobContext, command: list[str], duration: float, progress: Progres
 
 
 def _publish(ctx: JobContext, staged: Path, owner_id: int, name: str, source: str) -> uuid.UUID:
+    _hold_output(ctx, owner_id, staged.stat().st_size)
     try:
         video = ctx.ingestor.ingest(
             staged, video_id=uuid.uuid4(), owner_id=owner_id, name=name, source=source
@@ -175,6 +177,24 @@ def _publish(ctx: JobContext, staged: Path, owner_id: int, name: str, source: st
     except InvalidVideoError as exc:
         raise FfmpegError("invalid_output", f"ffmpeg produced no usable video ({exc})") from exc
     return video.id
+
+
+def _hold_output(ctx: JobContext, owner_id: int, size: int) -> None:
+    """The output's real size takes the place of the task's estimate in the quota; past the
+    quota the task fails, and nothing of its output is stored (it is still scratch)."""
+    limit = ctx.config.limits.user_quota_bytes
+    if not limit:
+        return
+    purpose = quota.task_purpose(ctx.task_id)
+    try:
+        with write_transaction():
+            quota.release_for(purpose)
+            quota.reserve(owner_id, size, limit, purpose=purpose)
+    except quota.QuotaExceededError:
+        raise FfmpegError(
+            "quota_exceeded",
+            f"The result ({size} bytes) would take your storage past your {limit}-byte quota.",
+        ) from None
 
 
 WORK = {"trim": trim, "merge": merge}
@@ -212,6 +232,7 @@ def _next_in_line(config: Config, task_id: str) -> None:
     task = Task.get_or_none(Task.id == task_id)
     if task is None or task.status not in (TaskStatus.FINISHED, TaskStatus.FAILED):
         return
+    quota.release_for(quota.task_purpose(task_id))  # its output counts as a video now, if any
     try:
         dispatch(task.owner_id, config.limits.user_jobs_in_flight, _current_queue())
     except RedisError as exc:  # the maintenance sweep lets it in later

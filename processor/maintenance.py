@@ -21,16 +21,16 @@ from datetime import timedelta
 from rq import Queue
 from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
-from processor.dispatch import dispatch, owners_waiting
+from processor.dispatch import UNFINISHED, dispatch, owners_waiting
 from processor.queue import RUN_TASK
 from processor.renditions import sweep_orphaned_media
 from server.events import Announce, Announcer
-from storage import webhooks
+from storage import quota, webhooks
 from storage.blobs import BlobStore
 from storage.chunks import ChunkStore
 from storage.database import db, open_database, write_transaction
 from storage.media import MediaStore, media_store_from_config
-from storage.models import Task, TaskStatus, utcnow
+from storage.models import Reservation, Task, TaskStatus, utcnow
 from storage.uploads import UploadStore
 from video_manager import metrics
 from video_manager.config import Config
@@ -47,6 +47,7 @@ def remove_expired(config: Config) -> dict[str, int]:
             "webhook_deliveries": webhooks.prune_finished(DELIVERY_HISTORY_S),
         }
         removed["orphaned_media"] = sweep_orphaned_media(media_store_from_config(config))
+        removed["reservations"] = quota.forget_expired() + _release_ended_tasks()
     metrics.UPLOADS.labels("expired").inc(removed["uploads"])
     removed["temp_files"] = (
         BlobStore(config.data_dir).sweep_stale_temps() + MediaStore(config.data_dir).sweep_stale_temps()
@@ -54,6 +55,16 @@ def remove_expired(config: Config) -> dict[str, int]:
     if any(removed.values()):
         log.info("cleanup removed %s", removed)
     return removed
+
+
+def _release_ended_tasks() -> int:
+    """Room held for tasks that ended without letting go (their worker died at the end)."""
+    unfinished = {
+        quota.task_purpose(task.id) for task in Task.select(Task.id).where(Task.status.in_(UNFINISHED))
+    }
+    held = Reservation.select().where(Reservation.purpose.startswith("task:"))
+    ended = [row.id for row in held if row.purpose not in unfinished]
+    return Reservation.delete().where(Reservation.id.in_(ended)).execute() if ended else 0
 
 
 def recover_lost_tasks(config: Config, queue: Queue, announce: Announce) -> int:

@@ -9,14 +9,17 @@ else, no answer or a late one refuses it with 503: a broken hook never admits by
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
+from typing import NoReturn
 
 import requests
 
 from server.auth import current_user
 from server.errors import fail
 from server.services import services
-from storage.quota import bytes_used, unfinished_uploads
+from storage.quota import QuotaExceededError, bytes_used, release, reserve, unfinished_uploads
 
 MAX_DETAIL = 500
 
@@ -51,7 +54,26 @@ def check_quota(adding: int, *, besides: uuid.UUID | None = None) -> None:
     """413 when `adding` more bytes would take the user past `limits.user_quota_bytes`."""
     quota = services().config.limits.user_quota_bytes
     if quota and bytes_used(current_user().id, besides=besides) + adding > quota:
-        fail(413, "quota_exceeded", f"This would take your videos and uploads past your {quota}-byte quota.")
+        over_quota(quota)
+
+
+@contextlib.contextmanager
+def holding_quota(size: int) -> Iterator[None]:
+    """Room for `size` bytes of the user's quota while the block stores them where they are
+    counted (413 when there is none): the check and the hold are one step."""
+    quota = services().config.limits.user_quota_bytes
+    try:
+        reservation = reserve(current_user().id, size, quota)
+    except QuotaExceededError:
+        over_quota(quota)
+    try:
+        yield
+    finally:
+        release(reservation)
+
+
+def over_quota(quota: int) -> NoReturn:
+    fail(413, "quota_exceeded", f"This would take your videos and uploads past your {quota}-byte quota.")
 
 
 def check_unfinished_uploads() -> None:

@@ -15,17 +15,20 @@ from redis.exceptions import RedisError
 
 from processor.dispatch import dispatch, unfinished_tasks
 from processor.probe import frame_rate
+from server import admission
 from server.auth import current_user, token_auth
 from server.errors import fail, not_found
 from server.schemas import TaskOut, task_out
 from server.services import services
 from server.videos import owned_video, require_ready
+from storage import quota
 from storage.models import Task, Video
 from video_manager.redis_client import RedisNotConfiguredError
 
 bp = APIBlueprint("tasks", __name__, tag="Processing")
 
 _CLOCK = re.compile(r"^(?:(?:(\d+):)?([0-5]?\d):)?(\d+(?:\.\d+)?)$")
+TASK_RESERVATION_S = 7 * 86400.0  # a waiting task holds its room this long at most (released when it ends)
 DURATION_SLACK_S = 0.0005  # the probe reports milliseconds; `end_time` equal to the duration is fine
 
 
@@ -97,7 +100,8 @@ def trim(video_id: uuid.UUID, body: TrimIn):
             f"The window is shorter than one frame ({float(1 / rate):.3f} s at {float(rate):g} fps).",
         )
     params = {"video_id": str(video.id), "start": body.start_time, "end": body.end_time, "mode": body.mode}
-    return task_out(_enqueue("trim", params))
+    share_of_source = (body.end_time - body.start_time) / video.duration if video.duration else 1.0
+    return task_out(_enqueue("trim", params, output_estimate=int(video.size * min(1.0, share_of_source))))
 
 
 @bp.post("/api/videos/merge/")
@@ -114,7 +118,10 @@ def merge(body: MergeIn):
         if video_id not in found:
             not_found(f"video {video_id}")
         require_ready(found[video_id])
-    return task_out(_enqueue("merge", {"video_ids": [str(v) for v in body.video_ids]}))
+    estimate = sum(found[video_id].size for video_id in body.video_ids)
+    return task_out(
+        _enqueue("merge", {"video_ids": [str(v) for v in body.video_ids]}, output_estimate=estimate)
+    )
 
 
 @bp.get("/api/videos/tasks/<uuid:task_id>/status/")
@@ -128,9 +135,11 @@ def status(task_id: uuid.UUID):
     return task_out(task)
 
 
-def _enqueue(kind: str, params: dict) -> Task:
+def _enqueue(kind: str, params: dict, *, output_estimate: int) -> Task:
     """Row first, then the job when its owner's turn comes (processor.dispatch). Redis down is
-    a 503 with nothing kept; past the user's ceiling of unfinished tasks, a 429."""
+    a 503 with nothing kept; past the user's ceiling of unfinished tasks, a 429; an output that
+    would take the user past the quota (estimated from the inputs' sizes), a 413. The estimate
+    is held against the quota until the task ends (the worker checks the real size)."""
     owner = current_user().id
     limits = services().config.limits
     if unfinished_tasks(owner) >= limits.user_queued_tasks:
@@ -142,6 +151,12 @@ def _enqueue(kind: str, params: dict) -> Task:
     except (RedisError, RedisNotConfiguredError):
         fail(503, "queue_unavailable", "The job queue (Redis) is unavailable; try again shortly.")
     task = Task.create(owner=owner, kind=kind, params=json.dumps(params))
+    try:
+        quota.reserve(owner, output_estimate, limits.user_quota_bytes, purpose=quota.task_purpose(task.id),
+                      lifetime_s=TASK_RESERVATION_S)  # fmt: skip
+    except quota.QuotaExceededError:
+        task.delete_instance()
+        admission.over_quota(limits.user_quota_bytes)
     with contextlib.suppress(RedisError):  # let in by the maintenance sweep, then
         dispatch(owner, limits.user_jobs_in_flight, queue)
     return task

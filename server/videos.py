@@ -57,13 +57,14 @@ def upload():
         metadata = admission.admit(
             "plain", part.filename or "", staged.stat().st_size, {"filename": part.filename or ""}
         )
-        video = services().ingestor.ingest(
-            staged,
-            video_id=uuid.uuid4(),
-            owner_id=current_user().id,
-            name=display_name(metadata_name(metadata)),
-            source="upload",
-        )
+        with admission.holding_quota(staged.stat().st_size):
+            video = services().ingestor.ingest(
+                staged,
+                video_id=uuid.uuid4(),
+                owner_id=current_user().id,
+                name=display_name(metadata_name(metadata)),
+                source="upload",
+            )
     except InvalidVideoError as exc:
         fail(422, "invalid_video", f"The file is not a video we can read ({exc}).")
     finally:

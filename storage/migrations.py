@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from peewee import CharField, Database, DateTimeField, Field, IntegerField
+from peewee import BigIntegerField, CharField, Database, DateTimeField, Field, IntegerField
 from playhouse.migrate import SchemaMigrator
 
 from storage.models import Setting
@@ -46,7 +46,14 @@ def task_dispatch(migrator: SchemaMigrator) -> list:
     return _missing_columns(migrator, "task", {"dispatched_at": DateTimeField(null=True)})
 
 
-STEPS: list[Callable[[SchemaMigrator], list]] = [task_result_method, webhook_health, task_dispatch]
+def upload_received(migrator: SchemaMigrator) -> list:
+    """Round 3: an upload of deferred length counts against the quota by what it received."""
+    return _missing_columns(migrator, "upload", {"received": BigIntegerField(default=0)})
+
+
+STEPS: list[Callable[[SchemaMigrator], list]] = [
+    task_result_method, webhook_health, task_dispatch, upload_received
+]  # fmt: skip
 
 
 def applied_version() -> int:

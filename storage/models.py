@@ -85,6 +85,7 @@ class Upload(BaseModel):
     name = CharField(max_length=255, default="video")
     concat = CharField(max_length=8, default="")  # "", "partial" or "final"
     concat_header = TextField(default="")  # final: the Upload-Concat value, echoed by HEAD
+    received = BigIntegerField(default=0)  # deferred length: bytes stored so far (what the quota counts)
     state = CharField(max_length=16, default=UploadState.RECEIVING)
     created_at = DateTimeField(default=utcnow)
     expires_at = DateTimeField(index=True)
@@ -221,6 +222,17 @@ class DeliveryAttempt(BaseModel):
     created_at = DateTimeField(default=utcnow, index=True)
 
 
+class Reservation(BaseModel):
+    """Bytes a request or a job is about to store, held against its owner's quota until they are
+    counted where they land (a video, an upload): the check and the hold are one step, so
+    parallel requests cannot all pass the same check. `purpose` names what holds it (a task)."""
+
+    owner = ForeignKeyField(User, backref="reservations", on_delete="CASCADE")
+    size = BigIntegerField()
+    purpose = CharField(max_length=64, default="", index=True)
+    expires_at = DateTimeField(index=True)  # a holder that died lets go by then
+
+
 class Setting(BaseModel):
     """Values every host must agree on and nobody configured (the generated share-signing key)."""
 
@@ -230,5 +242,5 @@ class Setting(BaseModel):
 
 ALL_MODELS: list[type[Model]] = [
     User, Token, Video, Upload, ChunkedUpload, ChunkPart, Task, Share, Webhook, Delivery, DeliveryAttempt,
-    Setting,
+    Reservation, Setting,
 ]  # fmt: skip

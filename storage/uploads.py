@@ -143,6 +143,9 @@ class UploadStore:
         """
         new_offset = self.data.append(upload.id, offset, self._extending_expiry(upload, chunks))
         self._extend_expiry(upload)
+        if upload.length is None:  # what the quota counts it by
+            upload.received = new_offset
+            Upload.update(received=new_offset).where(Upload.id == upload.id).execute()
         return new_offset
 
     def _extending_expiry(self, upload: Upload, chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -170,6 +173,17 @@ class UploadStore:
         upload.save(only=[Upload.state])
 
     # -- concatenation -----------------------------------------------------------------------
+
+    def concatenated_length(self, owner_id: int, part_ids: list[uuid.UUID]) -> int:
+        """What a final upload of these partial uploads would hold (the user's own ones only;
+        `concatenate` says what is wrong with the others)."""
+        lengths = {
+            row.id: row.length or 0
+            for row in Upload.select(Upload.id, Upload.length).where(
+                (Upload.owner == owner_id) & Upload.id.in_(part_ids)
+            )
+        }
+        return sum(lengths.get(part_id, 0) for part_id in part_ids)
 
     def concatenate(
         self, owner_id: int, part_ids: list[uuid.UUID], *, metadata: str, name: str, concat_header: str

@@ -73,7 +73,7 @@ def test_a_round_one_data_directory_opens_unchanged(tmp_path, redis_server, samp
     assert all(hook_columns.count(name) == 1 for name in ("status", "failures", "paused_until"))
 
 
-def test_a_round_two_webhook_table_gains_its_health_columns(tmp_path):
+def test_a_round_two_webhook_table_gains_its_health_columns(tmp_path, config):
     path = tmp_path / "round2.db"
     with contextlib.closing(sqlite3.connect(path)) as database:
         database.executescript(FIXTURE.read_text())
@@ -84,6 +84,7 @@ def test_a_round_two_webhook_table_gains_its_health_columns(tmp_path):
         create_tables()
     finally:
         db.close()
+        open_database(config.database_url)  # the session's database, for the tests after this one
     with contextlib.closing(sqlite3.connect(path)) as database:
         row = database.execute("SELECT status, failures, paused_until FROM webhook").fetchone()
     assert row == ("active", 0, None)

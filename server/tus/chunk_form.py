@@ -63,7 +63,8 @@ def receive_chunk():
             session = ChunkedUpload.get_by_id(session.id)
             if session.state == UploadState.COMPLETE:
                 return _progress(session, [], Video.get_or_none(Video.id == session.id)), 200
-            chunks.save(session, fields.chunk_number, Path(part.stream.name))
+            with admission.holding_quota(size):
+                chunks.save(session, fields.chunk_number, Path(part.stream.name))
             metrics.BYTES_RECEIVED.labels("chunk").inc(size)
             missing = chunks.missing(session)
             if missing:

@@ -154,13 +154,14 @@ def create():
     name = display_name(metadata_name(parse_metadata(metadata_header)))
 
     if concat is not None and concat.kind == "final":
-        upload = store().concatenate(
-            owner_id,
-            list(concat.parts),
-            metadata=metadata_header,
-            name=name,
-            concat_header=request.headers["Upload-Concat"],
-        )
+        with admission.holding_quota(store().concatenated_length(owner_id, list(concat.parts))):
+            upload = store().concatenate(
+                owner_id,
+                list(concat.parts),
+                metadata=metadata_header,
+                name=name,
+                concat_header=request.headers["Upload-Concat"],
+            )
         metrics.UPLOADS.labels("created").inc()
         finish(upload)
         return bodiless(201, {"Location": location(upload)})
@@ -176,9 +177,10 @@ def create():
     if admitted != metadata:
         metadata_header = format_metadata(admitted)
         name = display_name(metadata_name(admitted))
-    upload = store().create(
-        owner_id, length=length, metadata=metadata_header, name=name, concat=concat.kind if concat else ""
-    )
+    with admission.holding_quota(length or 0):
+        upload = store().create(
+            owner_id, length=length, metadata=metadata_header, name=name, concat=concat.kind if concat else ""
+        )
     metrics.UPLOADS.labels("created").inc()
     headers = {"Location": location(upload)}
     if request.mimetype == OFFSET_CONTENT_TYPE:

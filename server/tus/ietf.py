@@ -72,10 +72,11 @@ def create() -> Response:
         length = request.content_length
     metadata = _metadata()
     admitted = admission.admit("tus", metadata.get("filename", ""), length, metadata)
-    upload = store().create(
-        current_user().id, length=length, metadata=format_metadata(admitted),
-        name=display_name(metadata_name(admitted)),
-    )  # fmt: skip
+    with admission.holding_quota(length or 0):
+        upload = store().create(
+            current_user().id, length=length, metadata=format_metadata(admitted),
+            name=display_name(metadata_name(admitted)),
+        )  # fmt: skip
     metrics.UPLOADS.labels("created").inc()
     send_interim(request.environ, 104, {"Location": location(upload), **_state(version, upload)})
     reader = BodyReader(request)

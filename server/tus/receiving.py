@@ -17,6 +17,7 @@ from server.services import services
 from server.tus.protocol import Checksum, TusHeaderError, format_expires, parse_checksum
 from server.urls import external_url
 from storage.models import Upload, Video, VideoStatus
+from storage.quota import room_left
 from storage.uploads import SizeExceededError, UploadStore
 from video_manager import metrics
 
@@ -34,9 +35,13 @@ def within_quota(upload: Upload, size: int) -> None:
     try:
         admission.check_quota(size, besides=upload.id)
     except ApiError:
-        store().terminate(upload)
-        metrics.UPLOADS.labels("terminated").inc()
+        _remove(upload)
         raise
+
+
+def _remove(upload: Upload) -> None:
+    store().terminate(upload)
+    metrics.UPLOADS.labels("terminated").inc()
 
 
 def receive(upload: Upload, offset: int, reader: BodyReader) -> int:
@@ -50,10 +55,20 @@ def receive(upload: Upload, offset: int, reader: BodyReader) -> int:
     uploads = store()
     uploads.check_patch(upload, offset, request.content_length)
     reader.limit = uploads.room(upload, offset)
+    quota = services().config.limits.user_quota_bytes
+    room_in_quota = room_left(upload.owner_id, quota, besides=upload.id) if upload.length is None else None
+    if room_in_quota is not None and room_in_quota - offset < reader.limit:
+        reader.limit = max(0, room_in_quota - offset)  # a chunked body stops at the quota
     if request.content_length is not None and not _checksum_requested():
         new_offset = uploads.append(upload, offset, reader.chunks())
     else:
-        new_offset = _append_checked(upload, offset, reader)
+        try:
+            new_offset = _append_checked(upload, offset, reader)
+        except SizeExceededError:
+            if room_in_quota is not None and reader.limit < uploads.room(upload, offset):
+                _remove(upload)  # past the quota: removed whole, as `within_quota` does
+                admission.over_quota(quota)
+            raise
     metrics.BYTES_RECEIVED.labels("tus").inc(new_offset - offset)
     if reader.released.is_set():
         raise UploadInterruptedError("a newer request for this upload took over; the bytes received are kept")

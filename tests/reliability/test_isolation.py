@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import time
+import uuid
 
 import pytest
 
@@ -47,16 +48,16 @@ def test_another_users_trim_starts_within_seconds_behind_a_fifty_job_backlog(
 
 
 @pytest.fixture
-def ceilings(tmp_path, redis_server, database):
-    """An app (no worker: what is queued stays queued) with small per-user ceilings."""
+def ceilings(data_dir, redis_server, database):
+    """An app on the session's database with small per-user ceilings, queueing where no worker
+    takes from (what is queued stays queued)."""
     config = make_config(
-        tmp_path, redis_server.url, limits_user_queued_tasks="3", limits_user_unfinished_uploads="2",
-        limits_user_pending_renders="1",
+        data_dir, redis_server.url, limits_user_queued_tasks="3", limits_user_unfinished_uploads="2",
+        limits_user_pending_renders="1", redis_queue=f"ceilings-{uuid.uuid4().hex}",
     )  # fmt: skip
     app = create_app(config)
     app.config["TESTING"] = True
-    yield app.test_client()
-    db.close()
+    return app.test_client()
 
 
 def _token(client, name: str) -> str:
