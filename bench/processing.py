@@ -13,7 +13,7 @@ from pathlib import Path
 import requests
 
 from bench.harness import RUNS, WORK_DIR, median_of, report, running_stack, settled
-from processor import ffmpeg
+from processor import containers, ffmpeg
 from processor.probe import Prober
 from tests.media import make_video
 from video_manager import binaries
@@ -113,7 +113,7 @@ def main() -> None:
         ours_fast_window = median_of(RUNS, lambda: ours(trim_path, {**precise, "mode": "fast"}))
         list_file = WORK_DIR / "list.txt"
         list_file.write_text(ffmpeg.concat_list([source, source, source]))
-        merge_command = ffmpeg.merge_copy(ff, list_file, out)
+        merge_command = ffmpeg.merge_copy(ff, list_file, out, containers.MP4)
         raw_merge = median_of(RUNS, lambda: timed_raw(merge_command, durable=False))
         raw_merge_durable = median_of(RUNS, lambda: timed_raw(merge_command, durable=True))
         ours_merge = median_of(RUNS, lambda: ours("/api/videos/merge/", {"video_ids": [video["id"]] * 3}))

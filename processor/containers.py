@@ -8,6 +8,8 @@ with a demuxer from this allow-list; a file that probes as anything else is not 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 # demuxer name → the Content-Type we serve the file with
 ALLOWED = {
     "mov": "video/mp4",  # mov,mp4,m4a,3gp,3g2,mj2
@@ -57,3 +59,35 @@ def input_options(demuxer: str | None, *, also_allow: str = "", remote: bool = F
     protocols = REMOTE_PROTOCOL_WHITELIST if remote else PROTOCOL_WHITELIST
     options = ["-protocol_whitelist", protocols, "-format_whitelist", formats]
     return [*options, "-f", demuxer] if demuxer else options
+
+
+@dataclass(frozen=True)
+class Muxer:
+    """A container a result is written in: ffmpeg's name for it and the file name's suffix."""
+
+    name: str
+    suffix: str
+
+    def options(self) -> list[str]:
+        """The index first in MP4 and MOV (a browser plays it before it has all of it)."""
+        faststart = ["-movflags", "+faststart"] if self.name in ("mp4", "mov") else []
+        return [*faststart, "-f", self.name]
+
+
+MP4 = Muxer("mp4", ".mp4")
+MOV = Muxer("mov", ".mov")
+MATROSKA = Muxer("matroska", ".mkv")
+# What ffmpeg's MP4 muxer holds (checked with the shipped ffmpeg), and what only MOV does.
+MP4_VIDEO = frozenset({"h264", "hevc", "av1", "vp9", "mpeg4", "mjpeg"})
+MOV_ONLY_VIDEO = frozenset({"prores", "dnxhd", "qtrle", "cfhd"})
+MP4_AUDIO = frozenset({"aac", "mp3", "ac3", "eac3", "opus", "flac", "alac", "pcm_s16le", "pcm_s24le"})
+
+
+def muxer_for(video_codec: str, audio_codec: str | None) -> Muxer:
+    """MP4 when it holds the streams, else MOV (ProRes, DNxHD), else Matroska, which holds all."""
+    audio_fits = audio_codec is None or audio_codec in MP4_AUDIO or audio_codec.startswith("pcm_")
+    if video_codec in MP4_VIDEO and (audio_codec is None or audio_codec in MP4_AUDIO):
+        return MP4
+    if video_codec in MP4_VIDEO | MOV_ONLY_VIDEO and audio_fits:
+        return MOV
+    return MATROSKA

@@ -69,13 +69,19 @@ def seconds_arg(value: float) -> str:
 
 
 def trim_fast(ffmpeg: str, source: Source, start: float, end: float, output: Path) -> list[str]:
-    """Stream copy: no re-encode; the cut begins on the keyframe at or before `start`."""
+    """Stream copy: no re-encode; the cut begins on the keyframe at or before `start`. Every
+    audio track goes along, in a container that holds the streams (`result_muxer`)."""
     return [
         *command_start(ffmpeg),
         "-ss", seconds_arg(start), *source.input(), "-t", seconds_arg(end - start),
-        "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", "-avoid_negative_ts", "make_zero",
-        *OUTPUT_OPTIONS, str(output),
+        "-map", "0:v:0", "-map", "0:a?", "-c", "copy", "-avoid_negative_ts", "make_zero",
+        *result_muxer(source).options(), str(output),
     ]  # fmt: skip
+
+
+def result_muxer(source: Source) -> containers.Muxer:
+    """The container of a stream copy of `source`."""
+    return containers.muxer_for(source.media.video_codec, source.media.audio_codec)
 
 
 @dataclass(frozen=True)
@@ -173,12 +179,14 @@ def concat_list(sources: list[Source]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def merge_copy(ffmpeg: str, list_file: Path, output: Path, *, remote: bool = False) -> list[str]:
+def merge_copy(
+    ffmpeg: str, list_file: Path, output: Path, muxer: containers.Muxer, *, remote: bool = False
+) -> list[str]:
     return [
         *command_start(ffmpeg),
         *containers.input_options("concat", also_allow="concat", remote=remote), "-safe", "0",
         "-i", str(list_file),
-        "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", *OUTPUT_OPTIONS, str(output),
+        "-map", "0:v:0", "-map", "0:a?", "-c", "copy", *muxer.options(), str(output),
     ]  # fmt: skip
 
 

@@ -103,11 +103,15 @@ def trim(
 ) -> Outcome:
     (source,) = _sources(ctx, owner_id, [video_id])
     video = Video.get_by_id(video_id)
-    name = fit_name(Path(video.name).stem, f" [{start:.3f}-{end:.3f}].mp4")
-    with ctx.blobs.staged_path(".mp4", ctx.task_id) as staged:
-        if mode == "fast":
+    window = f" [{start:.3f}-{end:.3f}]"
+    if mode == "fast":
+        muxer = ffmpeg.result_muxer(source)
+        with ctx.blobs.staged_path(muxer.suffix, ctx.task_id) as staged:
             _run(ctx, ffmpeg.trim_fast(ctx.ffmpeg, source, start, end, staged), end - start, progress)
-            return Outcome(_publish(ctx, staged, owner_id, name, "trim"), "copy")
+            named = fit_name(Path(video.name).stem, window + muxer.suffix)
+            return Outcome(_publish(ctx, staged, owner_id, named, "trim"), "copy")
+    name = fit_name(Path(video.name).stem, window + ".mp4")
+    with ctx.blobs.staged_path(".mp4", ctx.task_id) as staged:
         cutter = SmartCutter(
             ctx.ffmpeg, ctx.encoding, ctx.config.ffmpeg.timeout_s, ctx.config.ffmpeg.memory_limit_mb
         )
@@ -131,14 +135,18 @@ def merge(ctx: JobContext, owner_id: int, video_ids: list[str], progress: Progre
     sources = _sources(ctx, owner_id, video_ids)
     total = sum(source.media.duration for source in sources)
     first = Video.get_by_id(video_ids[0])
-    name = fit_name(Path(first.name).stem, f" + {len(sources) - 1} more.mp4")
-    with ctx.blobs.staged_path(".mp4", ctx.task_id) as staged:
-        if ffmpeg.can_concat_by_copy(sources):
+    more = f" + {len(sources) - 1} more"
+    if ffmpeg.can_concat_by_copy(sources):
+        muxer = ffmpeg.result_muxer(sources[0])
+        with ctx.blobs.staged_path(muxer.suffix, ctx.task_id) as staged:
             with ctx.blobs.staged_path(".txt", ctx.task_id) as list_file:
                 list_file.write_text(ffmpeg.concat_list(sources))
-                command = ffmpeg.merge_copy(ctx.ffmpeg, list_file, staged, remote=ctx.blobs.remote)
+                command = ffmpeg.merge_copy(ctx.ffmpeg, list_file, staged, muxer, remote=ctx.blobs.remote)
                 _run(ctx, command, total, progress)
-            return Outcome(_publish(ctx, staged, owner_id, name, "merge"), "copy")
+            named = fit_name(Path(first.name).stem, more + muxer.suffix)
+            return Outcome(_publish(ctx, staged, owner_id, named, "merge"), "copy")
+    name = fit_name(Path(first.name).stem, more + ".mp4")
+    with ctx.blobs.staged_path(".mp4", ctx.task_id) as staged:
         _run(ctx, ffmpeg.merge_normalised(ctx.ffmpeg, sources, staged, ctx.encoding), total, progress)
         return Outcome(_publish(ctx, staged, owner_id, name, "merge"), "reencode")
 

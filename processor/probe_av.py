@@ -23,13 +23,18 @@ def report(path: str, *, remote: bool = False) -> dict:
 
 
 def _stream(stream) -> dict:
+    """One stream as ffprobe describes it. Tracks without a decoder (a camera's timecode, GoPro
+    telemetry) have no codec context: they are described by their type alone."""
     context = stream.codec_context
     described = {
         "codec_type": stream.type,
-        "codec_name": context.name,
+        # The codec's own name (`av1`), never the decoder's (`libdav1d`).
+        "codec_name": context.codec.canonical_name if context is not None else "none",
         "duration": float(stream.duration * stream.time_base) if stream.duration else None,
         "disposition": {"attached_pic": int(bool(stream.disposition & Disposition.attached_pic))},
     }
+    if context is None:
+        return described
     if stream.type == "video":
         rate = stream.average_rate or stream.base_rate
         described.update(
@@ -46,8 +51,8 @@ def _stream(stream) -> dict:
 def main() -> int:
     try:
         print(json.dumps(report(sys.argv[1], remote="--remote" in sys.argv[2:])))
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        print(str(exc).replace(sys.argv[1], "input"), file=sys.stderr)
+    except Exception as exc:  # a hostile file may upset PyAV in any way: it is then not a video
+        print(f"{type(exc).__name__}: {exc}".replace(sys.argv[1], "input"), file=sys.stderr)
         return 1
     return 0
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from processor import ffmpeg
+from processor import containers, ffmpeg
 from processor.jobs import JobContext, _run_task
 from processor.probe import MediaInfo
 from processor.runner import FfmpegError, parse_progress_line, run_ffmpeg, scrub
@@ -33,6 +33,21 @@ def test_fast_trim_is_stream_copy():
     assert command[command.index("-c") + 1] == "copy"
     assert "make_zero" in command and "libx264" not in command
     assert command.index("-ss") < command.index("-i")  # input seeking
+
+
+@pytest.mark.parametrize(
+    ("video_codec", "audio_codec", "muxer"),
+    [
+        ("h264", "aac", "mp4"), ("hevc", None, "mp4"), ("av1", "opus", "mp4"), ("vp9", "opus", "mp4"),
+        ("mjpeg", "pcm_s16le", "mp4"), ("prores", "pcm_s24le", "mov"), ("dnxhd", "aac", "mov"),
+        ("h264", "pcm_f32be", "mov"), ("ffv1", "flac", "matroska"), ("vp8", "vorbis", "matroska"),
+    ],
+)  # fmt: skip
+def test_a_stream_copy_goes_into_a_container_that_holds_it(video_codec, audio_codec, muxer):
+    copied = source(video_codec=video_codec, audio_codec=audio_codec)
+    command = ffmpeg.trim_fast("ffmpeg", copied, 0, 1, Path("o"))
+    assert command[-3:-1] == ["-f", muxer]
+    assert command[command.index("-map", command.index("0:v:0")) + 1] == "0:a?"  # every audio track
 
 
 def test_precise_trim_reencodes_with_configured_quality():
@@ -177,6 +192,6 @@ def test_inputs_read_only_our_bytes_through_an_accepted_demuxer():
     assert remote[remote.index("-protocol_whitelist") + 1] == "file,http,https,tcp,tls"
     assert remote[remote.index("-f") + 1] == "mov"
     assert remote[remote.index("-request_size") + 1] == "1048576"  # ranges, never the whole object
-    merged = ffmpeg.merge_copy("ffmpeg", Path("list.txt"), Path("o.mp4"), remote=True)
+    merged = ffmpeg.merge_copy("ffmpeg", Path("list.txt"), Path("o.mp4"), containers.MP4, remote=True)
     assert merged[merged.index("-format_whitelist") + 1].startswith("concat,mov,")
     assert "-request_size" not in merged  # the list file itself is local

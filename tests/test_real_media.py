@@ -1,0 +1,99 @@
+"""Files shaped like the ones cameras, editors and screen recorders write: extra tracks (subtitles,
+chapters, a timecode), ProRes in MOV, AV1 in WebM, two audio tracks. Each is generated here with
+the shipped ffmpeg, uploaded, and cut by stream copy into a container that holds it."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import av
+import pytest
+import requests
+
+from tests.api import trim, upload, wait_task
+from tests.servers import auth
+from video_manager import binaries
+
+SUBTITLES = "1\n00:00:00,200 --> 00:00:01,200\nhello\n\n2\n00:00:01,500 --> 00:00:01,900\nagain\n"
+CHAPTERS = (
+    ";FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1000\ntitle=one\n"
+    "[CHAPTER]\nTIMEBASE=1/1000\nSTART=1000\nEND=2000\ntitle=two\n"
+)
+PICTURE = ["-f", "lavfi", "-i", "testsrc=size=320x240:rate=25"]
+TONE = ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
+LOW_TONE = ["-f", "lavfi", "-i", "sine=frequency=220:sample_rate=48000"]
+
+
+def generate(path: Path, *args: str) -> Path:
+    subprocess.run([binaries.ffmpeg_path(), "-v", "error", "-y", *args, "-t", "2", str(path)], check=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def corpus(media_dir) -> dict[str, Path]:
+    (media_dir / "subs.srt").write_text(SUBTITLES)
+    (media_dir / "chapters.txt").write_text(CHAPTERS)
+    return {
+        "mp4 with subtitles and chapters": generate(
+            media_dir / "subtitled.mp4", *PICTURE, *TONE, "-i", str(media_dir / "subs.srt"),
+            "-i", str(media_dir / "chapters.txt"), "-map", "0", "-map", "1", "-map", "2",
+            "-map_chapters", "3", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac",
+            "-c:s", "mov_text",
+        ),
+        "prores mov with timecode": generate(
+            media_dir / "camera.mov", *PICTURE, *TONE, "-c:v", "prores_ks", "-profile:v", "2",
+            "-c:a", "pcm_s16le", "-timecode", "01:00:00:00",
+        ),
+        "av1 webm": generate(
+            media_dir / "av1.webm", *PICTURE, *TONE, "-c:v", "libsvtav1", "-preset", "12", "-g", "25",
+            "-c:a", "libopus", "-svtav1-params", "verbosity=0",
+        ),
+        "obs mkv with two audio tracks": generate(
+            media_dir / "obs.mkv", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=60", *TONE, *LOW_TONE,
+            "-map", "0", "-map", "1", "-map", "2", "-c:v", "libx264", "-preset", "ultrafast", "-g", "60",
+            "-c:a", "aac", "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=deu",
+        ),
+    }  # fmt: skip
+
+
+EXPECTED = {  # kind: (video_codec, audio_codec, the result's suffix, its audio tracks)
+    "mp4 with subtitles and chapters": ("h264", "aac", ".mp4", 1),
+    "prores mov with timecode": ("prores", "pcm_s16le", ".mov", 1),
+    "av1 webm": ("av1", "opus", ".mp4", 1),
+    "obs mkv with two audio tracks": ("h264", "aac", ".mp4", 2),
+}
+
+
+def decode_errors(path: Path) -> str:
+    done = subprocess.run([binaries.ffmpeg_path(), "-v", "error", "-i", str(path), "-f", "null", "-"],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    return done.stderr.strip() if done.returncode == 0 else f"exit {done.returncode}: {done.stderr}"
+
+
+@pytest.mark.parametrize("kind", list(EXPECTED))
+def test_every_kind_uploads_with_its_codec_and_fast_trims_into_a_container_that_holds_it(
+    live_server, live_worker, make_user, corpus, kind, tmp_path
+):
+    video_codec, audio_codec, suffix, audio_tracks = EXPECTED[kind]
+    token = make_user()[2]
+    video = upload(live_server, token, corpus[kind])
+    assert (video["status"], video["video_codec"], video["audio_codec"]) == (
+        "ready",
+        video_codec,
+        audio_codec,
+    )
+    done = wait_task(
+        token, trim(live_server, token, video["id"], start_time=0, end_time=1.5, mode="fast").json()
+    )
+    assert done["status"] == "finished", done
+    result = requests.get(f"{live_server.url}/api/videos/{done['result']['video_id']}/", headers=auth(token))
+    assert result.json()["name"].endswith(suffix) and result.json()["video_codec"] == video_codec
+    got = tmp_path / f"result{suffix}"
+    got.write_bytes(requests.get(result.json()["download_url"], headers=auth(token), timeout=60).content)
+    assert decode_errors(got) == ""
+    with av.open(str(got)) as container:
+        assert len(container.streams.audio) == audio_tracks
+        languages = [stream.metadata.get("language") for stream in container.streams.audio]
+    if audio_tracks == 2:
+        assert languages == ["eng", "deu"]  # in order, with their tags
