@@ -122,3 +122,33 @@ def test_upload_cut_and_resumed_in_a_second_run(cli, media_dir, data_dir, live_s
         f"{live_server.url}/api/videos/{video['id']}/download/", headers=auth(cli.token)
     ).content
     assert hashlib.sha256(body).digest() == hashlib.sha256(clip.read_bytes()).digest()
+
+
+def test_share_prints_the_url_alone_and_shares_revoke_delete_deliveries(cli, live_server, sample_video):
+    video_id = json.loads(cli("upload", str(sample_video), "--json").stdout)[0]["id"]
+    shared = cli("share", video_id, "--expires", "60")
+    assert shared.stdout.strip().startswith(live_server.url + "/s/") and len(shared.stdout.splitlines()) == 1
+    assert "expires" in shared.stderr
+    url = shared.stdout.strip()
+    (listed,) = json.loads(cli("shares", video_id, "--json").stdout)
+    assert listed["url"] == url and listed["revoked"] is False
+    assert cli("revoke", listed["id"]).stdout.strip() == f"revoked {listed['id']}"
+    assert requests.get(url, timeout=10).status_code == 410
+    assert "revoked" in cli("shares", video_id).stdout
+    hook = json.loads(cli("webhook", "add", "https://93.184.215.14/hook", "--json").stdout)  # public, no DNS
+    assert cli("webhook", "deliveries", hook["id"]).stdout.strip() == "no deliveries yet"
+    assert cli("delete", video_id).stdout.strip() == f"deleted {video_id}"
+    gone = cli("delete", video_id, check=False)
+    assert gone.returncode == 1 and "not_found" in gone.stderr
+
+
+def test_the_default_url_is_the_one_the_server_is_configured_with(cli, live_server):
+    env = {key: value for key, value in cli.env.items() if key != "VIDEO_MANAGER_URL"}
+    env["VIDEO_MANAGER_SERVER_PORT"] = str(live_server.port)
+    listed = subprocess.run([*VIDEO_MANAGER, "list", "--json"], env=env, cwd=PROJECT_ROOT,
+                            capture_output=True, text=True)  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    env["VIDEO_MANAGER_SERVER_PUBLIC_URL"] = "http://127.0.0.1:9/"  # public_url comes first
+    unreachable = subprocess.run([*VIDEO_MANAGER, "list"], env=env, cwd=PROJECT_ROOT,
+                                 capture_output=True, text=True)  # fmt: skip
+    assert unreachable.returncode == 3 and "127.0.0.1:9" in unreachable.stderr

@@ -126,7 +126,6 @@ def token(app: AppContext, name: str) -> None:
 
 # -- client commands ---------------------------------------------------------------------------
 
-DEFAULT_URL = "http://127.0.0.1:8000"
 EXIT_FAILED = 1  # the server refused, or a task failed
 EXIT_UNREACHABLE = 3
 
@@ -135,18 +134,22 @@ def client_options(command):
     """`--url`, `--token` (or VIDEO_MANAGER_URL / VIDEO_MANAGER_TOKEN) and `--json` on a client command."""
     command = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(command)
     command = click.option("--token", envvar="VIDEO_MANAGER_TOKEN", required=True, help="API token.")(command)
-    command = click.option("--url", envvar="VIDEO_MANAGER_URL", default=DEFAULT_URL, show_default=True)(
-        command
-    )
+    command = click.option(
+        "--url", envvar="VIDEO_MANAGER_URL", default=None,
+        help="The server (default: server.public_url, else server.host:server.port, of the config the "
+        "server reads, env overrides included).",
+    )(command)  # fmt: skip
     return command
 
 
 class ClientRun:
     """Turns API errors into a message on stderr and a meaningful exit code."""
 
-    def __init__(self, url: str, token: str, as_json: bool) -> None:
+    def __init__(self, url: str | None, token: str, as_json: bool) -> None:
         from video_manager.client import ApiClient
 
+        if url is None:
+            url = click.get_current_context().find_object(AppContext).config.client_url
         self.api = ApiClient(url, token)
         self.as_json = as_json
 
@@ -265,7 +268,45 @@ def share(video_id: str, expires_s: float, url: str, token: str, as_json: bool) 
     """Create a public link; prints its URL."""
     with ClientRun(url, token, as_json) as run:
         link = run.api.share(video_id, expires_s)
-        run.show(link, f"{link['url']}\n(expires {link['expires_at']})")
+        run.show(link, link["url"])  # alone on stdout: `url=$(video-manager share ...)`
+        if not as_json:
+            click.echo(f"(expires {link['expires_at']})", err=True)
+
+
+@main.command()
+@click.argument("video_id")
+@client_options
+def shares(video_id: str, url: str, token: str, as_json: bool) -> None:
+    """List a video's share links, newest first."""
+    with ClientRun(url, token, as_json) as run:
+        links = run.api.shares(video_id)
+        lines = [_share_line(link) for link in links]
+        run.show(links, "\n".join(lines) or "no share links")
+
+
+def _share_line(link: dict) -> str:
+    state = "revoked" if link["revoked"] else f"expires {link['expires_at']}"
+    return f"{link['id']}  {state}  {link['url']}"
+
+
+@main.command()
+@click.argument("share_id")
+@client_options
+def revoke(share_id: str, url: str, token: str, as_json: bool) -> None:
+    """Revoke a share link; it stops working at once."""
+    with ClientRun(url, token, as_json) as run:
+        run.api.revoke(share_id)
+        run.show({"revoked": share_id}, f"revoked {share_id}")
+
+
+@main.command()
+@click.argument("video_id")
+@client_options
+def delete(video_id: str, url: str, token: str, as_json: bool) -> None:
+    """Delete a video, with its share links and everything made from it."""
+    with ClientRun(url, token, as_json) as run:
+        run.api.delete_video(video_id)
+        run.show({"deleted": video_id}, f"deleted {video_id}")
 
 
 @main.command()
@@ -322,6 +363,18 @@ def webhook_delete(webhook_id: str, url: str, token: str, as_json: bool) -> None
     with ClientRun(url, token, as_json) as run:
         run.api.delete_webhook(webhook_id)
         run.show({"deleted": webhook_id}, f"deleted {webhook_id}")
+
+
+@webhook.command("deliveries")
+@click.argument("webhook_id")
+@client_options
+def webhook_deliveries(webhook_id: str, url: str, token: str, as_json: bool) -> None:
+    """The webhook's latest delivery attempts, newest first."""
+    with ClientRun(url, token, as_json) as run:
+        attempts = run.api.deliveries(webhook_id)
+        lines = [f"{a['attempted_at']}  {a['type']}  attempt {a['attempt']}  "
+                 f"{a['status_code'] or a['error']}  {a['state']}" for a in attempts]  # fmt: skip
+        run.show(attempts, "\n".join(lines) or "no deliveries yet")
 
 
 def _webhook_line(hook: dict) -> str:

@@ -143,6 +143,15 @@ class ApiClient:
     def share(self, video_id: str, expires_s: float) -> dict:
         return self.request("POST", f"/api/videos/{video_id}/share/", json={"expiry_time": expires_s})
 
+    def delete_video(self, video_id: str) -> None:
+        self.request("DELETE", f"/api/videos/{video_id}/")
+
+    def shares(self, video_id: str) -> list[dict]:
+        return self.request("GET", f"/api/videos/{video_id}/shares/")["results"]
+
+    def revoke(self, share_id: str) -> None:
+        self.request("DELETE", f"/api/shares/{share_id}/")
+
     def task(self, task_id: str) -> dict:
         return self.request("GET", f"/api/videos/tasks/{task_id}/status/")
 
@@ -156,6 +165,9 @@ class ApiClient:
 
     def delete_webhook(self, webhook_id: str) -> None:
         self.request("DELETE", f"/api/webhooks/{webhook_id}/")
+
+    def deliveries(self, webhook_id: str) -> list[dict]:
+        return self.request("GET", f"/api/webhooks/{webhook_id}/deliveries/")["results"]
 
     def wait(
         self, task_id: str, on_progress: Callable[[dict], None] | None = None, poll_s: float = 0.25

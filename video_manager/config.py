@@ -181,6 +181,17 @@ class Config:
         return root / f"video-manager-metrics-{hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]}"
 
     @property
+    def client_url(self) -> str:
+        """Where clients reach the server this config describes: `server.public_url`, else its
+        own address (loopback when it listens everywhere)."""
+        if self.server.public_url:
+            return self.server.public_url.rstrip("/")
+        host = self.server.host
+        if host in ("", "0.0.0.0", "::"):
+            host = "127.0.0.1"
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.server.port}"
+
+    @property
     def on_object_storage(self) -> bool:
         if self.storage.backend not in ("local", "s3"):
             raise ConfigError(f"storage.backend must be 'local' or 's3', not {self.storage.backend!r}")

@@ -179,6 +179,7 @@ def run_all(config: Config, config_path: str | None) -> int:
         child.launch()
         children.append(child)
     log.info("serving on http://%s:%d (Ctrl-C stops everything)", config.server.host, config.server.port)
+    log.info("for the client commands: export VIDEO_MANAGER_URL=%s", config.client_url)
     try:
         while not stopping:
             now = time.monotonic()
