@@ -8,14 +8,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from apiflask import APIBlueprint
+from flask import render_template, request, url_for
 from pydantic import BaseModel, BeforeValidator, Field
 
 from server.auth import current_user, token_auth
-from server.errors import fail, not_found
+from server.errors import ApiError, fail, not_found
 from server.events import announce
 from server.schemas import ShareListOut, ShareOut, share_out
 from server.services import services
 from server.signing import InvalidShareToken
+from server.urls import external_url
 from server.videos import owned_video, require_ready, send_video
 from storage.database import write_transaction
 from storage.models import Share, Video, utcnow
@@ -98,11 +100,54 @@ def revoke(share_id: uuid.UUID):
 
 
 @bp.route("/s/<token>", methods=["GET", "HEAD"])
-@bp.doc(summary="Public download of a shared video (no token; Range supported)", security=[])
+@bp.doc(
+    summary="A shared video: a page with a player for browsers (Accept: text/html), else its bytes "
+    "(no token; Range supported; `?download=1` as an attachment)",
+    security=[],
+)
 def public(token: str):
-    response = send_video(live_share(token).video, as_attachment=False)
+    if wants_page():
+        return _page(token)
+    download = request.args.get("download") == "1"
+    response = send_video(live_share(token).video, as_attachment=download)
     response.headers["Cache-Control"] = PUBLIC_CACHING
     return response
+
+
+def wants_page() -> bool:
+    """A browser navigating to the link (it asks for text/html by name, above anything else),
+    not a `<video>` element, curl or an API client (`*/*`, `video/*`, JSON)."""
+    accept = request.accept_mimetypes
+    named = {value for value, _quality in accept}
+    return (
+        "text/html" in named
+        and accept.best_match(["text/html", "video/mp4", "application/json"]) == "text/html"
+    )
+
+
+def _page(token: str):
+    """The recipient's page: the video's name, poster and player, a download button, and the
+    tags chat apps unfurl a link with. Nothing of the owner is shown."""
+    try:
+        share = live_share(token)
+    except ApiError as gone:
+        if gone.status_code != 410:
+            raise
+        page = render_template("share_gone.html", detail=gone.message)
+        return page, 410, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": PUBLIC_CACHING}
+    video = share.video
+    page = render_template(
+        "share.html",
+        name=video.name,
+        content_type=video.content_type,
+        poster_url=external_url("media.shared_thumbnail", token=token),
+        playlist_url=external_url("media.shared_playlist", token=token),
+        video_url=external_url("shares.public", token=token),
+        download_url=external_url("shares.public", token=token, download=1),
+        hls_js_url=url_for("web.vendor", library="hls.js", filename="hls.min.js"),
+    )
+    headers = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": PUBLIC_CACHING, "Vary": "Accept"}
+    return page, 200, headers
 
 
 def live_share(token: str) -> Share:

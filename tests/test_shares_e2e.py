@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from markupsafe import escape  # as the page template escapes
 
 from server.signing import ShareSigner
 from tests.api import share, upload
@@ -157,3 +158,37 @@ def test_deleting_the_video_kills_its_links(live_server, owner, video):
         == 204
     )
     assert requests.get(url, timeout=10).status_code == 404
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+
+
+def test_a_browser_gets_a_page_and_everything_else_the_bytes(live_server, make_user, sample_video):
+    username, _password, token = make_user()
+    video = upload(live_server, token, sample_video, name='Holiday <2026> & "friends".mp4')
+    link = share(live_server, token, video["id"], 600).json()["url"]
+    page = requests.get(link, headers={"Accept": BROWSER_ACCEPT}, timeout=30)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    html = page.text
+    assert "<video" in html and 'property="og:title"' in html and 'property="og:image"' in html
+    assert "<2026>" in video["name"] and escape(video["name"]) in html and "<2026>" not in html  # escaped
+    assert f'content="{link}/thumbnail.jpg"' in html and f"{link}/hls.m3u8" in html
+    assert username not in html and token not in html  # nothing of the owner
+    assert requests.get(f"{link}/thumbnail.jpg", timeout=60).headers["Content-Type"] == "image/jpeg"
+    assert requests.get(live_server.url + "/static/vendor/hls.js/hls.min.js", timeout=30).status_code == 200
+    for accept in (None, "*/*", "application/json", "video/*"):
+        got = requests.get(link, headers={"Accept": accept} if accept else {}, timeout=30)
+        assert got.status_code == 200 and got.content == sample_video.read_bytes(), accept
+    download = requests.get(f"{link}?download=1", timeout=30)
+    assert download.headers["Content-Disposition"].startswith("attachment")
+
+    share_id = requests.get(f"{live_server.url}/api/videos/{video['id']}/shares/", headers=auth(token),
+                            timeout=10).json()["results"][0]["id"]  # fmt: skip
+    assert (
+        requests.delete(f"{live_server.url}/api/shares/{share_id}/", headers=auth(token)).status_code == 204
+    )
+    gone = requests.get(link, headers={"Accept": BROWSER_ACCEPT}, timeout=30)
+    assert gone.status_code == 410 and gone.headers["Content-Type"].startswith("text/html")
+    assert "no longer shared" in gone.text and "revoked" in gone.text
+    as_json = requests.get(link, headers={"Accept": "application/json"}, timeout=30)
+    assert as_json.status_code == 410 and as_json.json()["error"] == "link_revoked"
