@@ -19,7 +19,6 @@ from flask import Request, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from server.body import READ_SIZE, BodyStream
-from server.errors import fail
 
 UPLOAD_ENDPOINTS = frozenset({"videos.upload", "tus.create", "tus.patch"})
 BODY_LIMIT = 256 * 1024
@@ -67,11 +66,8 @@ class StreamingRequest(Request):
 
 
 def refuse_big_bodies() -> None:
-    """Before any other work: a declared body over the request's limit is 413 at once."""
+    """Before any other work: a declared body over the request's limit is 413 at once (the
+    sentence is `server.errors`'s, as for a chunked body cut off while it is read)."""
     limit = request.body_limit
     if limit is not None and request.content_length is not None and request.content_length > limit:
-        fail(
-            413,
-            "too_large",
-            f"The body is {request.content_length} bytes; this request takes at most {limit}.",
-        )
+        raise RequestEntityTooLarge()

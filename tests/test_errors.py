@@ -20,7 +20,7 @@ def test_413_from_content_length(client, make_user, app):
     response = client.post("/api/videos/upload/", headers=auth(token), data={"file": (b"x" * 100, "a.mp4")})
     assert response.status_code == 413
     assert response.get_json()["error"] == "too_large"
-    assert "accepts at most 10 bytes" in response.get_json()["detail"]
+    assert "takes at most 10 bytes" in response.get_json()["detail"]
 
 
 def test_413_for_a_multipart_body_without_its_boundary(client, make_user):
