@@ -88,32 +88,42 @@ def result_muxer(source: Source) -> containers.Muxer:
 class Window:
     """What a precise trim keeps: the frames with `start_pts` ≤ pts < `end_pts` (source ticks,
     compared exactly by `trim`), and the audio from the first kept frame's time to the end of the
-    last one (`start`, `end` in seconds), so sound and picture keep the source's sync. Without
-    ticks (a source the scan could not read) the seconds bound both."""
+    last one (`start`, `end` in seconds), so sound and picture keep the source's sync. Ticks and
+    seconds are on the source's own clock, which starts at `origin` (an MPEG-TS file's first
+    timestamp is about 1.4 s; -copyts keeps that clock). Without ticks (a source the scan could
+    not read) the seconds bound both, counted from the start of the file."""
 
     start: float
     end: float
     start_pts: int | None = None
     end_pts: int | None = None
+    origin: float = 0.0
 
     @classmethod
     def from_plan(cls, plan: dict) -> Window:
         time_base = Fraction(*plan["time_base"])
         return cls(float(plan["first_pts"] * time_base), float(plan["video_end"] * time_base),
-                   plan["first_pts"], plan["end_pts"])  # fmt: skip
+                   plan["first_pts"], plan["end_pts"], float(Fraction(*plan["origin"])))  # fmt: skip
+
+    @property
+    def clock(self) -> list[str]:
+        """-copyts keeps the source's clock, the one ticks are counted on; without ticks it is
+        moved to start at 0, where the seconds count from."""
+        return ["-copyts"] if self.start_pts is not None else ["-copyts", "-start_at_zero"]
 
     @property
     def seek(self) -> str:
         """Where ffmpeg's input seek goes (with -copyts): half a second early, so the audio
-        decoder has run in by the first sample kept; frames before it are dropped by `trim`."""
-        return f"{max(0.0, self.start - 0.5):.6f}"
+        decoder has run in by the first sample kept; frames before it are dropped by `trim`.
+        ffmpeg counts `-ss` from the file's start, hence less the origin."""
+        return f"{max(0.0, self.start - self.origin - 0.5):.6f}"
 
     @property
     def keyframe_seek(self) -> str:
         """For video alone, with -noaccurate_seek (nothing dropped before `trim`): a hair past
         the first frame, so decoding starts at the keyframe at or before it and not a GOP earlier
         (a smart cut's tail starts on its keyframe)."""
-        return f"{self.start + 0.0001:.6f}"
+        return f"{self.start - self.origin + 0.0001:.6f}"
 
     def video_filter(self) -> str:
         if self.start_pts is None:
@@ -128,7 +138,7 @@ def trim_precise(ffmpeg: str, source: Source, window: Window, output: Path, enco
     """Frame-exact: the window's frames re-encoded, starting at 0, with the audio that plays
     along them."""
     command = [
-        *command_start(ffmpeg), "-copyts", "-ss", window.seek, *source.input(),
+        *command_start(ffmpeg), *window.clock, "-ss", window.seek, *source.input(),
         "-map", "0:v:0", "-vf", f"{window.video_filter()},setpts=PTS-STARTPTS",
         "-c:v", "libx264", "-crf", str(encoding.crf), "-preset", encoding.preset,
         "-pix_fmt", source.media.pix_fmt if source.media.pix_fmt in PLAYABLE_PIXEL_FORMATS else "yuv420p",
@@ -147,8 +157,8 @@ def encode_piece(
     (the splice moves them) and its stored orientation (a phone video's rotation stays in the
     track's display matrix, as for the copied frames, instead of being applied to the pixels)."""
     return [
-        *command_start(ffmpeg), "-copyts", "-noaccurate_seek", "-noautorotate", "-ss", window.keyframe_seek,
-        *source.input(),
+        *command_start(ffmpeg), *window.clock, "-noaccurate_seek", "-noautorotate",
+        "-ss", window.keyframe_seek, *source.input(),
         "-map", "0:v:0", "-an", "-vf", window.video_filter(),
         "-c:v", "libx264", "-crf", str(encoding.crf), "-preset", encoding.preset, "-profile:v", profile,
         "-bf", "0", "-x264-params", f"sps-id={parameter_set_id}",
@@ -160,7 +170,7 @@ def encode_piece(
 def encode_audio(ffmpeg: str, source: Source, window: Window, output: Path) -> list[str]:
     """The window's audio as AAC starting at 0 (a smart cut's audio)."""
     return [
-        *command_start(ffmpeg), "-copyts", "-ss", window.seek, *source.input(),
+        *command_start(ffmpeg), *window.clock, "-ss", window.seek, *source.input(),
         "-map", "0:a:0", "-vn", "-af", window.audio_filter(), *AAC,
         *OUTPUT_OPTIONS, str(output),
     ]  # fmt: skip

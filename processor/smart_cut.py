@@ -76,7 +76,11 @@ class SmartCutter:
                 if frames is None:
                     continue
                 first, last, parameter_set_id = frames
-                window = ffmpeg.Window(float(first * time_base), float(last * time_base), first, last)
+                window = dataclasses.replace(
+                    ffmpeg.Window.from_plan(plan),
+                    start=float(first * time_base), end=float(last * time_base),
+                    start_pts=first, end_pts=last,
+                )  # fmt: skip
                 files[name] = stack.enter_context(staged(".mp4"))
                 commands[name] = (
                     ffmpeg.encode_piece(self.ffmpeg, source, window, time_base, files[name], piece_encoding,

@@ -40,12 +40,14 @@ def _open(path: str, demuxer: str, remote: bool):
 
 def plan(request: dict) -> dict:
     """The exact window (first frame, end of the last frame: every precise trim needs them) and,
-    when the source qualifies, the IDR frames a smart cut copies between."""
+    when the source qualifies, the IDR frames a smart cut copies between. The request's seconds
+    count from the file's start, as a player shows them; ticks are on the source's own clock."""
     with _open(request["source"], request["demuxer"], request["remote"]) as container:
         stream = container.streams.video[0]
         time_base = stream.time_base
-        start_pts = math.ceil(Fraction(request["start"]) / time_base)
-        end_pts = math.ceil(Fraction(request["end"]) / time_base)
+        origin = Fraction(container.start_time or 0, av.time_base)  # the file's first timestamp
+        start_pts = math.ceil((Fraction(request["start"]) + origin) / time_base)
+        end_pts = math.ceil((Fraction(request["end"]) + origin) / time_base)
         at_start, _ = _scan(container, stream, start_pts, stop_after_keyframe_at=start_pts)
         at_end, reached_eof = _scan(container, stream, end_pts, stop_after_keyframe_at=None)
         inside = [p for p in at_start if start_pts <= p.pts < end_pts]
@@ -54,6 +56,7 @@ def plan(request: dict) -> dict:
         ends = [p.pts + p.duration for p in at_end if p.pts < end_pts]
         answer = {
             "time_base": [time_base.numerator, time_base.denominator],
+            "origin": [origin.numerator, origin.denominator],
             "first_pts": min(p.pts for p in inside),
             "end_pts": end_pts,
             "video_end": max(ends) if ends else at_end[0].pts,

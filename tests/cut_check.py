@@ -1,7 +1,8 @@
 """Verifying a trim instead of trusting it: every output frame against the source frame it must
 be, the output's timestamps, decode errors, and the audio's offset against the video.
 
-- frames: the output holds exactly the source frames with start ≤ pts < end, in order; a frame
+- frames: the output holds exactly the source frames with start ≤ pts < end (counted from the
+  source's first timestamp, as players count: an MPEG-TS file's clock starts near 1.4 s), in order; a frame
   is `exact` when its pixels equal its source frame's (copied), else it must be closer to its own
   source frame than to either neighbour (re-encoded, but the right frame);
 - timestamps: output frame i is shown at (its source pts - the first frame's pts), within a tick;
@@ -82,6 +83,8 @@ def _frames(path: Path, start: float | None = None, end: float | None = None):
 def _compare_frames(source: Path, output: Path, start: float, end: float, report: CutReport) -> Fraction:
     """Source and output decoded side by side, a frame at a time (a 1080p window of minutes
     never sits in memory)."""
+    origin = _origin(source)  # start and end count from the file's start, pts from its clock's zero
+    start, end = start + origin, end + origin
     wanted = _with_neighbours(_frames(source, max(0.0, start - 1), end + 1), start, end)
     produced = _frames(output)
     first_pts = None
@@ -105,6 +108,12 @@ def _compare_frames(source: Path, output: Path, start: float, end: float, report
             report.wrong.append(index)
     report.frames += sum(1 for _ in produced)
     return first_pts if first_pts is not None else Fraction(0)
+
+
+def _origin(path: Path) -> float:
+    """The file's first timestamp in seconds: 0 in most MP4s, about 1.4 in MPEG-TS."""
+    with av.open(str(path)) as container:
+        return (container.start_time or 0) / av.time_base
 
 
 def _with_neighbours(frames, start: float, end: float):

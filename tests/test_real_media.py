@@ -11,7 +11,9 @@ import av
 import pytest
 import requests
 
-from tests.api import trim, upload, wait_task
+from tests.api import stored, trim, upload, wait_task
+from tests.cut_check import check_cut
+from tests.media import generated, make_video
 from tests.servers import auth
 from video_manager import binaries
 
@@ -26,8 +28,7 @@ LOW_TONE = ["-f", "lavfi", "-i", "sine=frequency=220:sample_rate=48000"]
 
 
 def generate(path: Path, *args: str) -> Path:
-    subprocess.run([binaries.ffmpeg_path(), "-v", "error", "-y", *args, "-t", "2", str(path)], check=True)
-    return path
+    return generated(path, [binaries.ffmpeg_path(), "-v", "error", "-y", *args, "-t", "2"])
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +98,32 @@ def test_every_kind_uploads_with_its_codec_and_fast_trims_into_a_container_that_
         languages = [stream.metadata.get("language") for stream in container.streams.audio]
     if audio_tracks == 2:
         assert languages == ["eng", "deu"]  # in order, with their tags
+
+
+OFFSET_SOURCES = {  # MPEG-TS clocks start near 1.4 s: a trim's times count from the file's start
+    "broadcast 720p50 ts": ("broadcast.ts", {"size": "1280x720", "rate": 50, "gop": 50}),
+    "avchd 1080i mts with ac-3": (
+        "camcorder.mts",
+        {"size": "1920x1080", "rate": 25, "gop": 12, "audio_codec": "ac3",
+         "encoder_args": ("-preset", "ultrafast", "-flags", "+ilme+ildct", "-x264-params", "tff=1")},
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", list(OFFSET_SOURCES))
+def test_a_precise_trim_of_a_source_with_a_start_offset_holds_exactly_the_window(
+    live_server, live_worker, make_user, media_dir, data_dir, kind
+):
+    name, spec = OFFSET_SOURCES[kind]
+    source = make_video(media_dir / name, seconds=10, pattern="testsrc2", beep=True, **spec)
+    with av.open(str(source)) as container:
+        assert container.start_time > av.time_base  # the offset under test is there
+    token = make_user()[2]
+    video = upload(live_server, token, source)
+    assert video["status"] == "ready", video
+    done = wait_task(token, trim(live_server, token, video["id"], start_time=1.5, end_time=8.84).json(), 120)
+    assert done["status"] == "finished", done
+    report = check_cut(source, stored(data_dir, done["result"]["video_id"]), 1.5, 8.84)
+    assert report.frames == report.expected > 0, report
+    assert report.wrong == [] and report.timestamp_errors == 0 and report.decode_errors == 0, report
+    assert abs(report.av_offset_ms) <= 1.0, report
