@@ -69,6 +69,7 @@ class SmartCutter:
             else None,
         }
         piece_encoding = dataclasses.replace(self.encoding, preset=PIECE_PRESET)
+        whole = ffmpeg.Window.from_plan(plan)  # the audio's window; the pieces' share its origin
         with contextlib.ExitStack() as stack:
             files: dict[str, Path | None] = {"head": None, "tail": None, "audio": None}
             commands: dict[str, tuple[list[str], float]] = {}
@@ -77,7 +78,7 @@ class SmartCutter:
                     continue
                 first, last, parameter_set_id = frames
                 window = dataclasses.replace(
-                    ffmpeg.Window.from_plan(plan),
+                    whole,
                     start=float(first * time_base), end=float(last * time_base),
                     start_pts=first, end_pts=last,
                 )  # fmt: skip
@@ -88,10 +89,9 @@ class SmartCutter:
                     window.end - window.start,
                 )  # fmt: skip
             if plan["has_audio"]:
-                window = ffmpeg.Window.from_plan(plan)
                 files["audio"] = stack.enter_context(staged(".m4a"))
-                commands["audio"] = (ffmpeg.encode_audio(self.ffmpeg, source, window, files["audio"]),
-                                     window.end - window.start)  # fmt: skip
+                commands["audio"] = (ffmpeg.encode_audio(self.ffmpeg, source, whole, files["audio"]),
+                                     whole.end - whole.start)  # fmt: skip
             self._encode_all(commands, progress)
             request = {
                 **{

@@ -18,26 +18,12 @@ import pytest
 from storage import accounts
 from storage.database import db, open_database
 from storage.schema import create_tables
-from tests.media import CACHE_ENV, make_video
+from tests.media import make_video
 from tests.servers import PROJECT_ROOT, LiveServer, LiveWorker, SeaweedS3, process_env
 from video_manager.config import Config, load_config
 from video_manager.supervisor import EmbeddedRedis, free_port
 
 _user_numbers = itertools.count()
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """The run's generated-media cache, made by the controlling process (not an xdist worker),
-    so that its workers inherit one folder."""
-    if not hasattr(config, "workerinput") and CACHE_ENV not in os.environ:
-        config.media_cache = tempfile.mkdtemp(prefix="video-manager-test-media-")
-        os.environ[CACHE_ENV] = config.media_cache
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    if cache := getattr(config, "media_cache", None):
-        shutil.rmtree(cache, ignore_errors=True)
-        os.environ.pop(CACHE_ENV, None)
 
 
 @pytest.fixture(scope="session")

@@ -2,36 +2,10 @@
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 from video_manager import binaries
-
-CACHE_ENV = "VIDEO_MANAGER_TEST_MEDIA_CACHE"
-
-
-def generated(path: Path, command: list[str]) -> Path:
-    """Run `command` (an ffmpeg line without its output) to write `path`, once per test run:
-    the pytest-xdist workers share what one of them made (`CACHE_ENV`, set by the conftest),
-    so each source is encoded once, not once per worker."""
-    cache = os.environ.get(CACHE_ENV)
-    if not cache:
-        subprocess.run([*command, str(path)], check=True)
-        return path
-    key = hashlib.sha256("\0".join(command).encode()).hexdigest()[:32]
-    made = Path(cache) / f"{key}{path.suffix}"
-    with open(Path(cache) / f"{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not made.exists():
-            partial = made.with_name(f"partial-{made.name}")
-            subprocess.run([*command, str(partial)], check=True)
-            partial.rename(made)
-    shutil.copyfile(made, path)
-    return path
 
 
 def make_video(
@@ -81,4 +55,5 @@ def make_video(
         command += ["-c:a", audio_codec]
     if path.suffix in (".mp4", ".mov") and index_first:
         command += ["-movflags", "+faststart"]
-    return generated(path, command)
+    subprocess.run([*command, str(path)], check=True)
+    return path

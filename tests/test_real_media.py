@@ -13,7 +13,7 @@ import requests
 
 from tests.api import stored, trim, upload, wait_task
 from tests.cut_check import check_cut
-from tests.media import generated, make_video
+from tests.media import make_video
 from tests.servers import auth
 from video_manager import binaries
 
@@ -28,7 +28,8 @@ LOW_TONE = ["-f", "lavfi", "-i", "sine=frequency=220:sample_rate=48000"]
 
 
 def generate(path: Path, *args: str) -> Path:
-    return generated(path, [binaries.ffmpeg_path(), "-v", "error", "-y", *args, "-t", "2"])
+    subprocess.run([binaries.ffmpeg_path(), "-v", "error", "-y", *args, "-t", "2", str(path)], check=True)
+    return path
 
 
 @pytest.fixture(scope="module")
