@@ -83,8 +83,11 @@ class Renderer:
         if made is not None:
             return made
         with self.media.staged(".jpg") as staged:
-            self._run(stills.poster(self.ffmpeg, self.source(video), staged))
-            return self.media.put(video.id, POSTER, staged)
+            for command in stills.poster_attempts(self.ffmpeg, self.source(video), staged):
+                self._run(command)
+                if staged.stat().st_size:
+                    return self.media.put(video.id, POSTER, staged)
+            raise FfmpegError("invalid_output", "ffmpeg wrote no poster: the video has no frame to show")
 
     def thumbnail(self, video: Video, seconds: float, width: int) -> Path:
         """The frame on screen at `seconds`, kept on this host for the next time it is asked."""

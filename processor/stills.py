@@ -2,7 +2,8 @@
 
 Same input rules as every other run (`Source.input()`: our bytes only, allowed demuxers), and
 run under the same time and memory limits. The poster and the storyboard decode keyframes only
-(`-skip_frame nokey`), so they cost little whatever the resolution and length.
+(`-skip_frame nokey`), so they cost little whatever the resolution and length (the poster decodes
+more only when those keyframes are all dark).
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from processor.probe import frame_rate
 POSTER_WIDTH = 640
 POSTER_SCAN_S = 10  # the poster is the most representative keyframe of the first seconds
 POSTER_CANDIDATES = 5
+POSTER_SAMPLES_PER_S = 2
+# Frames whose mean luma (8-bit, limited range: black is 16) is at most this are not posters.
+_BRIGHTER_THAN_BLACK = "metadata=mode=select:key=lavfi.signalstats.YAVG:value=36:function=greater"
 MIN_THUMB_WIDTH = 16
 MAX_THUMB_WIDTH = 1280
 # Full-range 4:2:0, as JPEG is: a limited-range source (tagged `tv`) otherwise stops the encoder.
@@ -28,14 +32,26 @@ COLUMNS = 10
 MAX_TILES = 100  # the sprite stays at most 1600x900 whatever the duration
 
 
-def poster(ffmpeg: str, source: Source, output: Path) -> list[str]:
-    """ffmpeg's `thumbnail` filter picks, among the first keyframes, the one closest to their
-    average: a fade from black or a black first frame is not chosen."""
-    return [
-        *command_start(ffmpeg), "-skip_frame", "nokey", *source.input(), "-t", str(POSTER_SCAN_S),
-        "-map", "0:v:0", "-vf", f"thumbnail=n={POSTER_CANDIDATES},scale='min({POSTER_WIDTH},iw)':-2",
-        "-frames:v", "1", *JPEG, str(output),
+def poster_attempts(ffmpeg: str, source: Source, output: Path) -> list[list[str]]:
+    """Commands to run in turn until one writes `output`. ffmpeg's `thumbnail` filter picks, among
+    the first seconds' keyframes that are not (near) black, the one closest to their average.
+    When every keyframe there is dark (x264's 250-frame GOP puts one keyframe in 10 s, on a
+    fade from black), frames between them are decoded (two a second); a video dark throughout
+    gets its first keyframe."""
+    scan = [*source.input(), "-t", str(POSTER_SCAN_S), "-map", "0:v:0"]
+    scale = f"scale='min({POSTER_WIDTH},iw)':-2"
+    not_dark = f"format=yuv420p,signalstats,{_BRIGHTER_THAN_BLACK}"
+    keyframes = [
+        *command_start(ffmpeg), "-skip_frame", "nokey", *scan,
+        "-vf", f"{scale},{not_dark},thumbnail=n={POSTER_CANDIDATES}",
     ]  # fmt: skip
+    samples = POSTER_SCAN_S * POSTER_SAMPLES_PER_S
+    sampled = [
+        *command_start(ffmpeg), *scan,
+        "-vf", f"fps={POSTER_SAMPLES_PER_S},{scale},{not_dark},thumbnail=n={samples}",
+    ]  # fmt: skip
+    first = [*command_start(ffmpeg), "-skip_frame", "nokey", *scan, "-vf", scale]
+    return [[*command, "-frames:v", "1", *JPEG, str(output)] for command in (keyframes, sampled, first)]
 
 
 def frame_at(ffmpeg: str, source: Source, seconds: float, width: int, output: Path) -> list[str]:

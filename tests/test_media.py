@@ -45,11 +45,21 @@ def get_picture(url: str, token: str | None = None, **params) -> requests.Respon
     return requests.get(url, headers=auth(token) if token else {}, params=params, timeout=60)
 
 
+@pytest.fixture(scope="module")
+def dark_keyframe_clip(media_dir) -> Path:
+    """4 s fading in from black over its first second, with x264's default GOP of 250 frames:
+    its only keyframe is the black first frame."""
+    return make_video(
+        media_dir / "dark-keyframe.mp4", seconds=4, rate=RATE, gop=250, video_filter="fade=in:0:30"
+    )
+
+
+@pytest.mark.parametrize("clip", ["fading_clip", "dark_keyframe_clip"])
 def test_the_poster_is_a_representative_frame_and_revalidates(
-    live_server, live_worker, make_user, fading_clip
+    live_server, live_worker, make_user, clip, request
 ):
     token = make_user()[2]
-    video = upload(live_server, token, fading_clip)
+    video = upload(live_server, token, request.getfixturevalue(clip))
     assert video["thumbnail_url"] == f"{live_server.url}/api/videos/{video['id']}/thumbnail.jpg"
     poster = get_picture(video["thumbnail_url"], token)
     assert poster.status_code == 200 and poster.headers["Content-Type"] == "image/jpeg"
