@@ -20,6 +20,11 @@ from video_manager.processes import spawn_media_tool
 MIB = 1024 * 1024
 
 
+# Demuxers whose duration counts from timestamp zero, not from the file's first timestamp
+# (Matroska's Duration element covers the segment from 0: a 10 s file starting at 5 s says 15 s).
+DURATION_FROM_ZERO = ("matroska",)
+
+
 class InvalidVideoError(ValueError):
     """The file cannot be read as a video, or asks too much; the message says why, without paths."""
 
@@ -122,6 +127,8 @@ def parse_probe_output(report: dict) -> MediaInfo:
     if demuxer is None:
         raise InvalidVideoError(f"{format_name or 'this'} is not a video container we accept")
     duration = _float(fmt.get("duration")) or _float(video.get("duration"))
+    if duration and demuxer in DURATION_FROM_ZERO:
+        duration -= _float(fmt.get("start_time")) or 0.0
     if not duration or duration <= 0:
         raise InvalidVideoError("the video has no duration")
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)

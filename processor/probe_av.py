@@ -19,7 +19,9 @@ def report(path: str, *, remote: bool = False) -> dict:
     with av.open(path, options=dict(REMOTE_OPEN_OPTIONS if remote else OPEN_OPTIONS)) as container:
         streams = [_stream(stream) for stream in container.streams]
         duration = container.duration / av.time_base if container.duration else None
-        return {"format": {"format_name": container.format.name, "duration": duration}, "streams": streams}
+        start = container.start_time / av.time_base if container.start_time else 0.0
+        described = {"format_name": container.format.name, "duration": duration, "start_time": start}
+        return {"format": described, "streams": streams}
 
 
 def _stream(stream) -> dict:

@@ -24,11 +24,13 @@ def make_video(
     encoder_args: tuple[str, ...] = ("-preset", "ultrafast"),
     video_filter: str = "",
     index_first: bool = True,
+    start_offset: float = 0.0,
 ) -> Path:
     """A test clip (H.264/AAC by default) with a keyframe every `gop` frames; the container
     follows the file's extension. `beep` adds a 4 kHz beep at the start of every second, so the
     audio's place in time can be measured; `encoder_args` replace x264's defaults here;
-    `video_filter` is applied to the picture; `index_first=False` leaves an MP4's index at its end."""
+    `video_filter` is applied to the picture; `index_first=False` leaves an MP4's index at its end;
+    `start_offset` seconds start the file's clock late (as Matroska and FLV files cut by editors do)."""
     command = [
         binaries.ffmpeg_path(),
         "-v",
@@ -53,6 +55,8 @@ def make_video(
         command += ["-deadline", "realtime", "-cpu-used", "8"]
     if audio:
         command += ["-c:a", audio_codec]
+    if start_offset:
+        command += ["-output_ts_offset", str(start_offset)]
     if path.suffix in (".mp4", ".mov") and index_first:
         command += ["-movflags", "+faststart"]
     subprocess.run([*command, str(path)], check=True)

@@ -108,6 +108,8 @@ OFFSET_SOURCES = {  # MPEG-TS clocks start near 1.4 s: a trim's times count from
         {"size": "1920x1080", "rate": 25, "gop": 12, "audio_codec": "ac3",
          "encoder_args": ("-preset", "ultrafast", "-flags", "+ilme+ildct", "-x264-params", "tff=1")},
     ),
+    "matroska starting at 5 s": ("offset.mkv", {"gop": 25, "start_offset": 5}),
+    "flv starting at 5 s": ("offset.flv", {"gop": 25, "start_offset": 5}),
 }  # fmt: skip
 
 
@@ -122,6 +124,7 @@ def test_a_precise_trim_of_a_source_with_a_start_offset_holds_exactly_the_window
     token = make_user()[2]
     video = upload(live_server, token, source)
     assert video["status"] == "ready", video
+    assert abs(video["duration"] - 10) < 0.1, video  # from the first timestamp, not from zero
     done = wait_task(token, trim(live_server, token, video["id"], start_time=1.5, end_time=8.84).json(), 120)
     assert done["status"] == "finished", done
     report = check_cut(source, stored(data_dir, done["result"]["video_id"]), 1.5, 8.84)
