@@ -88,6 +88,9 @@ class Soak:
             except RETRYABLE:
                 self.count(f"{action} interrupted")
                 time.sleep(1.0)
+            except Exception as exc:  # a client bug is reported, and the user goes on
+                self.errors.append(f"{action}: {type(exc).__name__}: {exc}")
+                time.sleep(1.0)
 
     def upload(self, token: str, rng: random.Random, mine: list[str]) -> None:
         data = rng.choice(self.clips)
@@ -109,7 +112,7 @@ class Soak:
                 at = settle_offset(url, token, at_most=len(data), timeout_s=30)
                 if at == len(data) or patch(url, token, at, data[at:]).status_code == 204:
                     break
-            except (RETRYABLE, AssertionError, KeyError, ValueError):
+            except (*RETRYABLE, AssertionError, KeyError, ValueError):
                 time.sleep(1.0)
         else:
             return
