@@ -22,6 +22,7 @@ AAC = ["-c:a", "aac", "-aac_coder", "fast", "-b:a", "192k"]
 AUDIO_RATE = 48000
 PLAYABLE_PIXEL_FORMATS = ("yuv420p", "yuv422p", "yuv444p")
 MAX_OUTPUT_RATE = Fraction(120)  # normalised merges never go faster than this
+SEEK_LEAD_S = 0.5  # a precise trim's input seek lands this early, so the audio decoder runs in
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ class Window:
         """Where ffmpeg's input seek goes (with -copyts): half a second early, so the audio
         decoder has run in by the first sample kept; frames before it are dropped by `trim`.
         ffmpeg counts `-ss` from the file's start, hence less the origin."""
-        return f"{max(0.0, self.start - self.origin - 0.5):.6f}"
+        return f"{max(0.0, self.start - self.origin - SEEK_LEAD_S):.6f}"
 
     @property
     def keyframe_seek(self) -> str:
@@ -146,6 +147,41 @@ def trim_precise(ffmpeg: str, source: Source, window: Window, output: Path, enco
     if source.has_audio:
         command += ["-map", "0:a:0", "-af", window.audio_filter(), *AAC]
     return [*command, *OUTPUT_OPTIONS, str(output)]
+
+
+def trim_intra_copy(ffmpeg: str, source: Source, window: Window, output: Path) -> list[str]:
+    """Frame-exact by stream copy, for codecs whose every frame is a keyframe: the window's
+    frames are the source's own packets, bit for bit, chosen by their ticks on the source's
+    clock (-copyts; the `noise` bitstream filter drops the others), and every audio track is
+    cut to the sample over the same span (in its own codec when that is lossless). Both then
+    move to start at 0 together (make_zero), so the sync is the source's."""
+    assert window.start_pts is not None, "an intra copy selects frames by their ticks"
+    outside = f"lt(pts\\,{window.start_pts})+gte(pts\\,{window.end_pts})"
+    audio = []
+    if source.has_audio:
+        audio = ["-map", "0:a?", *_audio_arguments(intra_copy_audio_codec(source)),
+                 "-af", f"atrim=start={window.start:.6f}:end={window.end:.6f}"]  # fmt: skip
+    return [
+        *command_start(ffmpeg), "-copyts", "-ss", window.seek, *source.input(),
+        "-map", "0:v:0", "-c:v", "copy", "-bsf:v", f"noise=drop={outside}", *audio,
+        "-avoid_negative_ts", "make_zero", *intra_copy_muxer(source).options(), str(output),
+    ]  # fmt: skip
+
+
+def intra_copy_audio_codec(source: Source) -> str | None:
+    """A lossless source's own codec (PCM, FLAC, ALAC: the cut loses nothing), else AAC."""
+    codec = source.media.audio_codec
+    if codec is None:
+        return None
+    return codec if codec.startswith("pcm_") or codec in ("flac", "alac") else "aac"
+
+
+def intra_copy_muxer(source: Source) -> containers.Muxer:
+    return containers.muxer_for(source.media.video_codec, intra_copy_audio_codec(source))
+
+
+def _audio_arguments(codec: str | None) -> list[str]:
+    return AAC if codec == "aac" else ["-c:a", str(codec)]
 
 
 def encode_piece(

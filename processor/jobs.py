@@ -110,12 +110,19 @@ def trim(
             _run(ctx, ffmpeg.trim_fast(ctx.ffmpeg, source, start, end, staged), end - start, progress)
             named = fit_name(Path(video.name).stem, window + muxer.suffix)
             return Outcome(_publish(ctx, staged, owner_id, named, "trim"), "copy")
+    cutter = SmartCutter(
+        ctx.ffmpeg, ctx.encoding, ctx.config.ffmpeg.timeout_s, ctx.config.ffmpeg.memory_limit_mb
+    )
+    plan = cutter.plan(source, start, end)
+    if plan and plan["intra_only"]:
+        muxer = ffmpeg.intra_copy_muxer(source)
+        with ctx.blobs.staged_path(muxer.suffix, ctx.task_id) as staged:
+            command = ffmpeg.trim_intra_copy(ctx.ffmpeg, source, ffmpeg.Window.from_plan(plan), staged)
+            _run(ctx, command, end - start, progress)
+            named = fit_name(Path(video.name).stem, window + muxer.suffix)
+            return Outcome(_publish(ctx, staged, owner_id, named, "trim"), "copy")
     name = fit_name(Path(video.name).stem, window + ".mp4")
     with ctx.blobs.staged_path(".mp4", ctx.task_id) as staged:
-        cutter = SmartCutter(
-            ctx.ffmpeg, ctx.encoding, ctx.config.ffmpeg.timeout_s, ctx.config.ffmpeg.memory_limit_mb
-        )
-        plan = cutter.plan(source, start, end)
         if plan and plan["qualified"] and ctx.config.jobs.smart_cut:
             try:
                 cutter.cut(

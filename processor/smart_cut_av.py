@@ -61,6 +61,8 @@ def plan(request: dict) -> dict:
             "end_pts": end_pts,
             "video_end": max(ends) if ends else at_end[0].pts,
             "has_audio": bool(container.streams.audio),
+            # Every frame a keyframe (ProRes, Motion JPEG, DNxHD): any window is a pure copy.
+            "intra_only": stream.codec_context.codec.intra_only,
         }
         try:
             reaches_end = reached_eof and all(p.pts < end_pts for p in at_end)

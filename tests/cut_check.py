@@ -156,6 +156,8 @@ def _audio(path: Path, start: Fraction, seconds: float) -> tuple[np.ndarray, int
                 break
         signal = np.concatenate(chunks).astype(np.float64)
         skip = round(float((start - first) * rate))
+        if skip < 0:  # the audio starts after `start`: silence until it does
+            signal, skip = np.concatenate([np.zeros(-skip), signal]), 0
         return signal[skip : skip + int(seconds * rate)], rate
 
 

@@ -18,6 +18,7 @@ def make_video(
     pattern: str = "testsrc",
     gop: int = 30,
     video_codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
     audio_codec: str = "aac",
     audio_rate: int = 48000,
     beep: bool = False,
@@ -44,7 +45,7 @@ def make_video(
     if audio:
         tone = f"sine=frequency={1000 if beep else 440}:sample_rate={audio_rate}"
         command += ["-f", "lavfi", "-i", tone + (":beep_factor=4" if beep else "")]
-    command += ["-t", str(seconds), "-c:v", video_codec, "-pix_fmt", "yuv420p", "-g", str(gop)]
+    command += ["-t", str(seconds), "-c:v", video_codec, "-pix_fmt", pix_fmt, "-g", str(gop)]
     if video_filter:
         command += ["-vf", video_filter]
     if video_codec == "libx264":

@@ -131,3 +131,50 @@ def test_a_precise_trim_of_a_source_with_a_start_offset_holds_exactly_the_window
     assert report.frames == report.expected > 0, report
     assert report.wrong == [] and report.timestamp_errors == 0 and report.decode_errors == 0, report
     assert abs(report.av_offset_ms) <= 1.0, report
+
+
+INTRA_SOURCES = {  # every frame a keyframe: a frame-exact trim copies them, bit for bit
+    "prores 422 hq 10-bit mov with pcm": (
+        "camera-intra.mov",
+        {"video_codec": "prores_ks", "pix_fmt": "yuv422p10le", "rate": "30000/1001"},
+    ),
+    "motion jpeg avi with pcm": ("webcam.avi", {"video_codec": "mjpeg", "pix_fmt": "yuvj420p", "rate": 25}),
+}
+
+
+def packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as container:
+        return [bytes(packet) for packet in container.demux(video=0) if packet.size]
+
+
+@pytest.mark.parametrize("kind", list(INTRA_SOURCES))
+def test_a_precise_trim_of_an_all_intra_source_copies_exactly_the_windows_frames(
+    live_server, live_worker, make_user, media_dir, data_dir, kind
+):
+    name, spec = INTRA_SOURCES[kind]
+    source = make_video(
+        media_dir / name,
+        seconds=5,
+        size="320x240",
+        pattern="testsrc2",
+        beep=True,
+        audio_codec="pcm_s16le",
+        **spec,
+    )
+    token = make_user()[2]
+    video = upload(live_server, token, source)
+    assert video["status"] == "ready", video
+    done = wait_task(token, trim(live_server, token, video["id"], start_time=1.02, end_time=3.5).json(), 120)
+    assert done["status"] == "finished", done
+    assert done["result"]["method"] == "copy", done  # no encoder ran
+    got = stored(data_dir, done["result"]["video_id"])
+    report = check_cut(source, got, 1.02, 3.5)
+    assert report.frames == report.expected > 0, report
+    assert report.exact == list(range(report.frames)), report  # every frame the source's own
+    assert report.wrong == [] and report.timestamp_errors == 0 and report.decode_errors == 0, report
+    assert abs(report.av_offset_ms) <= 1.0, report
+    kept = packets(got)
+    assert set(kept) <= set(packets(source)) and len(kept) == report.frames  # bit for bit
+    with av.open(str(got)) as container:
+        assert container.streams.video[0].codec_context.name == spec["video_codec"].removesuffix("_ks")
+        assert container.streams.audio[0].codec_context.name == "pcm_s16le"  # lossless audio stays so
