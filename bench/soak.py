@@ -187,8 +187,10 @@ def verify(soak: Soak, data_dir: Path) -> dict[str, int]:
         url = f"{soak.system.url}/api/videos/{video_id}/download/"
         got = soak.retrying(lambda url=url, token=token: requests.get(url, headers=auth(token), timeout=120),
                             "verify")  # fmt: skip
-        if got is None or got.status_code != 200 or hashlib.sha256(got.content).hexdigest() != digest:
-            losses["upload lost or changed"] += 1
+        if got is None or got.status_code != 200:
+            losses[f"upload lost ({got.status_code if got is not None else 'no answer'}): {video_id}"] += 1
+        elif hashlib.sha256(got.content).hexdigest() != digest:
+            losses[f"upload changed: {video_id}"] += 1
     deadline = time.monotonic() + SETTLE_S
     for token, task in soak.tasks:
         state = None
@@ -267,9 +269,9 @@ def main() -> None:
     if samples:
         first, peak, last = (round(kib / 1024) for kib in (samples[0], max(samples), samples[-1]))
         print(f"  server RSS (MiB), every 10 s: first {first}, max {peak}, last {last}")
-    shutil.rmtree(data_dir, ignore_errors=True)
     if losses:
-        raise SystemExit("soak: something acknowledged was lost")
+        raise SystemExit(f"soak: something acknowledged was lost; its data stays in {data_dir}")
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from server.tus.receiving import (
     bodiless,
     expires_header,
     finish,
+    finish_if_received,
     location,
     receive,
     store,
@@ -206,7 +207,9 @@ def head(upload_id: uuid.UUID):
     store().get(current_user().id, upload_id)
     with store().locks.hold(str(upload_id)):
         upload = store().get(current_user().id, upload_id)
-        headers = {"Upload-Offset": str(store().offset(upload)), "Cache-Control": "no-store"}
+        offset = store().offset(upload)
+        finish_if_received(upload, offset)
+        headers = {"Upload-Offset": str(offset), "Cache-Control": "no-store"}
     if upload.length is None:
         headers["Upload-Defer-Length"] = "1"
     else:

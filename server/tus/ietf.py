@@ -30,7 +30,7 @@ from server.body import BodyReader
 from server.errors import fail
 from server.interim import send_interim
 from server.tus.protocol import TusHeaderError, format_metadata, metadata_name, parse_length, parse_metadata
-from server.tus.receiving import bodiless, finish, location, receive, store, within_quota
+from server.tus.receiving import bodiless, finish, finish_if_received, location, receive, store, within_quota
 from storage.models import Upload, UploadState, utcnow
 from storage.names import display_name
 from video_manager import metrics
@@ -97,6 +97,7 @@ def head(upload_id: uuid.UUID) -> Response:
     with store().locks.hold(str(upload_id)):
         upload = store().get(current_user().id, upload_id)
         offset = store().offset(upload)
+        finish_if_received(upload, offset)
     return bodiless(204, {**_answer(version, upload, offset), "Cache-Control": "no-store"})
 
 

@@ -263,3 +263,30 @@ def test_redis_locks_release_a_stale_patch_across_servers(tmp_path, redis_server
     finally:
         for server in servers:
             server.stop()
+
+
+@pytest.mark.parametrize("head", [{"Tus-Resumable": "1.0.0"}, {"Upload-Draft-Interop-Version": "6"}])
+def test_an_upload_whose_server_died_before_finishing_it_is_finished_by_the_next_head(
+    client, make_user, sample_video, monkeypatch, head
+):
+    """The server died between storing the last byte and making the video. The client's HEAD
+    sees offset == length, which tus clients take as done: that HEAD makes the video."""
+    from server.tus import receiving
+
+    token = make_user()[2]
+    data = sample_video.read_bytes()
+    tus = {**auth(token), "Tus-Resumable": "1.0.0"}
+    created = client.post("/api/videos/chunked_upload/", headers={**tus, "Upload-Length": str(len(data))})
+    url = created.headers["Location"]
+    with monkeypatch.context() as dying:
+        dying.setattr(receiving, "finish", lambda upload: None)  # the last byte is stored, then nothing
+        body = {**tus, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
+        assert client.patch(url, headers=body, data=data).status_code == 204
+    video_id = url.rsplit("/", 1)[1]
+    assert client.get(f"/api/videos/{video_id}/", headers=auth(token)).status_code == 404  # stranded
+    state = client.head(url, headers={**auth(token), **head})
+    assert state.status_code in (200, 204) and state.headers["Upload-Offset"] == str(len(data))
+    video = client.get(f"/api/videos/{video_id}/", headers=auth(token))
+    assert video.status_code == 200 and video.json["status"] == "ready", video.json
+    download = client.get(f"/api/videos/{video_id}/download/", headers=auth(token))
+    assert sha256(download.get_data()) == sha256(data)
