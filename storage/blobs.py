@@ -99,8 +99,12 @@ class BlobStore:
         return final
 
     def publish_upload(self, data: LocalUploadData, upload_id: uuid.UUID, video_id: uuid.UUID) -> None:
-        """A finished tus upload becomes the video's file (a hard link: no copy)."""
-        self.publish(data.local_path(upload_id), video_id)
+        """A finished tus upload becomes the video's file (a hard link: no copy). Linked already
+        by a run that died before recording the video, it is left as it is."""
+        received, final = data.local_path(upload_id), self.video_path(video_id)
+        if final.exists() and os.path.samefile(received, final):
+            return
+        self.publish(received, video_id)
 
     def touch_staged(self, tag: str) -> None:
         """A live run marks its temp files fresh, so `remove_staged` never takes them."""

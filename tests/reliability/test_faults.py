@@ -265,23 +265,46 @@ def test_redis_locks_release_a_stale_patch_across_servers(tmp_path, redis_server
             server.stop()
 
 
-@pytest.mark.parametrize("head", [{"Tus-Resumable": "1.0.0"}, {"Upload-Draft-Interop-Version": "6"}])
-def test_an_upload_whose_server_died_before_finishing_it_is_finished_by_the_next_head(
-    client, make_user, sample_video, monkeypatch, head
-):
-    """The server died between storing the last byte and making the video. The client's HEAD
-    sees offset == length, which tus clients take as done: that HEAD makes the video."""
+class ServerDied(BaseException):
+    """Stands for a SIGKILL at that point of the request: nothing after it runs."""
+
+
+def _dies_after_the_last_byte(monkeypatch) -> None:
     from server.tus import receiving
 
+    def killed(upload):
+        raise ServerDied
+
+    monkeypatch.setattr(receiving, "finish", killed)
+
+
+def _dies_after_linking_the_video_file(monkeypatch) -> None:
+    from processor.ingest import Ingestor
+
+    def killed(self, data, upload_id, **fields):
+        self.blobs.publish_upload(data, upload_id, upload_id)
+        raise ServerDied
+
+    monkeypatch.setattr(Ingestor, "accept_upload", killed)
+
+
+@pytest.mark.parametrize("dies", [_dies_after_the_last_byte, _dies_after_linking_the_video_file])
+@pytest.mark.parametrize("head", [{"Tus-Resumable": "1.0.0"}, {"Upload-Draft-Interop-Version": "6"}])
+def test_an_upload_whose_server_died_before_finishing_it_is_finished_by_the_next_head(
+    client, make_user, sample_video, monkeypatch, head, dies
+):
+    """The server died between storing the last byte and recording the video. The client's
+    HEAD sees offset == length, which tus clients take as done: that HEAD makes the video."""
     token = make_user()[2]
     data = sample_video.read_bytes()
     tus = {**auth(token), "Tus-Resumable": "1.0.0"}
     created = client.post("/api/videos/chunked_upload/", headers={**tus, "Upload-Length": str(len(data))})
     url = created.headers["Location"]
     with monkeypatch.context() as dying:
-        dying.setattr(receiving, "finish", lambda upload: None)  # the last byte is stored, then nothing
+        dies(dying)
         body = {**tus, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
-        assert client.patch(url, headers=body, data=data).status_code == 204
+        with pytest.raises(ServerDied):
+            client.patch(url, headers=body, data=data)
     video_id = url.rsplit("/", 1)[1]
     assert client.get(f"/api/videos/{video_id}/", headers=auth(token)).status_code == 404  # stranded
     state = client.head(url, headers={**auth(token), **head})
