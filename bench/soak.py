@@ -165,6 +165,10 @@ class Soak:
             self.count(f"killed {victim}")
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit("soak: stopped by SIGTERM")
+
+
 def _server_rss_kib(system: LiveSystem) -> int:
     pid = system.children().get("serve")
     if pid is None:
@@ -234,6 +238,7 @@ def main() -> None:
         make_video(clips_dir / "c.mov", seconds=3, audio=False).read_bytes(),
     ]
     system = LiveSystem(process_env(data_dir, "")).start()
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # a stopped soak stops the system it started
     soak = Soak(system, clips)
     tokens = [cli_create_user(system.env, f"soak{n}") for n in range(USERS)]
     rss: list[tuple[float, int]] = []
