@@ -83,6 +83,17 @@ def database(config) -> None:
 
 
 @pytest.fixture
+def scratch_database(tmp_path, database) -> Iterator[None]:
+    """A database of the test's own, for rows the session's servers and workers must not see or
+    take (its signing key, webhook deliveries a live sender would claim)."""
+    previous = db.obj
+    open_database(f"sqlite:///{tmp_path / 'scratch.db'}")
+    create_tables()
+    yield
+    db.initialize(previous)
+
+
+@pytest.fixture
 def make_user(database):
     """Creates a fresh user in the shared database; returns (username, password, token)."""
 

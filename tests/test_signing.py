@@ -16,19 +16,6 @@ def test_rotation_keeps_old_tokens_valid_until_the_old_key_is_dropped():
         ShareSigner("new-key", []).verify(old_token)
 
 
-@pytest.fixture
-def scratch_database(tmp_path, database):
-    """A database of the test's own: the session's key must stay what its servers loaded."""
-    from storage.database import db, open_database
-    from storage.schema import create_tables
-
-    previous = db.obj
-    open_database(f"sqlite:///{tmp_path / 'scratch.db'}")
-    create_tables()
-    yield
-    db.initialize(previous)
-
-
 def test_the_generated_key_lives_in_the_database(tmp_path, scratch_database):
     """One key for every host, created once however many processes race for it."""
     from concurrent.futures import ThreadPoolExecutor

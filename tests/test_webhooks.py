@@ -375,7 +375,7 @@ def test_resolve_keeps_the_checked_address_and_the_name(monkeypatch):
     assert refused.value.code == "private_address"
 
 
-def test_a_delivery_is_retried_on_schedule_then_given_up(database, make_user):
+def test_a_delivery_is_retried_on_schedule_then_given_up(scratch_database, make_user):
     username = make_user()[0]
     with db.connection_context():
         user = User.get(User.username == username)
@@ -407,7 +407,7 @@ def test_a_delivery_is_retried_on_schedule_then_given_up(database, make_user):
         assert webhooks.record_attempt(third, 200, None, delays, utcnow()) == ""  # deleted meanwhile
 
 
-def test_claims_take_at_most_two_of_one_webhook_and_none_of_a_paused_one(database, make_user):
+def test_claims_take_at_most_two_of_one_webhook_and_none_of_a_paused_one(scratch_database, make_user):
     username = make_user()[0]
     with db.connection_context():
         user = User.get(User.username == username)
