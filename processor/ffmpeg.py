@@ -1,9 +1,10 @@
 """ffmpeg command lines as data. Nothing here runs a process, so every command is testable as a list.
 
 Choices (see README): fast trim stream-copies from the keyframe at or before the start; precise
-trim re-encodes with x264 at a near-transparent CRF; a merge of inputs that match in every
-parameter uses the concat demuxer with stream copy, anything else the concat filter after
-normalising each input to the first one's size, frame rate, pixel format and audio layout.
+trim re-encodes in the source's codec family at a near-transparent CRF (processor.encoders); a
+merge of inputs that match in every parameter uses the concat demuxer with stream copy, anything
+else the concat filter after normalising each input to the first one's size, frame rate, pixel
+format and audio layout.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from processor import containers
+from processor import containers, encoders
 from processor.probe import MediaInfo, frame_rate
 
 OUTPUT_OPTIONS = ["-movflags", "+faststart", "-f", "mp4"]
@@ -20,7 +21,6 @@ OUTPUT_OPTIONS = ["-movflags", "+faststart", "-f", "mp4"]
 # matters when the audio of a long window is the slowest piece of a smart cut.
 AAC = ["-c:a", "aac", "-aac_coder", "fast", "-b:a", "192k"]
 AUDIO_RATE = 48000
-PLAYABLE_PIXEL_FORMATS = ("yuv420p", "yuv422p", "yuv444p")
 MAX_OUTPUT_RATE = Fraction(120)  # normalised merges never go faster than this
 SEEK_LEAD_S = 0.5  # a precise trim's input seek lands this early, so the audio decoder runs in
 
@@ -136,16 +136,16 @@ class Window:
 
 
 def trim_precise(ffmpeg: str, source: Source, window: Window, output: Path, encoding: Encoding) -> list[str]:
-    """Frame-exact: the window's frames re-encoded, starting at 0, with the audio that plays
-    along them."""
+    """Frame-exact: the window's frames re-encoded in the source's own codec family and bit
+    depth (processor.encoders) with its stored orientation, starting at 0, and every audio track
+    cut to the time they play along."""
     command = [
-        *command_start(ffmpeg), *window.clock, "-ss", window.seek, *source.input(),
+        *command_start(ffmpeg), *window.clock, "-noautorotate", "-ss", window.seek, *source.input(),
         "-map", "0:v:0", "-vf", f"{window.video_filter()},setpts=PTS-STARTPTS",
-        "-c:v", "libx264", "-crf", str(encoding.crf), "-preset", encoding.preset,
-        "-pix_fmt", source.media.pix_fmt if source.media.pix_fmt in PLAYABLE_PIXEL_FORMATS else "yuv420p",
+        *encoders.video_options(source.media, encoding.crf, encoding.preset),
     ]  # fmt: skip
     if source.has_audio:
-        command += ["-map", "0:a:0", "-af", window.audio_filter(), *AAC]
+        command += ["-map", "0:a?", "-af", window.audio_filter(), *AAC]
     return [*command, *OUTPUT_OPTIONS, str(output)]
 
 
@@ -238,8 +238,10 @@ def merge_copy(
 
 def merge_normalised(ffmpeg: str, sources: list[Source], output: Path, encoding: Encoding) -> list[str]:
     """Concat filter: every input scaled and padded to the first one's size (aspect kept), same
-    frame rate, square pixels, yuv420p; silence for inputs without audio when any has audio."""
+    frame rate, square pixels, and encoded as the first one is (its codec family and pixel
+    format, processor.encoders); silence for inputs without audio when any has audio."""
     first = sources[0].media
+    pixel_format = encoders.encoder_for(first).pixel_format(first.pix_fmt)
     width, height = _even(first.width), _even(first.height)
     rate = normalised_rate(first.frame_rate)
     with_audio = any(source.has_audio for source in sources)
@@ -250,7 +252,7 @@ def merge_normalised(ffmpeg: str, sources: list[Source], output: Path, encoding:
         inputs += source.input()
         filters.append(
             f"[{index}:v:0]scale={width}:{height}:force_original_aspect_ratio=decrease,"
-            f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={rate},format=yuv420p,"
+            f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={rate},format={pixel_format},"
             f"trim=duration={seconds_arg(source.media.duration)},setpts=PTS-STARTPTS[v{index}]"
         )
         joined += f"[v{index}]"
@@ -265,7 +267,7 @@ def merge_normalised(ffmpeg: str, sources: list[Source], output: Path, encoding:
     filters.append(f"{joined}concat=n={len(sources)}:v=1:a={audio_flag}[v]" + ("[a]" if with_audio else ""))
     command = [
         *command_start(ffmpeg), *inputs, "-filter_complex", ";".join(filters), "-map", "[v]",
-        "-c:v", "libx264", "-crf", str(encoding.crf), "-preset", encoding.preset,
+        *encoders.video_options(first, encoding.crf, encoding.preset),
     ]  # fmt: skip
     if with_audio:
         command += ["-map", "[a]", "-c:a", "aac", "-b:a", "192k"]

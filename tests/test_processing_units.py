@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from processor import containers, ffmpeg
+from processor import containers, encoders, ffmpeg
 from processor.jobs import JobContext, _run_task
 from processor.probe import MediaInfo
 from processor.runner import FfmpegError, parse_progress_line, run_ffmpeg, scrub
@@ -15,6 +16,7 @@ from server.tasks import parse_seconds
 from storage.database import db
 from storage.models import Task, User
 from tests.media import make_video
+from video_manager import binaries
 
 
 def source(path: str = "/data/videos/ab/x", remote: bool = False, **overrides) -> ffmpeg.Source:
@@ -61,6 +63,34 @@ def test_precise_trim_reencodes_with_configured_quality():
         "ffmpeg", source(audio_codec=None), ffmpeg.Window(1, 2), Path("o.mp4"), ffmpeg.Encoding()
     )
     assert "-c:a" not in silent
+
+
+@pytest.mark.parametrize(
+    ("video_codec", "pix_fmt", "encoder", "encoded_as"),
+    [
+        ("h264", "yuv420p", "libx264", "yuv420p"), ("h264", "yuv420p10le", "libx264", "yuv420p10le"),
+        ("hevc", "yuv420p10le", "libx265", "yuv420p10le"), ("hevc", "yuv422p12le", "libx265", "yuv422p12le"),
+        ("vp9", "yuv444p", "libvpx-vp9", "yuv444p"), ("av1", "yuv422p10le", "libsvtav1", "yuv420p10le"),
+        ("av1", "yuv444p", "libsvtav1", "yuv420p"), ("mpeg2video", "yuv422p", "libx264", "yuv422p"),
+        ("mpeg4", "nv12", "libx264", "yuv420p"), ("h264", "p010le", "libx264", "yuv420p10le"),
+    ],
+)  # fmt: skip
+def test_a_re_encode_keeps_the_codec_family_and_the_nearest_pixel_format(video_codec, pix_fmt, encoder,
+                                                                          encoded_as):  # fmt: skip
+    command = ffmpeg.trim_precise("ffmpeg", source(video_codec=video_codec, pix_fmt=pix_fmt),
+                                  ffmpeg.Window(1, 2), Path("o.mp4"), ffmpeg.Encoding())  # fmt: skip
+    assert command[command.index("-c:v") + 1] == encoder
+    assert command[command.index("-pix_fmt") + 1] == encoded_as
+    assert "-noautorotate" in command  # the display matrix stays, as in a stream copy
+
+
+@pytest.mark.parametrize("encoder", list(encoders.BY_CODEC.values()), ids=lambda encoder: encoder.name)
+def test_every_pixel_format_we_hand_an_encoder_is_one_the_shipped_ffmpeg_takes(encoder):
+    help_text = subprocess.run([binaries.ffmpeg_path(), "-hide_banner", "-h", f"encoder={encoder.name}"],
+                               capture_output=True, text=True, check=True).stdout  # fmt: skip
+    line = next(line for line in help_text.splitlines() if "Supported pixel formats" in line)
+    supported = set(line.split(":", 1)[1].split())
+    assert set(encoder.pixel_formats) | {encoder.high_depth_format} <= supported
 
 
 def test_merge_choice():

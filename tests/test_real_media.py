@@ -1,6 +1,7 @@
-"""Files shaped like the ones cameras, editors and screen recorders write: extra tracks (subtitles,
-chapters, a timecode), ProRes in MOV, AV1 in WebM, two audio tracks. Each is generated here with
-the shipped ffmpeg, uploaded, and cut by stream copy into a container that holds it."""
+"""Files shaped like the ones phones, cameras, editors and screen recorders write: extra tracks
+(subtitles, chapters, a timecode), ProRes in MOV, AV1 and VP9 in WebM, HDR HEVC turned by its
+display matrix, two audio tracks, clocks that start late. Each is generated here with the shipped
+ffmpeg, uploaded, cut, and the cut checked frame by frame and field by field against its source."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import av
 import pytest
 import requests
 
-from tests.api import stored, trim, upload, wait_task
+from tests.api import merge, stored, trim, upload, wait_task
 from tests.cut_check import check_cut
 from tests.media import make_video
 from tests.servers import auth
@@ -178,3 +179,94 @@ def test_a_precise_trim_of_an_all_intra_source_copies_exactly_the_windows_frames
     with av.open(str(got)) as container:
         assert container.streams.video[0].codec_context.name == spec["video_codec"].removesuffix("_ks")
         assert container.streams.audio[0].codec_context.name == "pcm_s16le"  # lossless audio stays so
+
+
+def iphone_like_hevc(path: Path) -> Path:
+    """HEVC Main10 HLG with mastering metadata and AAC, turned 90° by its display matrix, in MOV."""
+    plain = path.with_name("hlg-plain.mov")
+    subprocess.run([
+        binaries.ffmpeg_path(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+        "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000:beep_factor=4", "-t", "4",
+        "-vf", "setparams=color_primaries=bt2020:color_trc=arib-std-b67:colorspace=bt2020nc:range=tv",
+        "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le", "-g", "30", "-tag:v", "hvc1",
+        "-x265-params", "log-level=error:master-display=G(13250,34500)B(7500,3000)R(34000,16000)"
+        "WP(15635,16450)L(10000000,1):max-cll=1000,400", "-c:a", "aac", str(plain),
+    ], check=True)  # fmt: skip
+    subprocess.run([binaries.ffmpeg_path(), "-v", "error", "-y", "-display_rotation", "90", "-i", str(plain),
+                    "-c", "copy", str(path)], check=True)  # fmt: skip
+    return path
+
+
+def obs_like_matroska(path: Path) -> Path:
+    """H.264 at 60 fps with two AAC tracks, tagged English and German, in Matroska."""
+    subprocess.run([
+        binaries.ffmpeg_path(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=60",
+        "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000:beep_factor=4", *LOW_TONE, "-t", "4",
+        "-map", "0", "-map", "1", "-map", "2", "-c:v", "libx264", "-preset", "ultrafast", "-g", "240",
+        "-c:a", "aac", "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=deu", str(path),
+    ], check=True)  # fmt: skip
+    return path
+
+
+REENCODED_SOURCES = {  # a precise trim re-encodes these: in their own codec, keeping what they hold
+    "iphone-like hevc main10 hlg rotated mov": lambda media_dir: iphone_like_hevc(media_dir / "iphone.mov"),
+    "vp9 10-bit webm with opus": lambda media_dir: make_video(
+        media_dir / "vp9.webm", seconds=4, pattern="testsrc2", beep=True, video_codec="libvpx-vp9",
+        pix_fmt="yuv420p10le", audio_codec="libopus",
+    ),
+    "av1 webm with opus": lambda media_dir: make_video(
+        media_dir / "av1-beeps.webm", seconds=4, pattern="testsrc2", beep=True, video_codec="libsvtav1",
+        audio_codec="libopus",
+    ),
+    "obs-like mkv with two audio tracks": lambda media_dir: obs_like_matroska(media_dir / "obs-two.mkv"),
+}  # fmt: skip
+
+
+def what_a_cut_keeps(path: Path) -> dict:
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        context = video.codec_context
+        first = next(container.decode(video))
+        return {
+            "codec": context.name,
+            "pixel format": context.pix_fmt,
+            # an unspecified range is the limited one (as every player reads it; x264 writes it so)
+            "colour": (context.color_primaries, context.color_trc, context.colorspace,
+                       context.color_range or av.video.reformatter.ColorRange.MPEG),
+            "hdr metadata": sorted(str(data.type) for data in first.side_data.keys()  # noqa: SIM118
+                                   if "MASTERING" in str(data.type) or "LIGHT" in str(data.type)),
+            "rotation": first.rotation,
+            "audio tracks": [stream.metadata.get("language", "und") for stream in container.streams.audio],
+        }  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", list(REENCODED_SOURCES))
+def test_a_re_encoded_precise_trim_keeps_the_codec_depth_colour_orientation_and_every_audio_track(
+    live_server, live_worker, make_user, media_dir, data_dir, kind
+):
+    source = REENCODED_SOURCES[kind](media_dir)
+    token = make_user()[2]
+    video = upload(live_server, token, source)
+    assert video["status"] == "ready", video
+    done = wait_task(token, trim(live_server, token, video["id"], start_time=1.02, end_time=2.5).json(), 180)
+    assert done["status"] == "finished", done
+    got = stored(data_dir, done["result"]["video_id"])
+    assert what_a_cut_keeps(got) == what_a_cut_keeps(source)
+    report = check_cut(source, got, 1.02, 2.5)
+    assert report.frames == report.expected > 0, report
+    assert report.wrong == [] and report.timestamp_errors == 0 and report.decode_errors == 0, report
+    assert abs(report.av_offset_ms) <= 1.0, report
+
+
+def test_a_merge_of_different_kinds_is_encoded_as_its_first_input(
+    live_server, live_worker, make_user, media_dir, data_dir, sample_video
+):
+    token = make_user()[2]
+    hdr = upload(live_server, token, iphone_like_hevc(media_dir / "iphone-first.mov"))
+    other = upload(live_server, token, sample_video)
+    done = wait_task(token, merge(live_server, token, [hdr["id"], other["id"]]).json(), 180)
+    assert done["status"] == "finished" and done["result"]["method"] == "reencode", done
+    got = stored(data_dir, done["result"]["video_id"])
+    assert decode_errors(got) == ""
+    kept = what_a_cut_keeps(got)
+    assert (kept["codec"], kept["pixel format"]) == ("hevc", "yuv420p10le")
