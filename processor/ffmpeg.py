@@ -204,10 +204,11 @@ def encode_piece(
 
 
 def encode_audio(ffmpeg: str, source: Source, window: Window, output: Path) -> list[str]:
-    """The window's audio as AAC starting at 0 (a smart cut's audio)."""
+    """Every audio track of the window as AAC starting at 0, in order with its tags (a smart
+    cut's audio)."""
     return [
         *command_start(ffmpeg), *window.clock, "-ss", window.seek, *source.input(),
-        "-map", "0:a:0", "-vn", "-af", window.audio_filter(), *AAC,
+        "-map", "0:a?", "-vn", "-af", window.audio_filter(), *AAC,
         *OUTPUT_OPTIONS, str(output),
     ]  # fmt: skip
 

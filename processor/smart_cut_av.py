@@ -183,9 +183,8 @@ def splice(request: dict) -> dict:
                         h264.AvcConfig.parse(bytes(pieces[name].streams.video[0].codec_context.extradata))
                     )
             video_out.codec_context.extradata = configs[0].merged(*configs[1:]).to_bytes()
-            audio_out = None
-            if "audio" in pieces:
-                audio_out = output.add_stream_from_template(pieces["audio"].streams.audio[0])
+            audio_in = list(pieces["audio"].streams.audio) if "audio" in pieces else []
+            audio_out = {stream.index: _audio_track(output, stream) for stream in audio_in}
             writer = _VideoWriter(output, video_out, time_base)
 
             if "head" in pieces:
@@ -209,16 +208,25 @@ def splice(request: dict) -> dict:
                 offset = request["tail_start"] - first_pts
                 for _ in _piece(pieces["tail"], time_base, writer, delay, offset):
                     counts["tail"] += 1
-            if audio_out is not None:
-                for packet in pieces["audio"].demux(pieces["audio"].streams.audio[0]):
+            if audio_in:
+                for packet in pieces["audio"].demux(*audio_in):
                     if packet.size:
-                        packet.stream = audio_out
+                        packet.stream = audio_out[packet.stream.index]
                         output.mux(packet)
                         counts["audio"] += 1
         finally:
             for piece in pieces.values():
                 piece.close()
     return counts
+
+
+def _audio_track(output, template):
+    """An output track for one of the audio piece's, with its language and title."""
+    track = output.add_stream_from_template(template)
+    for key in ("language", "title", "handler_name"):
+        if key in template.metadata:
+            track.metadata[key] = template.metadata[key]
+    return track
 
 
 class _VideoWriter:

@@ -63,20 +63,15 @@ def sources(media_dir) -> dict[str, Path]:
         spec = {"seconds": 36, **spec}
         audio = spec.get("audio", True)
         made = make_video(media_dir / f"cut-{name}.mp4", pattern="testsrc2", beep=audio, **spec)
-        if name == "rotated-phone":  # as phones store portrait video: landscape pixels, turned 90°
+        if name == "rotated-phone":  # as phones store portrait video (landscape pixels, turned
+            # 90°), with a second audio track as a phone's or OBS's commentary: tags on both
             turned = media_dir / f"cut-{name}-turned.mp4"
             remux = [
-                "-v",
-                "error",
-                "-y",
-                "-display_rotation",
-                "90",
-                "-i",
-                str(made),
-                "-c",
-                "copy",
-                str(turned),
-            ]
+                "-v", "error", "-y", "-display_rotation", "90", "-i", str(made),
+                "-f", "lavfi", "-i", "sine=frequency=220:sample_rate=48000", "-map", "0", "-map", "1:a",
+                "-c:v", "copy", "-c:a:0", "copy", "-c:a:1", "aac", "-shortest",
+                "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fra", str(turned),
+            ]  # fmt: skip
             subprocess.run([binaries.ffmpeg_path(), *remux], check=True)
             made = turned
         return name, made
@@ -129,6 +124,12 @@ def test_precise_trims_hold_exactly_the_window(
         first, last = copied_range(source, *window)
         assert any(run[0] <= first and last <= run[1] for run in report.exact_runs), (first, last)
     assert report.rotations == {90 if name == "rotated-phone" else 0}  # one orientation: the source's
+    assert audio_languages(stored(data_dir, done["result"]["video_id"])) == audio_languages(source)
+
+
+def audio_languages(path: Path) -> list[str]:
+    with av.open(str(path)) as container:
+        return [stream.metadata.get("language", "und") for stream in container.streams.audio]
 
 
 def test_the_checker_catches_a_cut_that_starts_on_the_wrong_frame(
