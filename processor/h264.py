@@ -70,15 +70,32 @@ class AvcConfig:
 
 def nal_types(packet: bytes, length_size: int = 4) -> list[int]:
     """NAL unit types of a length-prefixed (AVCC) packet; stops at a malformed length."""
-    types, position = [], 0
+    return [unit[0] & 0x1F for unit in _nal_units(packet, length_size)]
+
+
+def in_band_parameter_set_ids(packet: bytes, length_size: int = 4) -> set[int]:
+    """The ids of the SPS and PPS a packet carries itself (a camera that changes settings
+    mid-recording, or x264's repeat-headers, sends them before keyframes, under ids its
+    `avcC` need not list)."""
+    ids = set()
+    for unit in _nal_units(packet, length_size):
+        kind = unit[0] & 0x1F
+        if kind == NAL_SPS and len(unit) > 4:
+            ids.add(_exp_golomb(unit[4:]))
+        elif kind == NAL_PPS and len(unit) > 1:
+            ids.add(_exp_golomb(unit[1:]))
+    return ids
+
+
+def _nal_units(packet: bytes, length_size: int):
+    position = 0
     while position + length_size <= len(packet):
         size = int.from_bytes(packet[position : position + length_size], "big")
         position += length_size
         if size <= 0 or position + size > len(packet):
-            break
-        types.append(packet[position] & 0x1F)
+            return
+        yield packet[position : position + size]
         position += size
-    return types
 
 
 def free_ids(used: set[int], count: int) -> list[int]:

@@ -96,7 +96,7 @@ class SmartCutter:
             request = {
                 **{
                     key: plan[key]
-                    for key in ("time_base", "first_pts", "head_end", "tail_start", "middle_end")
+                    for key in ("time_base", "first_pts", "head_end", "tail_start", "middle_end", "ids")
                 },
                 "delay": plan["delay"],
                 "output": str(output),

@@ -82,6 +82,7 @@ class _Packet:
     duration: int
     keyframe: bool
     idr: bool
+    parameter_set_ids: frozenset[int]  # of the SPS/PPS the packet carries in band
 
 
 def _scan(container, stream, at: int, *, stop_after_keyframe_at: int | None) -> tuple[list[_Packet], bool]:
@@ -106,8 +107,12 @@ def _scan(container, stream, at: int, *, stop_after_keyframe_at: int | None) -> 
                 after = len(found)
         if after is not None and len(found) > after + REORDER_MARGIN:
             return found, False
-        idr = packet.is_keyframe and h264.NAL_IDR in h264.nal_types(bytes(packet))
-        found.append(_Packet(packet.pts, packet.dts, packet.duration or frame_ticks, packet.is_keyframe, idr))
+        data = bytes(packet)
+        idr = packet.is_keyframe and h264.NAL_IDR in h264.nal_types(data)
+        in_band = frozenset(h264.in_band_parameter_set_ids(data)) if packet.is_keyframe else frozenset()
+        found.append(
+            _Packet(packet.pts, packet.dts, packet.duration or frame_ticks, packet.is_keyframe, idr, in_band)
+        )
     if not found:
         raise ValueError("no video packets where the window is")
     return found, True
@@ -151,8 +156,14 @@ def _cut_points(demuxer, container, stream, window, at_start, at_end, reaches_en
         "middle_end": None if reaches_end else last_key.pts,
         "delay": first_key.pts - first_key.dts,
         "profile": h264.PROFILES[config.profile],
-        "ids": h264.free_ids(config.parameter_set_ids(), 2),
+        # ids neither the avcC nor the packets around the joins use; the splice refuses a copied
+        # packet that brings one of them in band
+        "ids": h264.free_ids(config.parameter_set_ids() | _in_band_ids(at_start, at_end), 2),
     }
+
+
+def _in_band_ids(*scans: list[_Packet]) -> set[int]:
+    return {number for scan in scans for packet in scan for number in packet.parameter_set_ids}
 
 
 def _require_progressive(container, stream, keyframe_pts: int) -> None:
@@ -168,6 +179,7 @@ def splice(request: dict) -> dict:
     time_base = Fraction(*request["time_base"])
     first_pts, delay = request["first_pts"], request["delay"]
     head_end, middle_end = request["head_end"], request["middle_end"]
+    pieces_ids = set(request["ids"])
     counts = {"head": 0, "middle": 0, "tail": 0, "audio": 0}
     faststart = {"movflags": "+faststart"}
     with _open(request["source"], request["demuxer"], request["remote"]) as source, \
@@ -202,6 +214,8 @@ def splice(request: dict) -> dict:
                     if counts["middle"]:
                         raise ValueError("a copied frame is shown before the first copied keyframe")
                     continue
+                if packet.is_keyframe and h264.in_band_parameter_set_ids(bytes(packet)) & pieces_ids:
+                    raise ValueError("a copied keyframe brings parameter sets under a piece's id")
                 writer.write(packet, packet.pts - first_pts, packet.dts - first_pts)
                 counts["middle"] += 1
             if "tail" in pieces:

@@ -35,6 +35,9 @@ SOURCES = {
     "no-audio": {"size": "640x360", "gop": 60, "audio": False, "encoder_args": SUPERFAST},
     "hevc": {"size": "320x240", "gop": 60, "video_codec": "libx265", "seconds": 24},
     "rotated-phone": {"size": "640x360", "gop": 60, "seconds": 24},  # made portrait below
+    # a camera that changed settings after 6 s: its next SPS/PPS (in band, before each keyframe)
+    # use id 2, which the track's avcC, written for the first 6 s, does not list; made below
+    "sps-id-change": {"size": "640x360", "gop": 30, "seconds": 6},
 }  # fmt: skip
 SHORT, LONG = (12.34, 22.56), (5.5, 33.5)
 CASES = [
@@ -51,6 +54,7 @@ CASES = [
     ("no-audio", LONG, "smart"),
     ("hevc", SHORT, "reencode"),
     ("rotated-phone", SHORT, "smart"),
+    ("sps-id-change", (3.5, 9.5), "smart"),
 ]
 
 
@@ -74,10 +78,37 @@ def sources(media_dir) -> dict[str, Path]:
             ]  # fmt: skip
             subprocess.run([binaries.ffmpeg_path(), *remux], check=True)
             made = turned
+        if name == "sps-id-change":
+            made = settings_changed_at_6_s(made, media_dir / "cut-sps-id-change-joined.mp4", spec)
         return name, made
 
     with ThreadPoolExecutor(2) as pool:
         return dict(pool.map(make, SOURCES.items()))
+
+
+def settings_changed_at_6_s(first: Path, joined: Path, spec: dict) -> Path:
+    """`first` (Baseline, CAVLC) followed by 6 s of High profile with CABAC coded under SPS/PPS
+    id 2, sent in band (x264's repeat-headers), joined by stream copy: the result's avcC lists
+    only the first part's id 0, and a piece given id 2 would be decoded with the wrong sets."""
+    second = make_video(
+        first.with_name("cut-sps-id-2.mp4"),
+        pattern="testsrc2",
+        beep=True,
+        **spec,
+        encoder_args=(
+            "-preset",
+            "superfast",
+            "-profile:v",
+            "high",
+            "-x264-params",
+            "sps-id=2:repeat-headers=1",
+        ),
+    )
+    listing = first.with_name("cut-sps-id-change.txt")
+    listing.write_text(f"file '{first}'\nfile '{second}'\n")
+    subprocess.run([binaries.ffmpeg_path(), "-v", "error", "-y", "-f", "concat", "-safe", "0",
+                    "-i", str(listing), "-c", "copy", str(joined)], check=True)  # fmt: skip
+    return joined
 
 
 @pytest.fixture
