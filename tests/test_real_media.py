@@ -208,7 +208,23 @@ def obs_like_matroska(path: Path) -> Path:
     return path
 
 
-REENCODED_SOURCES = {  # a precise trim re-encodes these: in their own codec, keeping what they hold
+def android_like_vfr(path: Path) -> Path:
+    """Variable-frame-rate H.264 (60 fps with frames dropped and jittered, B-frames) with AAC,
+    turned 90°, in MP4 with a 90 kHz clock."""
+    plain = path.with_name("vfr-plain.mp4")
+    subprocess.run([
+        binaries.ffmpeg_path(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=60",
+        "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000:beep_factor=4", "-t", "4",
+        "-vf", "select='not(eq(mod(n\\,5)\\,1))*not(eq(mod(n\\,7)\\,3))',setpts='PTS+0.004*sin(N)/TB'",
+        "-fps_mode", "vfr", "-c:v", "libx264", "-preset", "superfast", "-bf", "3", "-g", "30",
+        "-video_track_timescale", "90000", "-c:a", "aac", str(plain),
+    ], check=True)  # fmt: skip
+    subprocess.run([binaries.ffmpeg_path(), "-v", "error", "-y", "-display_rotation", "90", "-i", str(plain),
+                    "-c", "copy", str(path)], check=True)  # fmt: skip
+    return path
+
+
+PRECISE_SOURCES = {  # cut frame-exact (re-encoded, or smart-cut where it can), keeping what they hold
     "iphone-like hevc main10 hlg rotated mov": lambda media_dir: iphone_like_hevc(media_dir / "iphone.mov"),
     "vp9 10-bit webm with opus": lambda media_dir: make_video(
         media_dir / "vp9.webm", seconds=4, pattern="testsrc2", beep=True, video_codec="libvpx-vp9",
@@ -219,6 +235,7 @@ REENCODED_SOURCES = {  # a precise trim re-encodes these: in their own codec, ke
         audio_codec="libopus",
     ),
     "obs-like mkv with two audio tracks": lambda media_dir: obs_like_matroska(media_dir / "obs-two.mkv"),
+    "android-like vfr h.264 rotated mp4": lambda media_dir: android_like_vfr(media_dir / "android.mp4"),
 }  # fmt: skip
 
 
@@ -240,11 +257,11 @@ def what_a_cut_keeps(path: Path) -> dict:
         }  # fmt: skip
 
 
-@pytest.mark.parametrize("kind", list(REENCODED_SOURCES))
-def test_a_re_encoded_precise_trim_keeps_the_codec_depth_colour_orientation_and_every_audio_track(
+@pytest.mark.parametrize("kind", list(PRECISE_SOURCES))
+def test_a_precise_trim_keeps_the_codec_depth_colour_orientation_timing_and_every_audio_track(
     live_server, live_worker, make_user, media_dir, data_dir, kind
 ):
-    source = REENCODED_SOURCES[kind](media_dir)
+    source = PRECISE_SOURCES[kind](media_dir)
     token = make_user()[2]
     video = upload(live_server, token, source)
     assert video["status"] == "ready", video
@@ -256,6 +273,11 @@ def test_a_re_encoded_precise_trim_keeps_the_codec_depth_colour_orientation_and_
     assert report.frames == report.expected > 0, report
     assert report.wrong == [] and report.timestamp_errors == 0 and report.decode_errors == 0, report
     assert abs(report.av_offset_ms) <= 1.0, report
+    fast = wait_task(token, trim(live_server, token, video["id"], start_time=1.02, end_time=2.5,
+                                 mode="fast").json(), 180)  # fmt: skip
+    assert fast["status"] == "finished", fast
+    copied = stored(data_dir, fast["result"]["video_id"])
+    assert decode_errors(copied) == "" and what_a_cut_keeps(copied) == what_a_cut_keeps(source)
 
 
 def test_a_merge_of_different_kinds_is_encoded_as_its_first_input(
