@@ -110,9 +110,7 @@ def trim(
             _run(ctx, ffmpeg.trim_fast(ctx.ffmpeg, source, start, end, staged), end - start, progress)
             named = fit_name(Path(video.name).stem, window + muxer.suffix)
             return Outcome(_publish(ctx, staged, owner_id, named, "trim"), "copy")
-    cutter = SmartCutter(
-        ctx.ffmpeg, ctx.encoding, ctx.config.ffmpeg.timeout_s, ctx.config.ffmpeg.memory_limit_mb
-    )
+    cutter = _cutter(ctx)
     plan = cutter.plan(source, start, end)
     if plan and plan["intra_only"]:
         muxer = ffmpeg.intra_copy_muxer(source)
@@ -143,7 +141,7 @@ def merge(ctx: JobContext, owner_id: int, video_ids: list[str], progress: Progre
     total = sum(source.media.duration for source in sources)
     first = Video.get_by_id(video_ids[0])
     more = f" + {len(sources) - 1} more"
-    if ffmpeg.can_concat_by_copy(sources):
+    if ffmpeg.can_concat_by_copy(sources) and not _hides_frames(ctx, sources):
         muxer = ffmpeg.result_muxer(sources[0])
         with ctx.blobs.staged_path(muxer.suffix, ctx.task_id) as staged:
             with ctx.blobs.staged_path(".txt", ctx.task_id) as list_file:
@@ -156,6 +154,19 @@ def merge(ctx: JobContext, owner_id: int, video_ids: list[str], progress: Progre
     with ctx.blobs.staged_path(".mp4", ctx.task_id) as staged:
         _run(ctx, ffmpeg.merge_normalised(ctx.ffmpeg, sources, staged, ctx.encoding), total, progress)
         return Outcome(_publish(ctx, staged, owner_id, name, "merge"), "reencode")
+
+
+def _cutter(ctx: JobContext) -> SmartCutter:
+    limits = ctx.config.ffmpeg
+    return SmartCutter(ctx.ffmpeg, ctx.encoding, limits.timeout_s, limits.memory_limit_mb)
+
+
+def _hides_frames(ctx: JobContext, sources: list[ffmpeg.Source]) -> bool:
+    """Whether an MP4/MOV input's edit list hides frames at its start (a copy cut made
+    elsewhere): the concat demuxer would show them, so such a merge is re-encoded."""
+    cutter = _cutter(ctx)
+    unique = {str(source.path): source for source in sources if source.media.demuxer == "mov"}
+    return any(cutter.hides_frames(source) for source in unique.values())
 
 
 def _sources(ctx: JobContext, owner_id: int, video_ids: list[str]) -> list[ffmpeg.Source]:

@@ -53,6 +53,12 @@ class SmartCutter:
             log.info("smart cut not possible: %s", answer["reason"])
         return answer
 
+    def hides_frames(self, source: ffmpeg.Source) -> bool:
+        """Whether the source's edit list hides frames at its start (unknown counts as yes: the
+        merge then re-encodes, which is right either way)."""
+        answer = self._child("hidden", source, {})
+        return answer is None or answer["hidden"] > 0
+
     def cut(
         self, source: ffmpeg.Source, plan: dict, output: Path,
         staged: Callable[[str], contextlib.AbstractContextManager[Path]], progress: Callable[[float], None],

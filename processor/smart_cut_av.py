@@ -3,6 +3,7 @@ a smart cut, run as a limited child process because it demuxes an uploaded file.
 
 - `plan` reads the packets around the cut's start and end (never the whole file) and finds the
   IDR frames the copied middle runs between, or says why the source does not qualify;
+- `hidden` counts the video packets an edit list hides at the start (a merge's copy check);
 - `splice` writes the output MP4: the re-encoded head's packets, the source's packets from the
   first IDR up to the last one, the re-encoded tail's packets, and the re-encoded audio, under
   one `avcC` that lists every parameter set. Timestamps are the source's, moved so the first
@@ -275,11 +276,27 @@ def _piece(container, time_base: Fraction, writer: _VideoWriter, delay: int, off
         yield pts
 
 
+def hidden(request: dict) -> dict:
+    """How many video packets at the start the container's edit list hides (a copy cut keeps
+    the GOP before its first frame but hides it): a copy merge cannot hide them in the middle
+    of its output."""
+    with _open(request["source"], request["demuxer"], request["remote"]) as container:
+        count = 0
+        for number, packet in enumerate(container.demux(container.streams.video[0])):
+            if number >= MAX_PLAN_PACKETS:
+                break
+            if packet.size and packet.is_discard:
+                count += 1
+            elif packet.size and count == 0 and number > REORDER_MARGIN:
+                break  # shown frames well past the start: nothing is hidden
+        return {"hidden": count}
+
+
 def main() -> int:
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     request = json.load(sys.stdin)
     try:
-        result = {"plan": plan, "splice": splice}[command](request)
+        result = {"plan": plan, "splice": splice, "hidden": hidden}[command](request)
     except (av.FFmpegError, OSError, ValueError, KeyError) as exc:
         print(str(exc).replace(request.get("source", "\0"), "input"), file=sys.stderr)
         return 1

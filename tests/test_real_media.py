@@ -292,3 +292,36 @@ def test_a_merge_of_different_kinds_is_encoded_as_its_first_input(
     assert decode_errors(got) == ""
     kept = what_a_cut_keeps(got)
     assert (kept["codec"], kept["pixel format"]) == ("hevc", "yuv420p10le")
+
+
+def shown_frames(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+def test_a_copy_cut_mp4_whose_edit_list_hides_frames_merges_and_trims_with_only_the_shown_frames(
+    live_server, live_worker, make_user, media_dir, data_dir
+):
+    """`ffmpeg -ss 1.3 -i x.mp4 -c copy` keeps the GOP from 1.0 s and hides 1.0 to 1.28 s behind
+    an edit list; the concat demuxer ignores edit lists, so a copy merge would show them."""
+    whole = make_video(media_dir / "before-copy-cut.mp4", seconds=6, rate=25, gop=25, pattern="testsrc2",
+                       beep=True)  # fmt: skip
+    copy_cut = media_dir / "copy-cut.mp4"
+    subprocess.run([binaries.ffmpeg_path(), "-v", "error", "-y", "-ss", "1.3", "-i", str(whole), "-c", "copy",
+                    str(copy_cut)], check=True)  # fmt: skip
+    with av.open(str(copy_cut)) as container:
+        assert sum(packet.is_discard for packet in container.demux(video=0)) > 0  # hidden, as in the issue
+    token = make_user()[2]
+    ids = [upload(live_server, token, path)["id"] for path in (copy_cut, whole)]
+    done = wait_task(token, merge(live_server, token, ids).json(), 180)
+    assert done["status"] == "finished", done
+    merged = stored(data_dir, done["result"]["video_id"])
+    assert shown_frames(merged) == shown_frames(copy_cut) + shown_frames(whole)
+    assert decode_errors(merged) == ""
+    trimmed = wait_task(token, trim(live_server, token, ids[0], start_time=0.5, end_time=3.2).json(), 180)
+    assert trimmed["status"] == "finished", trimmed
+    report = check_cut(copy_cut, stored(data_dir, trimmed["result"]["video_id"]), 0.5, 3.2)
+    assert report.frames == report.expected > 0 and report.wrong == [] and report.timestamp_errors == 0, (
+        report
+    )
+    assert report.decode_errors == 0 and abs(report.av_offset_ms) <= 1.0, report
