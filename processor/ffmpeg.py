@@ -23,6 +23,8 @@ AAC = ["-c:a", "aac", "-aac_coder", "fast", "-b:a", "192k"]
 AUDIO_RATE = 48000
 MAX_OUTPUT_RATE = Fraction(120)  # normalised merges never go faster than this
 SEEK_LEAD_S = 0.5  # a precise trim's input seek lands this early, so the audio decoder runs in
+REMUX_LEAD_S = 1.0
+REMUX_TAIL_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,21 @@ def trim_precise(ffmpeg: str, source: Source, window: Window, output: Path, enco
     if source.has_audio:
         command += ["-map", "0:a?", "-af", window.audio_filter(), *AAC]
     return [*command, *OUTPUT_OPTIONS, str(output)]
+
+
+def remux_window(ffmpeg: str, source: Source, window: Window, keyframe_before: float, time_base: Fraction,
+                 output: Path) -> list[str]:  # fmt: skip
+    """The GOPs a window decodes from, stream-copied into MP4 on the source's own clock and time
+    base (-copyts), so that a Matroska or MPEG-TS source can be smart-cut: in MP4 every packet
+    has a decode time and H.264 an avcC. The seek aims REMUX_LEAD_S before the keyframe the
+    window decodes from (an MPEG-TS seek lands on the first keyframe after its target); the copy
+    runs REMUX_TAIL_S past the window, so the plan sees what follows its end."""
+    seek = max(0.0, keyframe_before - window.origin - REMUX_LEAD_S)
+    return [
+        *command_start(ffmpeg), "-copyts", "-ss", f"{seek:.6f}", *source.input(),
+        "-to", f"{window.end + REMUX_TAIL_S:.6f}", "-map", "0:v:0", "-map", "0:a?", "-c", "copy",
+        "-video_track_timescale", str(time_base.denominator), "-f", "mp4", str(output),
+    ]  # fmt: skip
 
 
 def trim_intra_copy(ffmpeg: str, source: Source, window: Window, output: Path) -> list[str]:

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from fractions import Fraction
 from pathlib import Path
 
 from peewee import DatabaseError, InterfaceError, OperationalError
@@ -43,6 +44,7 @@ from video_manager.config import Config
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.5
+REMUXED_FORMAT = "mov,mp4,m4a,3gp,3g2,mj2"  # what a remuxed window probes as
 Progress = Callable[[float], None]
 
 
@@ -121,12 +123,13 @@ def trim(
             return Outcome(_publish(ctx, staged, owner_id, named, "trim"), "copy")
     name = fit_name(Path(video.name).stem, window + ".mp4")
     with ctx.blobs.staged_path(".mp4", ctx.task_id) as staged:
-        if plan and plan["qualified"] and ctx.config.jobs.smart_cut:
+        if plan and ctx.config.jobs.smart_cut and (plan["qualified"] or plan["remuxable"]):
             try:
-                cutter.cut(
-                    source, plan, staged, lambda suffix: ctx.blobs.staged_path(suffix, ctx.task_id), progress
-                )
-                return Outcome(_publish(ctx, staged, owner_id, name, "trim"), "smart")
+                if plan["qualified"]:
+                    cutter.cut(source, plan, staged, _scratch(ctx), progress)
+                    return Outcome(_publish(ctx, staged, owner_id, name, "trim"), "smart")
+                if _smart_cut_remuxed(ctx, cutter, source, plan, staged, progress):
+                    return Outcome(_publish(ctx, staged, owner_id, name, "trim"), "smart")
             except SpliceError as exc:
                 log.warning("smart cut could not join its pieces (%s); re-encoding the window", exc)
         window = ffmpeg.Window.from_plan(plan) if plan else ffmpeg.Window(start, end)
@@ -154,6 +157,39 @@ def merge(ctx: JobContext, owner_id: int, video_ids: list[str], progress: Progre
     with ctx.blobs.staged_path(".mp4", ctx.task_id) as staged:
         _run(ctx, ffmpeg.merge_normalised(ctx.ffmpeg, sources, staged, ctx.encoding), total, progress)
         return Outcome(_publish(ctx, staged, owner_id, name, "merge"), "reencode")
+
+
+def _smart_cut_remuxed(ctx: JobContext, cutter: SmartCutter, source: ffmpeg.Source, plan: dict, output: Path,
+                       progress: Progress) -> bool:  # fmt: skip
+    """A smart cut of a Matroska or MPEG-TS source, spliced from its window's GOPs remuxed into
+    MP4. False (the caller re-encodes) when the remux fails or its plan does not qualify or
+    would hold other frames than the source's plan."""
+    time_base = Fraction(*plan["time_base"])
+    window = ffmpeg.Window.from_plan(plan)
+    with ctx.blobs.staged_path(".mp4", ctx.task_id) as remuxed:
+        command = ffmpeg.remux_window(
+            ctx.ffmpeg, source, window, float(plan["keyframe_before"] * time_base), time_base, remuxed
+        )
+        try:
+            _run(ctx, command, window.end - window.start, lambda _fraction: None)
+        except FfmpegError as exc:
+            if exc.transient:
+                raise
+            log.info("the window could not be remuxed for a smart cut (%s)", exc.detail)
+            return False
+        media = dataclasses.replace(source.media, format_name=REMUXED_FORMAT, content_type="video/mp4")
+        copy = ffmpeg.Source(remuxed, media)
+        again = cutter.plan(copy, window.start, window.end, ticks=(plan["first_pts"], plan["end_pts"]))
+        if again is None or not again["qualified"] or again["first_pts"] != plan["first_pts"]:
+            log.info("the remuxed window cannot be smart-cut; re-encoding it")
+            return False
+        # the source's own last frame duration (Matroska's are rounded to its ticks) ends the audio
+        cutter.cut(copy, {**again, "video_end": plan["video_end"]}, output, _scratch(ctx), progress)
+        return True
+
+
+def _scratch(ctx: JobContext) -> Callable[[str], contextlib.AbstractContextManager[Path]]:
+    return lambda suffix: ctx.blobs.staged_path(suffix, ctx.task_id)
 
 
 def _cutter(ctx: JobContext) -> SmartCutter:

@@ -45,10 +45,13 @@ class SmartCutter:
     timeout_s: float
     memory_limit_mb: int
 
-    def plan(self, source: ffmpeg.Source, start: float, end: float) -> dict | None:
+    def plan(self, source: ffmpeg.Source, start: float, end: float, ticks: tuple[int, int] | None = None
+             ) -> dict | None:  # fmt: skip
         """The exact window and, when `qualified`, where a smart cut copies (the reason when
-        not is logged); None when the source cannot be scanned."""
-        answer = self._child("plan", source, {"start": repr(start), "end": repr(end)})
+        not is logged); None when the source cannot be scanned. `ticks` give the window on the
+        source's clock instead of the seconds."""
+        window = {"start_pts": ticks[0], "end_pts": ticks[1]} if ticks else {}
+        answer = self._child("plan", source, {"start": repr(start), "end": repr(end), **window})
         if answer is not None and not answer["qualified"]:
             log.info("smart cut not possible: %s", answer["reason"])
         return answer

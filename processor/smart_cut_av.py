@@ -25,7 +25,10 @@ import av
 from processor import h264
 from processor.containers import OPEN_OPTIONS, REMOTE_OPEN_OPTIONS
 
-QUALIFYING_DEMUXERS = ("mov",)  # Matroska carries no decode timestamps to keep
+QUALIFYING_DEMUXERS = ("mov",)
+# Matroska keeps no decode timestamps and MPEG-TS no avcC: their H.264 is smart-cut from a
+# stream copy of the window's GOPs into MP4 (the job's `remux_window`), which has both.
+REMUXED_DEMUXERS = ("matroska", "mpegts")
 MAX_PLAN_PACKETS = 20_000  # a GOP longer than this is not worth planning around
 REORDER_MARGIN = 32  # packets read past a keyframe: more than any decoder reorders
 
@@ -42,13 +45,18 @@ def _open(path: str, demuxer: str, remote: bool):
 def plan(request: dict) -> dict:
     """The exact window (first frame, end of the last frame: every precise trim needs them) and,
     when the source qualifies, the IDR frames a smart cut copies between. The request's seconds
-    count from the file's start, as a player shows them; ticks are on the source's own clock."""
+    count from the file's start, as a player shows them; ticks are on the source's own clock.
+    A request may give the window in ticks instead (`start_pts`, `end_pts`): a remuxed window's
+    plan then picks exactly the frames the source's did."""
     with _open(request["source"], request["demuxer"], request["remote"]) as container:
         stream = container.streams.video[0]
         time_base = stream.time_base
         origin = Fraction(container.start_time or 0, av.time_base)  # the file's first timestamp
-        start_pts = math.ceil((Fraction(request["start"]) + origin) / time_base)
-        end_pts = math.ceil((Fraction(request["end"]) + origin) / time_base)
+        if "start_pts" in request:
+            start_pts, end_pts = request["start_pts"], request["end_pts"]
+        else:
+            start_pts = math.ceil((Fraction(request["start"]) + origin) / time_base)
+            end_pts = math.ceil((Fraction(request["end"]) + origin) / time_base)
         at_start, _ = _scan(container, stream, start_pts, stop_after_keyframe_at=start_pts)
         at_end, reached_eof = _scan(container, stream, end_pts, stop_after_keyframe_at=None)
         inside = [p for p in at_start if start_pts <= p.pts < end_pts]
@@ -64,6 +72,8 @@ def plan(request: dict) -> dict:
             "has_audio": bool(container.streams.audio),
             # Every frame a keyframe (ProRes, Motion JPEG, DNxHD): any window is a pure copy.
             "intra_only": stream.codec_context.codec.intra_only,
+            "keyframe_before": at_start[0].pts,  # where decoding the window starts
+            "remuxable": request["demuxer"] in REMUXED_DEMUXERS and stream.codec_context.name == "h264",
         }
         try:
             reaches_end = reached_eof and all(p.pts < end_pts for p in at_end)

@@ -103,14 +103,15 @@ def test_every_kind_uploads_with_its_codec_and_fast_trims_into_a_container_that_
 
 
 OFFSET_SOURCES = {  # MPEG-TS clocks start near 1.4 s: a trim's times count from the file's start
-    "broadcast 720p50 ts": ("broadcast.ts", {"size": "1280x720", "rate": 50, "gop": 50}),
+    "broadcast 720p50 ts": ("broadcast.ts", {"size": "1280x720", "rate": 50, "gop": 50}, "smart"),
     "avchd 1080i mts with ac-3": (
         "camcorder.mts",
         {"size": "1920x1080", "rate": 25, "gop": 12, "audio_codec": "ac3",
          "encoder_args": ("-preset", "ultrafast", "-flags", "+ilme+ildct", "-x264-params", "tff=1")},
+        "reencode",  # interlaced
     ),
-    "matroska starting at 5 s": ("offset.mkv", {"gop": 25, "start_offset": 5}),
-    "flv starting at 5 s": ("offset.flv", {"gop": 25, "start_offset": 5}),
+    "matroska starting at 5 s": ("offset.mkv", {"gop": 25, "start_offset": 5}, "smart"),
+    "flv starting at 5 s": ("offset.flv", {"gop": 25, "start_offset": 5}, "reencode"),
 }  # fmt: skip
 
 
@@ -118,7 +119,7 @@ OFFSET_SOURCES = {  # MPEG-TS clocks start near 1.4 s: a trim's times count from
 def test_a_precise_trim_of_a_source_with_a_start_offset_holds_exactly_the_window(
     live_server, live_worker, make_user, media_dir, data_dir, kind
 ):
-    name, spec = OFFSET_SOURCES[kind]
+    name, spec, method = OFFSET_SOURCES[kind]
     source = make_video(media_dir / name, seconds=10, pattern="testsrc2", beep=True, **spec)
     with av.open(str(source)) as container:
         assert container.start_time > av.time_base  # the offset under test is there
@@ -127,9 +128,10 @@ def test_a_precise_trim_of_a_source_with_a_start_offset_holds_exactly_the_window
     assert video["status"] == "ready", video
     assert abs(video["duration"] - 10) < 0.1, video  # from the first timestamp, not from zero
     done = wait_task(token, trim(live_server, token, video["id"], start_time=1.5, end_time=8.84).json(), 120)
-    assert done["status"] == "finished", done
+    assert done["status"] == "finished" and done["result"]["method"] == method, done
     report = check_cut(source, stored(data_dir, done["result"]["video_id"]), 1.5, 8.84)
     assert report.frames == report.expected > 0, report
+    assert (len(report.exact) > report.frames / 2) == (method == "smart"), report  # copied frames
     assert report.wrong == [] and report.timestamp_errors == 0 and report.decode_errors == 0, report
     assert abs(report.av_offset_ms) <= 1.0, report
 
