@@ -33,10 +33,10 @@ from processor.probe import InvalidVideoError
 from processor.queue import PREPARE, RUN_TASK, background_queue
 from processor.runner import FfmpegError, run_ffmpeg
 from processor.smart_cut import SmartCutter, SpliceError
-from server.events import Announce, Announcer
 from storage import quota
 from storage.blobs import BlobStore
 from storage.database import db, open_database, write_transaction
+from storage.events import Announce, Announcer
 from storage.models import Task, TaskStatus, Video, VideoStatus, utcnow
 from storage.names import fit_name
 from video_manager import binaries, metrics
@@ -58,7 +58,7 @@ _process_announce: Announcer | None = None
 
 def configure(config: Config) -> None:
     """The worker process records the config it was started with; its jobs use that one. Its
-    announcer is made ready here, before RQ forks a work horse per job."""
+    announcer is made ready here (the database open), before RQ forks a work horse per job."""
     global _process_config, _process_announce
     _process_config = config
     _process_announce = Announcer(config)

@@ -24,11 +24,11 @@ from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobReg
 from processor.dispatch import UNFINISHED, dispatch, owners_waiting
 from processor.queue import RUN_TASK
 from processor.renditions import sweep_orphaned_media
-from server.events import Announce, Announcer
 from storage import quota, webhooks
 from storage.blobs import BlobStore
 from storage.chunks import ChunkStore
 from storage.database import db, open_database, write_transaction
+from storage.events import Announce, Announcer
 from storage.media import MediaStore, media_store_from_config
 from storage.models import Reservation, Task, TaskStatus, utcnow
 from storage.uploads import UploadStore

@@ -41,9 +41,9 @@ JOB_MONITORING_INTERVAL_S = 2  # how often RQ's heartbeat for a running job is s
 
 
 def run_worker(config: Config, *, burst: bool = False) -> bool:
-    processor.jobs.configure(config)
     open_database(config.database_url)
     create_tables()
+    processor.jobs.configure(config)  # reads the share signer's key from the database
     remove_expired(config)
     db.close()
     connection = connect(config, socket_timeout=None)

@@ -28,13 +28,13 @@ from processor.runner import FfmpegError
 from server.auth import current_user, token_auth
 from server.errors import fail, not_found
 from server.queueing import queue_render
-from server.schemas import iso_utc
 from server.services import services
 from server.shares import PUBLIC_CACHING, live_share
-from server.signing import PLAYBACK_LIFETIME_S
 from server.urls import external_url
 from server.videos import owned_video, require_ready, send_video
 from storage.models import Video, VideoStatus, utcnow
+from storage.representation import iso_utc
+from storage.signing import PLAYBACK_LIFETIME_S
 
 bp = APIBlueprint("media", __name__, tag="Viewing")
 RENDERING = threading.BoundedSemaphore(2)  # thumbnails made at once by one server process

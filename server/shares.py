@@ -14,13 +14,13 @@ from pydantic import BaseModel, BeforeValidator, Field
 from server.auth import current_user, token_auth
 from server.errors import ApiError, fail, not_found
 from server.events import announce
-from server.schemas import ShareListOut, ShareOut, share_out
+from server.schemas import ShareListOut, ShareOut
 from server.services import services
-from server.signing import InvalidShareToken
-from server.urls import external_url
+from server.urls import external_url, representer
 from server.videos import owned_video, require_ready, send_video
 from storage.database import write_transaction
 from storage.models import Share, Video, utcnow
+from storage.signing import InvalidShareToken
 
 bp = APIBlueprint("shares", __name__, tag="Share links")
 PUBLIC_CACHING = "private, max-age=0, must-revalidate"  # a link may be revoked at any moment
@@ -70,7 +70,7 @@ def create(video_id: uuid.UUID, body: ShareIn):
     with write_transaction():
         share = Share.create(video=video, owner=current_user().id, expires_at=_whole_second_after(expires_at))
         announce("share.created", share.owner_id, share)
-    return share_out(share)
+    return representer().share(share)
 
 
 @bp.get("/api/videos/<uuid:video_id>/shares/")
@@ -80,7 +80,7 @@ def create(video_id: uuid.UUID, body: ShareIn):
 def list_for_video(video_id: uuid.UUID):
     video = owned_video(video_id)
     shares = Share.select().where(Share.video == video.id).order_by(Share.created_at.desc())
-    return {"results": [share_out(share) for share in shares]}
+    return {"results": [representer().share(share) for share in shares]}
 
 
 @bp.delete("/api/shares/<uuid:share_id>/")

@@ -18,8 +18,9 @@ from processor.probe import frame_rate
 from server import admission
 from server.auth import current_user, token_auth
 from server.errors import fail, not_found
-from server.schemas import TaskOut, task_out
+from server.schemas import TaskOut
 from server.services import services
+from server.urls import representer
 from server.videos import owned_video, require_ready
 from storage import quota
 from storage.models import Task, Video
@@ -101,7 +102,9 @@ def trim(video_id: uuid.UUID, body: TrimIn):
         )
     params = {"video_id": str(video.id), "start": body.start_time, "end": body.end_time, "mode": body.mode}
     share_of_source = (body.end_time - body.start_time) / video.duration if video.duration else 1.0
-    return task_out(_enqueue("trim", params, output_estimate=int(video.size * min(1.0, share_of_source))))
+    return representer().task(
+        _enqueue("trim", params, output_estimate=int(video.size * min(1.0, share_of_source)))
+    )
 
 
 @bp.post("/api/videos/merge/")
@@ -119,7 +122,7 @@ def merge(body: MergeIn):
             not_found(f"video {video_id}")
         require_ready(found[video_id])
     estimate = sum(found[video_id].size for video_id in body.video_ids)
-    return task_out(
+    return representer().task(
         _enqueue("merge", {"video_ids": [str(v) for v in body.video_ids]}, output_estimate=estimate)
     )
 
@@ -132,7 +135,7 @@ def status(task_id: uuid.UUID):
     task = Task.get_or_none((Task.id == task_id) & (Task.owner == current_user().id))
     if task is None:
         not_found("task")
-    return task_out(task)
+    return representer().task(task)
 
 
 def _enqueue(kind: str, params: dict, *, output_estimate: int) -> Task:

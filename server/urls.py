@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import request, url_for
 
 from server.services import services
+from storage.representation import Representer
 
 
 def external_url(endpoint: str, **values: object) -> str:
@@ -17,3 +18,8 @@ def external_url(endpoint: str, **values: object) -> str:
 def base_url() -> str:
     public = services().config.server.public_url
     return public.rstrip("/") if public else request.host_url.rstrip("/")
+
+
+def representer() -> Representer:
+    """Rows described as the API answers, with URLs on this request's base."""
+    return Representer(base_url(), services().signer)

@@ -16,9 +16,10 @@ from server.auth import current_user, token_auth
 from server.errors import fail, not_found
 from server.events import announce
 from server.queueing import prepare_for_viewing
-from server.schemas import VideoListOut, VideoOut, video_out
+from server.schemas import VideoListOut, VideoOut
 from server.services import services
 from server.tus.protocol import metadata_name
+from server.urls import representer
 from storage.database import write_transaction
 from storage.models import Video, VideoStatus
 from storage.names import display_name
@@ -72,7 +73,7 @@ def upload():
     metrics.BYTES_RECEIVED.labels("plain").inc(video.size)
     announce("video.ready", video.owner_id, video)
     prepare_for_viewing(video)
-    return video_out(video)
+    return representer().video(video)
 
 
 @bp.get("/api/videos/")
@@ -81,7 +82,7 @@ def upload():
 @bp.doc(summary="The caller's videos, newest first")
 def list_videos():
     videos = Video.select().where(Video.owner == current_user().id).order_by(Video.created_at.desc())
-    return {"results": [video_out(v) for v in videos]}
+    return {"results": [representer().video(v) for v in videos]}
 
 
 @bp.get("/api/videos/<uuid:video_id>/")
@@ -89,7 +90,7 @@ def list_videos():
 @bp.output(VideoOut)
 @bp.doc(summary="One video")
 def get_video(video_id: uuid.UUID):
-    return video_out(owned_video(video_id))
+    return representer().video(owned_video(video_id))
 
 
 @bp.delete("/api/videos/<uuid:video_id>/")

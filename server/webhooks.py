@@ -14,10 +14,10 @@ from pydantic import BaseModel, Field
 from processor.outbound import UrlRefused, resolve
 from server.auth import current_user, token_auth
 from server.errors import fail, not_found
-from server.schemas import iso_utc
 from server.services import services
 from storage import webhooks
 from storage.models import Webhook
+from storage.representation import iso_utc
 
 bp = APIBlueprint("webhooks", __name__, tag="Webhooks")
 MAX_WEBHOOKS_PER_USER = 20

@@ -11,7 +11,7 @@ import pytest
 import requests
 from markupsafe import escape  # as the page template escapes
 
-from server.signing import ShareSigner
+from storage.signing import ShareSigner
 from tests.api import share, upload
 from tests.servers import auth
 

@@ -3,7 +3,7 @@ from datetime import datetime
 
 import pytest
 
-from server.signing import InvalidShareToken, ShareSigner, generated_key
+from storage.signing import InvalidShareToken, ShareSigner, generated_key
 
 
 def test_rotation_keeps_old_tokens_valid_until_the_old_key_is_dropped():

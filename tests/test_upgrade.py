@@ -13,10 +13,10 @@ import pytest
 import requests
 from peewee import OperationalError
 
-from server.signing import ShareSigner
 from storage import migrations
 from storage.database import db, open_database
 from storage.schema import create_tables
+from storage.signing import ShareSigner
 from tests.api import send_chunk
 from tests.servers import LiveServer, auth, process_env
 

@@ -18,9 +18,9 @@ from server.auth import current_user
 from server.errors import fail
 from server.events import announce
 from server.queueing import prepare_for_viewing
-from server.schemas import video_out
 from server.services import services
 from server.tus.protocol import TUS_VERSION, metadata_name
+from server.urls import representer
 from storage.chunks import ChunkFormError
 from storage.models import ChunkedUpload, UploadState, Video
 from storage.names import display_name
@@ -102,5 +102,5 @@ def _progress(session: ChunkedUpload, missing: list[int], video: Video | None) -
         "missing_chunks": len(missing),
         "missing": missing[:1000],
         "video_id": str(video.id) if video else None,
-        "video": video_out(video) if video else None,
+        "video": representer().video(video) if video else None,
     }

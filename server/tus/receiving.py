@@ -11,11 +11,12 @@ from flask import Response, request
 from server import admission
 from server.body import READ_SIZE, BodyReader
 from server.errors import ApiError
-from server.events import announce, video_event
+from server.events import announce
 from server.queueing import prepare_for_viewing
 from server.services import services
 from server.tus.protocol import Checksum, TusHeaderError, format_expires, parse_checksum
 from server.urls import external_url
+from storage.events import video_event
 from storage.models import Upload, UploadState, Video, VideoStatus
 from storage.quota import room_left
 from storage.uploads import SizeExceededError, UploadStore
