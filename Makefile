@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean
+.PHONY: run test coverage lint bench clean
 
 $(STAMP): pyproject.toml web/package-lock.json bench/peer/package-lock.json
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -24,7 +24,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Test files run in parallel, each file in one process with its own Redis, servers and data
+# (most tests wait on servers, workers and ffmpeg, so more processes than cores pay off).
+TEST_PROCESSES ?= 4
+
 test: lint
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
+
+# The suite once more, serially, measuring what it exercises (child processes included).
+coverage: lint
 	$(BIN)/python -m pytest --cov=server --cov=processor --cov=storage --cov=video_manager --cov-report=term $(PYTEST_ARGS)
 
 bench: $(STAMP)
