@@ -10,12 +10,13 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from processor.probe import InvalidVideoError, MediaInfo, MediaLimits, Prober
+from processor.probe import MediaInfo, MediaLimits, Prober
 from storage.backends import UploadData
 from storage.blobs import BlobStore, blob_store_from_config
 from storage.models import Video, VideoStatus
 from video_manager import binaries
 from video_manager.config import Config
+from video_manager.errors import InvalidVideoError
 
 
 @dataclass(frozen=True)

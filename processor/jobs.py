@@ -29,7 +29,6 @@ from rq import Queue, get_current_job
 from processor import ffmpeg
 from processor.dispatch import dispatch
 from processor.ingest import Ingestor, media_info
-from processor.probe import InvalidVideoError
 from processor.queue import PREPARE, RUN_TASK, background_queue
 from processor.runner import FfmpegError, run_ffmpeg
 from processor.smart_cut import SmartCutter, SpliceError
@@ -41,6 +40,7 @@ from storage.models import Task, TaskStatus, Video, VideoStatus, utcnow
 from storage.names import fit_name
 from video_manager import binaries, metrics
 from video_manager.config import Config
+from video_manager.errors import InvalidVideoError
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.5

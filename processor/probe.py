@@ -15,6 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from processor import containers
+from video_manager.errors import InvalidVideoError
 from video_manager.processes import spawn_media_tool
 
 MIB = 1024 * 1024
@@ -23,10 +24,6 @@ MIB = 1024 * 1024
 # Demuxers whose duration counts from timestamp zero, not from the file's first timestamp
 # (Matroska's Duration element covers the segment from 0: a 10 s file starting at 5 s says 15 s).
 DURATION_FROM_ZERO = ("matroska",)
-
-
-class InvalidVideoError(ValueError):
-    """The file cannot be read as a video, or asks too much; the message says why, without paths."""
 
 
 @dataclass(frozen=True)

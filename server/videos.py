@@ -10,7 +10,6 @@ from apiflask import APIBlueprint
 from flask import Response, redirect, request, send_file
 from werkzeug.http import parse_range_header, quote_header_value
 
-from processor.probe import InvalidVideoError
 from server import admission
 from server.auth import current_user, token_auth
 from server.errors import fail, not_found
@@ -24,6 +23,7 @@ from storage.database import write_transaction
 from storage.models import Video, VideoStatus
 from storage.names import display_name
 from video_manager import metrics
+from video_manager.errors import InvalidVideoError
 
 bp = APIBlueprint("videos", __name__, tag="Videos")
 PRESIGNED_LIFETIME_S = 300

@@ -16,38 +16,39 @@ from storage.database import db
 from storage.locks import Locker, locker_from_config
 from storage.models import Upload, UploadState, utcnow
 from video_manager.config import Config
+from video_manager.errors import ClientError
 
 
-class UploadError(Exception):
-    """Base of the store's errors; the tus handler maps each to one status code."""
+class UploadError(ClientError):
+    """Base of the store's errors; each says how a client is answered."""
 
 
 class UploadNotFoundError(UploadError):
-    pass
+    code, status, detail = "not_found", 404, "No such upload."
 
 
 class UploadExpiredError(UploadError):
-    pass
+    code, status, detail = "upload_expired", 410, "The upload has expired; start a new one."
 
 
 class OffsetMismatchError(UploadError):
-    pass
+    code, status = "offset_mismatch", 409
 
 
 class SizeExceededError(UploadError):
-    pass
+    code, status = "too_large", 413
 
 
 class InvalidLengthError(UploadError):
-    pass
+    code, status = "invalid_length", 400
 
 
 class FinalUploadModifiedError(UploadError):
-    pass
+    code, status = "final_upload", 403
 
 
 class ConcatError(UploadError):
-    pass
+    code, status = "invalid_concat", 400
 
 
 class UploadStore:

@@ -46,3 +46,18 @@ def test_unexpected_exception_is_500_json_without_traceback(app, client):
     body = response.get_json()
     assert body["error"] == "internal_error"
     assert "secret" not in response.get_data(as_text=True)
+
+
+def test_every_client_error_is_answered_by_its_class_and_a_subclass_by_its_base():
+    """One handler walks the class hierarchy: an error nobody listed is still answered with its
+    base's code and status, never a 500."""
+    from server.tus.receiving import UploadInterruptedError
+    from storage.uploads import OffsetMismatchError
+    from video_manager.errors import ClientError
+
+    class StaleOffsetError(OffsetMismatchError):
+        pass
+
+    assert (StaleOffsetError.code, StaleOffsetError.status) == ("offset_mismatch", 409)
+    assert StaleOffsetError("the offset moved on").sentence() == "The offset moved on."
+    assert issubclass(UploadInterruptedError, ClientError)

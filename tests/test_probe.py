@@ -2,9 +2,10 @@
 
 import pytest
 
-from processor.probe import InvalidVideoError, MediaLimits, Prober, parse_probe_output
+from processor.probe import MediaLimits, Prober, parse_probe_output
 from tests.media import make_video
 from video_manager import binaries
+from video_manager.errors import InvalidVideoError
 
 
 def prober(**limits) -> Prober:

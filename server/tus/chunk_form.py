@@ -12,7 +12,6 @@ from pathlib import Path
 from flask import request
 from pydantic import BaseModel, Field, ValidationError
 
-from processor.probe import InvalidVideoError
 from server import admission
 from server.auth import current_user
 from server.errors import fail
@@ -25,6 +24,7 @@ from storage.chunks import ChunkFormError
 from storage.models import ChunkedUpload, UploadState, Video
 from storage.names import display_name
 from video_manager import metrics
+from video_manager.errors import InvalidVideoError
 
 
 class ChunkFields(BaseModel):

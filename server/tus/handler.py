@@ -2,7 +2,7 @@
 
 This module speaks HTTP; storage.uploads keeps the bytes and a storage.locks locker serialises
 requests (across processes, or across hosts with the Redis locker).
-Store and protocol errors map to status codes through one table (ERRORS).
+Store, lock and protocol errors carry their own code and status (video_manager.errors).
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from server.tus.protocol import (
     EXTENSIONS,
     OFFSET_CONTENT_TYPE,
     TUS_VERSION,
-    ChecksumAlgorithmError,
-    ChecksumMismatchError,
     TusHeaderError,
     format_metadata,
     metadata_name,
@@ -33,7 +31,6 @@ from server.tus.protocol import (
     parse_metadata,
 )
 from server.tus.receiving import (
-    UploadInterruptedError,
     bodiless,
     expires_header,
     finish,
@@ -43,60 +40,19 @@ from server.tus.receiving import (
     store,
     within_quota,
 )
-from storage.locks import LockUnavailableError, UploadLockedError
 from storage.names import display_name
-from storage.uploads import (
-    ConcatError,
-    FinalUploadModifiedError,
-    InvalidLengthError,
-    OffsetMismatchError,
-    SizeExceededError,
-    UploadError,
-    UploadExpiredError,
-    UploadNotFoundError,
-)
 from video_manager import metrics
+from video_manager.errors import ClientError
 
 ENDPOINT = "/api/videos/chunked_upload/"
 bp = APIBlueprint("tus", __name__, tag="tus resumable upload")
 
 
-ERRORS: dict[type[Exception], tuple[int, str]] = {
-    UploadNotFoundError: (404, "not_found"),
-    UploadExpiredError: (410, "upload_expired"),
-    OffsetMismatchError: (409, "offset_mismatch"),
-    SizeExceededError: (413, "too_large"),
-    InvalidLengthError: (400, "invalid_length"),
-    FinalUploadModifiedError: (403, "final_upload"),
-    ConcatError: (400, "invalid_concat"),
-    UploadLockedError: (423, "upload_locked"),
-    LockUnavailableError: (503, "lock_unavailable"),
-    TusHeaderError: (400, "invalid_header"),
-    ChecksumAlgorithmError: (400, "unsupported_checksum"),
-    ChecksumMismatchError: (460, "checksum_mismatch"),
-    UploadInterruptedError: (400, "upload_interrupted"),
-}
-DETAILS = {
-    UploadNotFoundError: "No such upload.",
-    UploadExpiredError: "The upload has expired; start a new one.",
-}
-
-
-@bp.errorhandler(UploadError)
-@bp.errorhandler(UploadLockedError)
-@bp.errorhandler(LockUnavailableError)
-@bp.errorhandler(TusHeaderError)
-@bp.errorhandler(ChecksumAlgorithmError)
-@bp.errorhandler(ChecksumMismatchError)
-@bp.errorhandler(UploadInterruptedError)
-def _tus_error(exc: Exception):
-    status, code = ERRORS[type(exc)]
+@bp.errorhandler(ClientError)
+def _refused(exc: ClientError):
+    """Every store, lock and protocol error, answered with its own code and status."""
     drain_unread_body(request)
-    return current_app.error_callback(ApiError(status, code, DETAILS.get(type(exc)) or _sentence(str(exc))))
-
-
-def _sentence(text: str) -> str:
-    return (text[:1].upper() + text[1:] + ".") if text else "The request was refused."
+    return current_app.error_callback(ApiError(exc.status, exc.code, exc.sentence()))
 
 
 @bp.before_request

@@ -14,6 +14,8 @@ from email.utils import format_datetime
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from video_manager.errors import ClientError
+
 TUS_VERSION = "1.0.0"
 EXTENSIONS = (
     "creation",
@@ -32,16 +34,22 @@ _DIGITS = re.compile(r"^[0-9]{1,19}$")
 _METADATA_KEY = re.compile(r"^[^\s,]+$")
 
 
-class TusHeaderError(ValueError):
-    """A tus header is missing or malformed (400)."""
+class TusHeaderError(ClientError, ValueError):
+    """A tus header is missing or malformed."""
+
+    code, status = "invalid_header", 400
 
 
-class ChecksumAlgorithmError(ValueError):
-    """Upload-Checksum names an algorithm we do not support (400)."""
+class ChecksumAlgorithmError(ClientError, ValueError):
+    """Upload-Checksum names an algorithm we do not support."""
+
+    code, status = "unsupported_checksum", 400
 
 
-class ChecksumMismatchError(ValueError):
-    """The chunk's digest differs from the one the client sent (460)."""
+class ChecksumMismatchError(ClientError, ValueError):
+    """The chunk's digest differs from the one the client sent."""
+
+    code, status = "checksum_mismatch", 460
 
 
 class Hasher(Protocol):

@@ -21,10 +21,13 @@ from storage.models import Upload, UploadState, Video, VideoStatus
 from storage.quota import room_left
 from storage.uploads import SizeExceededError, UploadStore
 from video_manager import metrics
+from video_manager.errors import ClientError
 
 
-class UploadInterruptedError(RuntimeError):
+class UploadInterruptedError(ClientError, RuntimeError):
     """The body stopped early (client gone, or a newer request took the lock)."""
+
+    code, status = "upload_interrupted", 400
 
 
 def store() -> UploadStore:
