@@ -36,7 +36,7 @@ from storage import quota
 from storage.blobs import BlobStore
 from storage.database import db, open_database, write_transaction
 from storage.events import Announce, Announcer
-from storage.models import Task, TaskStatus, Video, VideoStatus, utcnow
+from storage.models import Method, Task, TaskKind, TaskStatus, Video, VideoStatus, utcnow
 from storage.names import fit_name
 from video_manager import binaries, metrics
 from video_manager.config import Config
@@ -94,10 +94,10 @@ class JobContext:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a job made, and how: `copy` (stream copy), `smart` (smart cut) or `reencode`."""
+    """What a job made, and how."""
 
     video_id: uuid.UUID
-    method: str
+    method: Method
 
 
 def trim(
@@ -111,7 +111,7 @@ def trim(
         with ctx.blobs.staged_path(muxer.suffix, ctx.task_id) as staged:
             _run(ctx, ffmpeg.trim_fast(ctx.ffmpeg, source, start, end, staged), end - start, progress)
             named = fit_name(Path(video.name).stem, window + muxer.suffix)
-            return Outcome(_publish(ctx, staged, owner_id, named, "trim"), "copy")
+            return Outcome(_publish(ctx, staged, owner_id, named, TaskKind.TRIM), Method.COPY)
     cutter = _cutter(ctx)
     plan = cutter.plan(source, start, end)
     if plan and plan["intra_only"]:
@@ -120,23 +120,23 @@ def trim(
             command = ffmpeg.trim_intra_copy(ctx.ffmpeg, source, ffmpeg.Window.from_plan(plan), staged)
             _run(ctx, command, end - start, progress)
             named = fit_name(Path(video.name).stem, window + muxer.suffix)
-            return Outcome(_publish(ctx, staged, owner_id, named, "trim"), "copy")
+            return Outcome(_publish(ctx, staged, owner_id, named, TaskKind.TRIM), Method.COPY)
     name = fit_name(Path(video.name).stem, window + ".mp4")
     with ctx.blobs.staged_path(".mp4", ctx.task_id) as staged:
         if plan and ctx.config.jobs.smart_cut and (plan["qualified"] or plan["remuxable"]):
             try:
                 if plan["qualified"]:
                     cutter.cut(source, plan, staged, _scratch(ctx), progress)
-                    return Outcome(_publish(ctx, staged, owner_id, name, "trim"), "smart")
+                    return Outcome(_publish(ctx, staged, owner_id, name, TaskKind.TRIM), Method.SMART)
                 if _smart_cut_remuxed(ctx, cutter, source, plan, staged, progress):
-                    return Outcome(_publish(ctx, staged, owner_id, name, "trim"), "smart")
+                    return Outcome(_publish(ctx, staged, owner_id, name, TaskKind.TRIM), Method.SMART)
             except SpliceError as exc:
                 log.warning("smart cut could not join its pieces (%s); re-encoding the window", exc)
         window = ffmpeg.Window.from_plan(plan) if plan else ffmpeg.Window(start, end)
         _run(
             ctx, ffmpeg.trim_precise(ctx.ffmpeg, source, window, staged, ctx.encoding), end - start, progress
         )
-        return Outcome(_publish(ctx, staged, owner_id, name, "trim"), "reencode")
+        return Outcome(_publish(ctx, staged, owner_id, name, TaskKind.TRIM), Method.REENCODE)
 
 
 def merge(ctx: JobContext, owner_id: int, video_ids: list[str], progress: Progress) -> Outcome:
@@ -152,11 +152,11 @@ def merge(ctx: JobContext, owner_id: int, video_ids: list[str], progress: Progre
                 command = ffmpeg.merge_copy(ctx.ffmpeg, list_file, staged, muxer, remote=ctx.blobs.remote)
                 _run(ctx, command, total, progress)
             named = fit_name(Path(first.name).stem, more + muxer.suffix)
-            return Outcome(_publish(ctx, staged, owner_id, named, "merge"), "copy")
+            return Outcome(_publish(ctx, staged, owner_id, named, TaskKind.MERGE), Method.COPY)
     name = fit_name(Path(first.name).stem, more + ".mp4")
     with ctx.blobs.staged_path(".mp4", ctx.task_id) as staged:
         _run(ctx, ffmpeg.merge_normalised(ctx.ffmpeg, sources, staged, ctx.encoding), total, progress)
-        return Outcome(_publish(ctx, staged, owner_id, name, "merge"), "reencode")
+        return Outcome(_publish(ctx, staged, owner_id, name, TaskKind.MERGE), Method.REENCODE)
 
 
 def _smart_cut_remuxed(ctx: JobContext, cutter: SmartCutter, source: ffmpeg.Source, plan: dict, output: Path,
@@ -259,7 +259,7 @@ def _hold_output(ctx: JobContext, owner_id: int, size: int) -> None:
         ) from None
 
 
-WORK = {"trim": trim, "merge": merge}
+WORK = {TaskKind.TRIM: trim, TaskKind.MERGE: merge}
 
 
 # -- the RQ entry point ------------------------------------------------------------------------

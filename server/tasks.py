@@ -23,7 +23,7 @@ from server.services import services
 from server.urls import representer
 from server.videos import owned_video, require_ready
 from storage import quota
-from storage.models import Task, Video
+from storage.models import Task, TaskKind, Video
 from video_manager.redis_client import RedisNotConfiguredError
 
 bp = APIBlueprint("tasks", __name__, tag="Processing")
@@ -103,7 +103,7 @@ def trim(video_id: uuid.UUID, body: TrimIn):
     params = {"video_id": str(video.id), "start": body.start_time, "end": body.end_time, "mode": body.mode}
     share_of_source = (body.end_time - body.start_time) / video.duration if video.duration else 1.0
     return representer().task(
-        _enqueue("trim", params, output_estimate=int(video.size * min(1.0, share_of_source)))
+        _enqueue(TaskKind.TRIM, params, output_estimate=int(video.size * min(1.0, share_of_source)))
     )
 
 
@@ -123,7 +123,7 @@ def merge(body: MergeIn):
         require_ready(found[video_id])
     estimate = sum(found[video_id].size for video_id in body.video_ids)
     return representer().task(
-        _enqueue("merge", {"video_ids": [str(v) for v in body.video_ids]}, output_estimate=estimate)
+        _enqueue(TaskKind.MERGE, {"video_ids": [str(v) for v in body.video_ids]}, output_estimate=estimate)
     )
 
 
@@ -138,7 +138,7 @@ def status(task_id: uuid.UUID):
     return representer().task(task)
 
 
-def _enqueue(kind: str, params: dict, *, output_estimate: int) -> Task:
+def _enqueue(kind: TaskKind, params: dict, *, output_estimate: int) -> Task:
     """Row first, then the job when its owner's turn comes (processor.dispatch). Redis down is
     a 503 with nothing kept; past the user's ceiling of unfinished tasks, a 429; an output that
     would take the user past the quota (estimated from the inputs' sizes), a 413. The estimate

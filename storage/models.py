@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from peewee import (
     BigIntegerField,
@@ -44,7 +45,7 @@ class Token(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
 
-class VideoStatus:
+class VideoStatus(StrEnum):
     READY = "ready"
     REJECTED = "rejected"
 
@@ -70,7 +71,7 @@ class Video(BaseModel):
     created_at = DateTimeField(default=utcnow, index=True)
 
 
-class UploadState:
+class UploadState(StrEnum):
     RECEIVING = "receiving"
     COMPLETE = "complete"
 
@@ -130,11 +131,24 @@ class Share(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
 
-class TaskStatus:
+class TaskStatus(StrEnum):
     QUEUED = "queued"
     STARTED = "started"
     FINISHED = "finished"
     FAILED = "failed"
+
+
+class TaskKind(StrEnum):
+    TRIM = "trim"
+    MERGE = "merge"
+
+
+class Method(StrEnum):
+    """How a task's output was made."""
+
+    COPY = "copy"  # stream copy (all-intra precise trims too)
+    SMART = "smart"  # smart cut
+    REENCODE = "reencode"
 
 
 class Task(BaseModel):
@@ -162,7 +176,7 @@ class Task(BaseModel):
     dispatched_at = DateTimeField(null=True)  # let into the job queue (processor.dispatch); unset: waiting
 
 
-class WebhookStatus:
+class WebhookStatus(StrEnum):
     ACTIVE = "active"
     DISABLED = "disabled"  # its receiver failed through the whole retry schedule; its owner re-enables it
 
@@ -185,7 +199,7 @@ class Webhook(BaseModel):
     paused_until = DateTimeField(null=True)
 
 
-class DeliveryState:
+class DeliveryState(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
     FAILED = "failed"  # every retry was spent
