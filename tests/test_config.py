@@ -72,3 +72,15 @@ def test_the_checkouts_config_keeps_data_in_the_checkout():
     config = load_config(PROJECT_ROOT / "config.toml", env={})
     assert config.data_dir == PROJECT_ROOT / "data"
     assert config.web_assets_dir == PROJECT_ROOT / "web" / "node_modules"
+
+
+def test_the_shipped_config_file_says_what_the_defaults_are(tmp_path, monkeypatch):
+    """Every default is written twice (the dataclasses and video_manager/config.toml): they agree."""
+    import dataclasses
+
+    from tests.servers import PROJECT_ROOT
+
+    monkeypatch.chdir(tmp_path)  # no config.toml here: the defaults alone
+    shipped = load_config(PROJECT_ROOT / "video_manager" / "config.toml", env={})
+    defaults = load_config(None, env={})
+    assert dataclasses.replace(shipped, base_dir=defaults.base_dir) == defaults
