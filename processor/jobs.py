@@ -29,7 +29,7 @@ from rq import Queue, get_current_job
 from processor import ffmpeg
 from processor.dispatch import dispatch
 from processor.ingest import Ingestor, media_info
-from processor.queue import PREPARE, RUN_TASK, background_queue
+from processor.queue import RUN_TASK, queue_preparation
 from processor.runner import FfmpegError, run_ffmpeg
 from processor.smart_cut import SmartCutter, SpliceError
 from storage import quota
@@ -283,7 +283,7 @@ def run_task(task_id: str) -> str | None:
     if made is not None:
         connection = get_current_job().connection
         try:  # its poster; without Redis now, it is made when first asked for
-            background_queue(config, connection).enqueue(PREPARE, made, job_id=f"prepare-{made}")
+            queue_preparation(config, connection, made)
         except RedisError as exc:
             log.warning("poster of %s not queued: Redis is not answering (%s)", made, type(exc).__name__)
     return made

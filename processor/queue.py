@@ -30,3 +30,9 @@ def background_queue(config: Config, connection: Redis) -> Queue:
         connection=connection,
         default_timeout=int(config.ffmpeg.timeout_s) + 300,
     )
+
+
+def queue_preparation(config: Config, connection: Redis, video_id: object) -> None:
+    """A new video's poster and faststart copy, behind every task; one job per video (a second
+    call while it waits is the same job). Raises RedisError when Redis is not answering."""
+    background_queue(config, connection).enqueue(PREPARE, str(video_id), job_id=f"prepare-{video_id}")

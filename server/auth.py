@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import uuid
+from typing import TypeVar
 
 from apiflask import APIBlueprint, HTTPTokenAuth
 from flask import current_app, request
@@ -11,10 +13,10 @@ from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 from werkzeug.datastructures import Authorization
 
-from server.errors import ApiError, fail
+from server.errors import ApiError, fail, not_found
 from server.services import services
 from storage import accounts
-from storage.models import User
+from storage.models import Share, Task, User, Video, Webhook
 from video_manager.redis_client import RedisNotConfiguredError
 
 bp = APIBlueprint("auth", __name__, tag="Auth")
@@ -60,6 +62,17 @@ def _unauthorized(_error):
 
 def current_user() -> User:
     return token_auth.current_user
+
+
+Row = TypeVar("Row", Video, Task, Share, Webhook)
+
+
+def owned(model: type[Row], row_id: uuid.UUID, what: str) -> Row:
+    """The caller's row of `model`, or 404 whether it is missing or someone else's."""
+    row = model.get_or_none((model.id == row_id) & (model.owner == current_user().id))
+    if row is None:
+        not_found(what)
+    return row
 
 
 class LoginIn(BaseModel):

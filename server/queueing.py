@@ -13,7 +13,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq.job import Job, JobStatus
 
-from processor.queue import PREPARE
+from processor.queue import queue_preparation
 from server.errors import fail
 from server.services import services
 from storage.models import Video
@@ -62,4 +62,4 @@ def prepare_for_viewing(video: Video) -> None:
     """A new video's poster and faststart copy, made by the worker when it has nothing else to do
     (on the background queue, behind every task)."""
     with contextlib.suppress(RedisError, RedisNotConfiguredError):
-        services().background_queue.enqueue(PREPARE, str(video.id), job_id=f"prepare-{video.id}")
+        queue_preparation(services().config, services().redis, video.id)

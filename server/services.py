@@ -12,7 +12,7 @@ from redis import Redis
 from rq import Queue
 
 from processor.ingest import Ingestor
-from processor.queue import background_queue, job_queue
+from processor.queue import job_queue
 from processor.renditions import Renderer
 from storage.blobs import BlobStore
 from storage.chunks import ChunkStore
@@ -68,10 +68,6 @@ class Services:
     @property
     def queue(self) -> Queue:
         return job_queue(self.config, self.redis)
-
-    @property
-    def background_queue(self) -> Queue:
-        return background_queue(self.config, self.redis)
 
 
 def services() -> Services:

@@ -11,7 +11,7 @@ from apiflask import APIBlueprint
 from flask import render_template, request, url_for
 from pydantic import BaseModel, BeforeValidator, Field
 
-from server.auth import current_user, token_auth
+from server.auth import current_user, owned, token_auth
 from server.errors import ApiError, fail, not_found
 from server.events import announce
 from server.schemas import ShareListOut, ShareOut
@@ -88,9 +88,7 @@ def list_for_video(video_id: uuid.UUID):
 @bp.output({}, status_code=204)
 @bp.doc(summary="Revoke a share link; it stops working at once")
 def revoke(share_id: uuid.UUID):
-    share = Share.get_or_none((Share.id == share_id) & (Share.owner == current_user().id))
-    if share is None:
-        not_found("share link")
+    share = owned(Share, share_id, "share link")
     if share.revoked_at is None:
         with write_transaction():
             share.revoked_at = utcnow()

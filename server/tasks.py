@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from processor.dispatch import dispatch, unfinished_tasks
 from processor.probe import frame_rate
 from server import admission
-from server.auth import current_user, token_auth
+from server.auth import current_user, owned, token_auth
 from server.errors import fail, not_found
 from server.schemas import TaskOut
 from server.services import services
@@ -132,10 +132,7 @@ def merge(body: MergeIn):
 @bp.output(TaskOut)
 @bp.doc(summary="A task's status, progress and result")
 def status(task_id: uuid.UUID):
-    task = Task.get_or_none((Task.id == task_id) & (Task.owner == current_user().id))
-    if task is None:
-        not_found("task")
-    return representer().task(task)
+    return representer().task(owned(Task, task_id, "task"))
 
 
 def _enqueue(kind: TaskKind, params: dict, *, output_estimate: int) -> Task:

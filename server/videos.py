@@ -11,7 +11,7 @@ from flask import Response, redirect, request, send_file
 from werkzeug.http import parse_range_header, quote_header_value
 
 from server import admission
-from server.auth import current_user, token_auth
+from server.auth import current_user, owned, token_auth
 from server.errors import fail, not_found
 from server.events import announce
 from server.queueing import prepare_for_viewing
@@ -38,10 +38,7 @@ def require_ready(video: Video) -> Video:
 
 def owned_video(video_id: uuid.UUID) -> Video:
     """The caller's video, or 404 whether it is missing or someone else's."""
-    video = Video.get_or_none((Video.id == video_id) & (Video.owner == current_user().id))
-    if video is None:
-        not_found("video")
-    return video
+    return owned(Video, video_id, "video")
 
 
 @bp.post("/api/videos/upload/")

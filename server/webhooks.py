@@ -12,8 +12,8 @@ from apiflask import APIBlueprint
 from pydantic import BaseModel, Field
 
 from processor.outbound import UrlRefused, resolve
-from server.auth import current_user, token_auth
-from server.errors import fail, not_found
+from server.auth import current_user, owned, token_auth
+from server.errors import fail
 from server.services import services
 from storage import webhooks
 from storage.models import Webhook
@@ -147,7 +147,4 @@ def deliveries(webhook_id: uuid.UUID):
 
 def owned_webhook(webhook_id: uuid.UUID) -> Webhook:
     """The caller's webhook, or 404 whether it is missing or someone else's."""
-    hook = Webhook.get_or_none((Webhook.id == webhook_id) & (Webhook.owner == current_user().id))
-    if hook is None:
-        not_found("webhook")
-    return hook
+    return owned(Webhook, webhook_id, "webhook")
