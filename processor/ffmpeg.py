@@ -14,6 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from processor import containers, encoders
+from processor.cut_plan import CutPlan
 from processor.probe import MediaInfo, frame_rate
 
 OUTPUT_OPTIONS = ["-movflags", "+faststart", "-f", "mp4"]
@@ -103,10 +104,9 @@ class Window:
     origin: float = 0.0
 
     @classmethod
-    def from_plan(cls, plan: dict) -> Window:
-        time_base = Fraction(*plan["time_base"])
-        return cls(float(plan["first_pts"] * time_base), float(plan["video_end"] * time_base),
-                   plan["first_pts"], plan["end_pts"], float(Fraction(*plan["origin"])))  # fmt: skip
+    def from_plan(cls, plan: CutPlan) -> Window:
+        return cls(plan.seconds(plan.first_pts), plan.seconds(plan.video_end), plan.first_pts, plan.end_pts,
+                   float(plan.origin))  # fmt: skip
 
     @property
     def clock(self) -> list[str]:

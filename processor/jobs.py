@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from fractions import Fraction
 from pathlib import Path
 
 from peewee import DatabaseError, InterfaceError, OperationalError
@@ -27,6 +26,7 @@ from redis.exceptions import RedisError
 from rq import Queue, get_current_job
 
 from processor import ffmpeg
+from processor.cut_plan import CutPlan
 from processor.dispatch import dispatch
 from processor.ingest import Ingestor, media_info
 from processor.queue import RUN_TASK, queue_preparation
@@ -114,7 +114,7 @@ def trim(
             return Outcome(_publish(ctx, staged, owner_id, named, TaskKind.TRIM), Method.COPY)
     cutter = _cutter(ctx)
     plan = cutter.plan(source, start, end)
-    if plan and plan["intra_only"]:
+    if plan and plan.intra_only:
         muxer = ffmpeg.intra_copy_muxer(source)
         with ctx.blobs.staged_path(muxer.suffix, ctx.task_id) as staged:
             command = ffmpeg.trim_intra_copy(ctx.ffmpeg, source, ffmpeg.Window.from_plan(plan), staged)
@@ -123,9 +123,9 @@ def trim(
             return Outcome(_publish(ctx, staged, owner_id, named, TaskKind.TRIM), Method.COPY)
     name = fit_name(Path(video.name).stem, window + ".mp4")
     with ctx.blobs.staged_path(".mp4", ctx.task_id) as staged:
-        if plan and ctx.config.jobs.smart_cut and (plan["qualified"] or plan["remuxable"]):
+        if plan and ctx.config.jobs.smart_cut and (plan.qualified or plan.remuxable):
             try:
-                if plan["qualified"]:
+                if plan.qualified:
                     cutter.cut(source, plan, staged, _scratch(ctx), progress)
                     return Outcome(_publish(ctx, staged, owner_id, name, TaskKind.TRIM), Method.SMART)
                 if _smart_cut_remuxed(ctx, cutter, source, plan, staged, progress):
@@ -159,16 +159,15 @@ def merge(ctx: JobContext, owner_id: int, video_ids: list[str], progress: Progre
         return Outcome(_publish(ctx, staged, owner_id, name, TaskKind.MERGE), Method.REENCODE)
 
 
-def _smart_cut_remuxed(ctx: JobContext, cutter: SmartCutter, source: ffmpeg.Source, plan: dict, output: Path,
-                       progress: Progress) -> bool:  # fmt: skip
+def _smart_cut_remuxed(ctx: JobContext, cutter: SmartCutter, source: ffmpeg.Source, plan: CutPlan,
+                       output: Path, progress: Progress) -> bool:  # fmt: skip
     """A smart cut of a Matroska or MPEG-TS source, spliced from its window's GOPs remuxed into
     MP4. False (the caller re-encodes) when the remux fails or its plan does not qualify or
     would hold other frames than the source's plan."""
-    time_base = Fraction(*plan["time_base"])
     window = ffmpeg.Window.from_plan(plan)
     with ctx.blobs.staged_path(".mp4", ctx.task_id) as remuxed:
         command = ffmpeg.remux_window(
-            ctx.ffmpeg, source, window, float(plan["keyframe_before"] * time_base), time_base, remuxed
+            ctx.ffmpeg, source, window, plan.seconds(plan.keyframe_before), plan.time_base, remuxed
         )
         try:
             _run(ctx, command, window.end - window.start, lambda _fraction: None)
@@ -179,12 +178,14 @@ def _smart_cut_remuxed(ctx: JobContext, cutter: SmartCutter, source: ffmpeg.Sour
             return False
         media = dataclasses.replace(source.media, format_name=REMUXED_FORMAT, content_type="video/mp4")
         copy = ffmpeg.Source(remuxed, media)
-        again = cutter.plan(copy, window.start, window.end, ticks=(plan["first_pts"], plan["end_pts"]))
-        if again is None or not again["qualified"] or again["first_pts"] != plan["first_pts"]:
+        again = cutter.plan(copy, window.start, window.end, ticks=(plan.first_pts, plan.end_pts))
+        if again is None or not again.qualified or again.first_pts != plan.first_pts:
             log.info("the remuxed window cannot be smart-cut; re-encoding it")
             return False
         # the source's own last frame duration (Matroska's are rounded to its ticks) ends the audio
-        cutter.cut(copy, {**again, "video_end": plan["video_end"]}, output, _scratch(ctx), progress)
+        cutter.cut(
+            copy, dataclasses.replace(again, video_end=plan.video_end), output, _scratch(ctx), progress
+        )
         return True
 
 

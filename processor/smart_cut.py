@@ -20,10 +20,10 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 from processor import ffmpeg
+from processor.cut_plan import CutPlan
 from processor.runner import MIB, FfmpegError, run_ffmpeg
 from video_manager.processes import spawn_media_tool
 
@@ -46,15 +46,18 @@ class SmartCutter:
     memory_limit_mb: int
 
     def plan(self, source: ffmpeg.Source, start: float, end: float, ticks: tuple[int, int] | None = None
-             ) -> dict | None:  # fmt: skip
+             ) -> CutPlan | None:  # fmt: skip
         """The exact window and, when `qualified`, where a smart cut copies (the reason when
         not is logged); None when the source cannot be scanned. `ticks` give the window on the
         source's clock instead of the seconds."""
         window = {"start_pts": ticks[0], "end_pts": ticks[1]} if ticks else {}
         answer = self._child("plan", source, {"start": repr(start), "end": repr(end), **window})
-        if answer is not None and not answer["qualified"]:
-            log.info("smart cut not possible: %s", answer["reason"])
-        return answer
+        if answer is None:
+            return None
+        plan = CutPlan.from_json(answer)
+        if not plan.qualified:
+            log.info("smart cut not possible: %s", plan.reason)
+        return plan
 
     def hides_frames(self, source: ffmpeg.Source) -> bool:
         """Whether the source's edit list hides frames at its start (unknown counts as yes: the
@@ -63,19 +66,15 @@ class SmartCutter:
         return answer is None or answer["hidden"] > 0
 
     def cut(
-        self, source: ffmpeg.Source, plan: dict, output: Path,
+        self, source: ffmpeg.Source, plan: CutPlan, output: Path,
         staged: Callable[[str], contextlib.AbstractContextManager[Path]], progress: Callable[[float], None],
     ) -> dict:  # fmt: skip
         """Encode the pieces, splice them into `output`; returns the packet counts."""
-        time_base = Fraction(*plan["time_base"])
-        head_id, tail_id = plan["ids"]
+        time_base = plan.time_base
+        head_id, tail_id = plan.ids
         pieces: dict[str, tuple[int, int, int] | None] = {
-            "head": (plan["first_pts"], plan["head_end"], head_id)
-            if plan["first_pts"] < plan["head_end"]
-            else None,
-            "tail": (plan["tail_start"], plan["end_pts"], tail_id)
-            if plan["tail_start"] is not None
-            else None,
+            "head": (plan.first_pts, plan.head_end, head_id) if plan.first_pts < plan.head_end else None,
+            "tail": (plan.tail_start, plan.end_pts, tail_id) if plan.tail_start is not None else None,
         }
         piece_encoding = dataclasses.replace(self.encoding, preset=PIECE_PRESET)
         whole = ffmpeg.Window.from_plan(plan)  # the audio's window; the pieces' share its origin
@@ -94,20 +93,16 @@ class SmartCutter:
                 files[name] = stack.enter_context(staged(".mp4"))
                 commands[name] = (
                     ffmpeg.encode_piece(self.ffmpeg, source, window, time_base, files[name], piece_encoding,
-                                        plan["profile"], parameter_set_id),
+                                        plan.profile, parameter_set_id),
                     window.end - window.start,
                 )  # fmt: skip
-            if plan["has_audio"]:
+            if plan.has_audio:
                 files["audio"] = stack.enter_context(staged(".m4a"))
                 commands["audio"] = (ffmpeg.encode_audio(self.ffmpeg, source, whole, files["audio"]),
                                      whole.end - whole.start)  # fmt: skip
             self._encode_all(commands, progress)
             request = {
-                **{
-                    key: plan[key]
-                    for key in ("time_base", "first_pts", "head_end", "tail_start", "middle_end", "ids")
-                },
-                "delay": plan["delay"],
+                "plan": plan.to_json(),
                 "output": str(output),
                 "pieces": {name: str(path) if path else None for name, path in files.items()},
             }

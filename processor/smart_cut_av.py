@@ -14,6 +14,7 @@ a smart cut, run as a limited child process because it demuxes an uploaded file.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -24,6 +25,7 @@ import av
 
 from processor import h264
 from processor.containers import OPEN_OPTIONS, REMOTE_OPEN_OPTIONS
+from processor.cut_plan import CutPlan
 
 QUALIFYING_DEMUXERS = ("mov",)
 # Matroska keeps no decode timestamps and MPEG-TS no avcC: their H.264 is smart-cut from a
@@ -63,27 +65,25 @@ def plan(request: dict) -> dict:
         if not inside:
             raise ValueError("no frame inside the window")
         ends = [p.pts + p.duration for p in at_end if p.pts < end_pts]
-        answer = {
-            "time_base": [time_base.numerator, time_base.denominator],
-            "origin": [origin.numerator, origin.denominator],
-            "first_pts": min(p.pts for p in inside),
-            "end_pts": end_pts,
-            "video_end": max(ends) if ends else at_end[0].pts,
-            "has_audio": bool(container.streams.audio),
-            # Every frame a keyframe (ProRes, Motion JPEG, DNxHD): any window is a pure copy.
-            "intra_only": stream.codec_context.codec.intra_only,
-            "keyframe_before": at_start[0].pts,  # where decoding the window starts
-            "remuxable": request["demuxer"] in REMUXED_DEMUXERS and stream.codec_context.name == "h264",
-        }
+        window = CutPlan(
+            time_base=Fraction(time_base),
+            origin=origin,
+            first_pts=min(p.pts for p in inside),
+            end_pts=end_pts,
+            video_end=max(ends) if ends else at_end[0].pts,
+            has_audio=bool(container.streams.audio),
+            intra_only=stream.codec_context.codec.intra_only,
+            keyframe_before=at_start[0].pts,
+            remuxable=request["demuxer"] in REMUXED_DEMUXERS and stream.codec_context.name == "h264",
+            qualified=False,
+        )
         try:
             reaches_end = reached_eof and all(p.pts < end_pts for p in at_end)
-            window = (start_pts, end_pts)
-            answer |= _cut_points(
-                request["demuxer"], container, stream, window, at_start, at_end, reaches_end
-            )
+            bounds = (start_pts, end_pts)
+            points = _cut_points(request["demuxer"], container, stream, bounds, at_start, at_end, reaches_end)
         except NotQualified as exc:
-            return {**answer, "qualified": False, "reason": str(exc)}
-        return {**answer, "qualified": True}
+            return dataclasses.replace(window, reason=str(exc)).to_json()
+        return dataclasses.replace(window, qualified=True, **points).to_json()
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ def _cut_points(demuxer, container, stream, window, at_start, at_end, reaches_en
         "profile": h264.PROFILES[config.profile],
         # ids neither the avcC nor the packets around the joins use; the splice refuses a copied
         # packet that brings one of them in band
-        "ids": h264.free_ids(config.parameter_set_ids() | _in_band_ids(at_start, at_end), 2),
+        "ids": tuple(h264.free_ids(config.parameter_set_ids() | _in_band_ids(at_start, at_end), 2)),
     }
 
 
@@ -187,10 +187,10 @@ def _require_progressive(container, stream, keyframe_pts: int) -> None:
 
 def splice(request: dict) -> dict:
     """Write the output; returns how many packets of each kind went in."""
-    time_base = Fraction(*request["time_base"])
-    first_pts, delay = request["first_pts"], request["delay"]
-    head_end, middle_end = request["head_end"], request["middle_end"]
-    pieces_ids = set(request["ids"])
+    cut = CutPlan.from_json(request["plan"])
+    time_base, first_pts, delay = cut.time_base, cut.first_pts, cut.delay
+    head_end, middle_end = cut.head_end, cut.middle_end
+    pieces_ids = set(cut.ids)
     counts = {"head": 0, "middle": 0, "tail": 0, "audio": 0}
     faststart = {"movflags": "+faststart"}
     with _open(request["source"], request["demuxer"], request["remote"]) as source, \
@@ -230,7 +230,7 @@ def splice(request: dict) -> dict:
                 writer.write(packet, packet.pts - first_pts, packet.dts - first_pts)
                 counts["middle"] += 1
             if "tail" in pieces:
-                offset = request["tail_start"] - first_pts
+                offset = cut.tail_start - first_pts
                 for _ in _piece(pieces["tail"], time_base, writer, delay, offset):
                     counts["tail"] += 1
             if audio_in:
