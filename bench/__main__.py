@@ -1,6 +1,26 @@
 """`make bench`: run every benchmark in turn; each prints its figures next to its baselines."""
 
-from bench import ietf_upload, plain_upload, processing, s3_upload, smart_cut, soak, tus_upload, viewing
+from bench import (
+    ietf_upload,
+    plain_upload,
+    processing,
+    s3_upload,
+    smart_cut,
+    soak,
+    tus_upload,
+    viewing,
+    webhooks,
+)
 
-for module in (plain_upload, tus_upload, ietf_upload, s3_upload, processing, smart_cut, viewing, soak):
+for module in (
+    plain_upload,
+    tus_upload,
+    ietf_upload,
+    s3_upload,
+    processing,
+    smart_cut,
+    webhooks,
+    viewing,
+    soak,
+):
     module.main()

@@ -51,6 +51,17 @@ def media_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def shared_media_dir(tmp_path_factory) -> Path:
+    """A folder every test process of this run sees (pytest-xdist gives each its own temp
+    folder under one parent), for media too costly to make once per process: fill it inside
+    `tests.media.made_once`."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared-media"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def sample_video(media_dir) -> Path:
     return make_video(media_dir / "sample.mp4", seconds=3)
 

@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 from video_manager import binaries
+
+
+@contextlib.contextmanager
+def made_once(folder: Path) -> Iterator[bool]:
+    """Test processes side by side make a folder's files once: the first to get here is told to
+    make them (True) while it holds a lock; the others wait for it, then are told they exist
+    (False). A maker that fails leaves them for the next one to make."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = folder / ".made"
+        if done.exists():
+            yield False
+            return
+        yield True
+        done.touch()
 
 
 def make_video(

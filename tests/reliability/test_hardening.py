@@ -337,8 +337,22 @@ def test_full_disk_is_507_and_leaves_nothing_half_done(tmp_path, tiny_disk, redi
 
 def test_slow_clients_cost_connections_not_the_service(live_server, make_user, sample_video):
     """200 slow clients (half dribbling headers, half dribbling upload bodies) while /health and
-    a small upload still answer within a second."""
+    a small upload still answer about as fast as without them: within a second, or twice what
+    they took just before with no slow client (the machine may be busy with other tests)."""
     token = make_user()[2]
+
+    def timed(call) -> float:
+        started = time.monotonic()
+        call()
+        return time.monotonic() - started
+
+    def health() -> None:
+        assert requests.get(f"{live_server.url}/health", timeout=5).status_code == 200
+
+    def small_upload() -> None:
+        upload(live_server, token, sample_video)
+
+    limits = {check: max(1.0, 2 * timed(check)) for check in (health, small_upload)}
     slow: list[socket.socket] = []
     try:
         for index in range(200):
@@ -355,12 +369,8 @@ def test_slow_clients_cost_connections_not_the_service(live_server, make_user, s
         for _ in range(3):
             for index, sock in enumerate(slow):
                 sock.sendall(b"X-Slow: 1\r\n" if index % 2 else b"\0" * 100)
-            started = time.monotonic()
-            assert requests.get(f"{live_server.url}/health", timeout=5).status_code == 200
-            assert time.monotonic() - started < 1.0
-            started = time.monotonic()
-            upload(live_server, token, sample_video)
-            assert time.monotonic() - started < 1.0
+            for check, limit in limits.items():
+                assert timed(check) < limit, check.__name__
             time.sleep(0.5)
     finally:
         for sock in slow:
