@@ -78,3 +78,16 @@ def wait_task(token: str, task: dict, timeout_s: float = 120) -> dict:
 def stored(data_dir: Path, video_id: str) -> Path:
     """Where a video's file lives on disk."""
     return data_dir / "videos" / video_id.replace("-", "")[:2] / video_id
+
+
+def stream_started(share_url: str, timeout_s: float = 120) -> None:
+    """Ask for a share's HLS playlist as a player does: `503 rendition_pending` (the first segment
+    not cut yet, on a busy machine) means try again after its Retry-After."""
+
+    def answered() -> bool:
+        response = requests.get(share_url + "/hls.m3u8", timeout=60)
+        assert response.status_code in (200, 503), response.text
+        assert response.status_code == 200 or response.json()["error"] == "rendition_pending", response.text
+        return response.status_code == 200
+
+    wait_until(answered, timeout_s, "the stream's first segment", interval_s=2)

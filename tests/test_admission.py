@@ -18,6 +18,8 @@ from tests.servers import LiveServer, auth, cli_create_user, process_env
 from tests.tus import V, b64, create, new_upload, patch
 from video_manager.supervisor import free_port
 
+pytestmark = pytest.mark.e2e
+
 HOOK_TIMEOUT_S = 1.0
 OCTETS = "application/offset+octet-stream"
 

@@ -14,6 +14,8 @@ from tests.api import wait_until
 from tests.servers import LiveServer, auth, cli_create_user, process_env
 from video_manager.supervisor import EmbeddedRedis
 
+pytestmark = pytest.mark.e2e
+
 
 def upload(server: LiveServer, token: str, path: Path, name: str | None = None) -> requests.Response:
     with open(path, "rb") as handle:

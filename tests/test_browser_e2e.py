@@ -20,6 +20,8 @@ from tests.servers import PROJECT_ROOT, auth
 from video_manager.config import load_config
 
 pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.browser,
     needs_chromium,
     pytest.mark.skipif(
         not (load_config(PROJECT_ROOT / "config.toml").web_assets_dir / VENDORED["uppy"]).is_dir(),

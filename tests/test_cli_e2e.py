@@ -15,6 +15,8 @@ import requests
 from tests.media import make_video
 from tests.servers import PROJECT_ROOT, VIDEO_MANAGER, auth
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture
 def cli(live_server, make_user, tmp_path):

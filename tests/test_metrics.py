@@ -6,12 +6,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api import trim, upload, wait_task
 from tests.servers import LiveServer, LiveWorker, auth, cli_create_user, process_env
 from tests.tus import new_upload, patch
+
+pytestmark = pytest.mark.e2e
 
 TUS_ROUTE = "/api/videos/chunked_upload/"
 

@@ -20,6 +20,8 @@ from tests.probing import (
 from tests.servers import LiveServer, LiveWorker, auth, cli_create_user, process_env
 from video_manager.supervisor import EmbeddedRedis
 
+pytestmark = pytest.mark.e2e
+
 FRAME = 1 / 30
 
 
@@ -119,7 +121,7 @@ def test_corrupt_input_fails_with_detail_and_no_video(
 
 def test_progress_rises_during_a_long_job(live_server, live_worker, token, media_dir):
     # One GOP: no keyframe inside the window, so the whole window is re-encoded (not a smart cut).
-    long_clip = make_video(media_dir / "long.mp4", seconds=40, size="1280x720", pattern="testsrc2", gop=1200)
+    long_clip = make_video(media_dir / "long.mp4", seconds=40, size="640x360", pattern="testsrc2", gop=1200)
     source = upload(live_server, token, long_clip)
     task = trim(live_server, token, source["id"], start_time=0.5, end_time=39.5).json()
     seen = []

@@ -18,6 +18,8 @@ from tests.media import make_video
 from tests.servers import auth
 from video_manager import binaries
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
 SUBTITLES = "1\n00:00:00,200 --> 00:00:01,200\nhello\n\n2\n00:00:01,500 --> 00:00:01,900\nagain\n"
 CHAPTERS = (
     ";FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1000\ntitle=one\n"

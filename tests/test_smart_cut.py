@@ -19,6 +19,8 @@ from tests.cut_check import check_cut
 from tests.media import made_once, make_video
 from video_manager import binaries
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
 SUPERFAST = ("-preset", "superfast")  # with B-frames, unlike ultrafast
 SOURCES = {
     "720p-gop250": {"size": "1280x720", "gop": 250},
@@ -189,6 +191,7 @@ def test_the_checker_catches_a_cut_that_starts_on_the_wrong_frame(
     assert report.frames != report.expected or report.wrong
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_chromium_plays_smart_cuts_to_the_end(live_server, live_worker, cut_user, sources):
     from playwright.sync_api import sync_playwright

@@ -14,10 +14,13 @@ import requests
 from tests.servers import PROJECT_ROOT, auth
 
 PEER_DIR = PROJECT_ROOT / "bench" / "peer"
-pytestmark = pytest.mark.skipif(
-    shutil.which("node") is None or not (PEER_DIR / "node_modules" / "tus-js-client").is_dir(),
-    reason="Node or tus-js-client is not installed (npm was not found at install time)",
-)
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        shutil.which("node") is None or not (PEER_DIR / "node_modules" / "tus-js-client").is_dir(),
+        reason="Node or tus-js-client is not installed (npm was not found at install time)",
+    ),
+]
 
 
 @pytest.mark.parametrize(

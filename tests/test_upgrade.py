@@ -20,6 +20,8 @@ from storage.signing import ShareSigner
 from tests.api import send_chunk
 from tests.servers import LiveServer, auth, process_env
 
+pytestmark = pytest.mark.e2e
+
 FIXTURE = Path(__file__).parent / "fixtures" / "round1-database.sql"
 OLD_TOKEN = "Zc9iogCBS5IwPuolUoohN1v672rlN6Rb4cTZ-MA4P1c"
 VIDEO_ID = "0badc0de-0000-4000-8000-000000000001"

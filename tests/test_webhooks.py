@@ -36,6 +36,8 @@ from tests.servers import (
     process_env,
 )
 
+pytestmark = pytest.mark.e2e
+
 DELIVERY_TIMEOUT_S = 2.0
 EVENT_WAIT_S = 30
 

@@ -19,6 +19,8 @@ from tests.servers import LiveServer, LiveWorker, auth, cli_create_user, process
 from tests.tus import cut_patch, new_upload, offset, open_patch, patch, settle_offset
 from video_manager.supervisor import EmbeddedRedis
 
+pytestmark = pytest.mark.e2e
+
 UPLOADS = 100
 
 

@@ -35,6 +35,8 @@ from tests.tus import ENDPOINT, V, new_upload, offset, patch
 from video_manager import binaries
 from video_manager.redis_client import connect
 
+pytestmark = pytest.mark.e2e
+
 
 class CountingHandler(http.server.BaseHTTPRequestHandler):
     hits: list[str] = []
@@ -337,8 +339,9 @@ def test_full_disk_is_507_and_leaves_nothing_half_done(tmp_path, tiny_disk, redi
 
 def test_slow_clients_cost_connections_not_the_service(live_server, make_user, sample_video):
     """200 slow clients (half dribbling headers, half dribbling upload bodies) while /health and
-    a small upload still answer about as fast as without them: within a second, or twice what
-    they took just before with no slow client (the machine may be busy with other tests)."""
+    a small upload still answer: within 3 s or three times what they took just before with no
+    slow client (the machine may be busy with other tests; a server the slow clients had taken
+    would not answer at all)."""
     token = make_user()[2]
 
     def timed(call) -> float:
@@ -352,7 +355,7 @@ def test_slow_clients_cost_connections_not_the_service(live_server, make_user, s
     def small_upload() -> None:
         upload(live_server, token, sample_video)
 
-    limits = {check: max(1.0, 2 * timed(check)) for check in (health, small_upload)}
+    limits = {check: max(3.0, 3 * timed(check)) for check in (health, small_upload)}
     slow: list[socket.socket] = []
     try:
         for index in range(200):

@@ -16,6 +16,8 @@ from tests.conftest import make_config
 from tests.servers import LiveServer, LiveWorker, auth, cli_create_user, process_env
 from tests.tus import ENDPOINT, V
 
+pytestmark = pytest.mark.e2e
+
 BACKLOG = 50
 
 

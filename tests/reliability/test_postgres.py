@@ -6,11 +6,14 @@ root, since PostgreSQL refuses to run as root) and listens on a loopback port on
 
 from __future__ import annotations
 
+import pytest
 import requests
 
 from tests.api import trim, wait_task
 from tests.servers import LiveServer, LiveWorker, auth, cli_create_user, process_env
 from tests.tus import new_upload, patch
+
+pytestmark = pytest.mark.e2e
 
 
 def test_upload_tus_and_trim_on_postgres(postgres_url, tmp_path, redis_server, sample_video):

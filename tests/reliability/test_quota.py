@@ -20,6 +20,8 @@ from tests.api import merge, trim, upload, wait_task
 from tests.servers import LiveServer, LiveWorker, auth, cli_create_user, process_env
 from tests.tus import ENDPOINT, V
 
+pytestmark = pytest.mark.e2e
+
 QUOTA_CLIPS = 2.5  # the quota, in sizes of the test clip
 
 

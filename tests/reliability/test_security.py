@@ -14,12 +14,15 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.api import share, trim, upload, wait_task
 from tests.raw_http import read_responses, request_head
 from tests.servers import LiveServer, LiveWorker, auth, cli_create_user, process_env
 from tests.tus import ENDPOINT, V, new_upload, patch
+
+pytestmark = pytest.mark.e2e
 
 TRICKS = ["../../../../tmp/evil.mp4", "/etc/passwd", "..\\..\\windows\\win.ini", "a/../../b.mp4", "\x00x.mp4"]
 UUID_NAME = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

@@ -18,6 +18,8 @@ from tests.media import make_video
 from tests.servers import LiveServer, LiveSystem, LiveWorker, cli_create_user, process_env
 from video_manager.supervisor import EmbeddedRedis
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def long_clip(media_dir) -> Path:
