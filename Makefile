@@ -24,13 +24,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Tests run in parallel processes, each with its own Redis, servers and data; tests marked with
-# one xdist_group share a process (most tests wait on servers, workers and ffmpeg, so more
-# processes than cores pay off).
+# Tests run in parallel processes, each with its own Redis, servers, SeaweedFS and data (most
+# tests wait on servers, workers and ffmpeg, so more processes than cores pay off).
 TEST_PROCESSES ?= 4
 
 test: lint
-	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist load $(PYTEST_ARGS)
 
 # The suite once more, serially, measuring what it exercises (child processes included).
 coverage: lint

@@ -225,17 +225,11 @@ MARKS_BY_FIXTURE = {
     "s3_service": "s3",
     "postgres_url": "postgres",
 }
-# Services that run once per test process and cannot run twice on one machine at once
-# (SeaweedFS's gRPC ports are its other ports plus 10000): their tests share one process.
-ONE_PROCESS = ("s3", "postgres")
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Marks from the fixtures a test uses: a test on object storage is an `s3` test, and so on."""
     for item in items:
         for fixture, mark in MARKS_BY_FIXTURE.items():
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(mark)
-                if mark in ONE_PROCESS:
-                    item.add_marker(pytest.mark.xdist_group(mark))

@@ -218,11 +218,19 @@ class SeaweedS3:
     def start(self, timeout_s: float = 60.0) -> SeaweedS3:
         weed = Path(sys.executable).parent / "weed"
         self.directory.mkdir(parents=True, exist_ok=True)
-        ports = {name: str(free_port()) for name in ("master", "volume", "filer")}
+        # every port of its own, so that test processes side by side each run one: the gRPC
+        # ports default to the others plus 10000, the Iceberg and Lance ones to fixed numbers
+        names = ("master", "volume", "filer", "master.grpc", "volume.grpc", "filer.grpc", "s3.grpc",
+                 "iceberg", "lance")  # fmt: skip
+        ports = {name: str(free_port()) for name in names}
         self.process = subprocess.Popen(
             [str(weed), "mini", f"-dir={self.directory}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
              f"-s3.port={self.port}", f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
-             f"-filer.port={ports['filer']}", "-admin.ui=false", "-webdav=false", f"-bucket={self.bucket}"],
+             f"-filer.port={ports['filer']}", f"-master.port.grpc={ports['master.grpc']}",
+             f"-volume.port.grpc={ports['volume.grpc']}", f"-filer.port.grpc={ports['filer.grpc']}",
+             f"-s3.port.grpc={ports['s3.grpc']}", f"-s3.port.iceberg={ports['iceberg']}",
+             f"-s3.port.lance={ports['lance']}", "-admin.ui=false", "-webdav=false",
+             f"-bucket={self.bucket}"],
             stdout=subprocess.DEVNULL, stderr=open(self.directory / "weed.log", "ab"),  # noqa: SIM115
             start_new_session=True,
         )  # fmt: skip

@@ -17,7 +17,7 @@ from tests.api import upload, wait_task, wait_until
 from tests.servers import PROJECT_ROOT, auth
 from video_manager.supervisor import free_port
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("install")]  # one process installs it once
+pytestmark = pytest.mark.e2e
 
 STRAY = 'raise SystemExit("the stray {} in the working folder was imported")\n'
 
