@@ -23,6 +23,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # Tests run in parallel processes, each with its own Redis, servers, SeaweedFS and data (most
 # tests wait on servers, workers and ffmpeg, so more processes than cores pay off).
