@@ -81,3 +81,11 @@ def make_video(
         command += ["-movflags", "+faststart"]
     subprocess.run([*command, str(path)], check=True)
     return path
+
+
+def turned_90(plain: Path, path: Path) -> Path:
+    """`plain` stream-copied into `path` with a display matrix turning it 90°, as phones store
+    portrait video (landscape pixels)."""
+    subprocess.run([binaries.ffmpeg_path(), "-v", "error", "-y", "-display_rotation", "90", "-i", str(plain),
+                    "-c", "copy", str(path)], check=True)  # fmt: skip
+    return path

@@ -14,7 +14,7 @@ import requests
 
 from tests.api import merge, stored, trim, upload, wait_task
 from tests.cut_check import check_cut
-from tests.media import make_video
+from tests.media import make_video, turned_90
 from tests.servers import auth
 from video_manager import binaries
 
@@ -196,9 +196,7 @@ def iphone_like_hevc(path: Path) -> Path:
         "-x265-params", "log-level=error:master-display=G(13250,34500)B(7500,3000)R(34000,16000)"
         "WP(15635,16450)L(10000000,1):max-cll=1000,400", "-c:a", "aac", str(plain),
     ], check=True)  # fmt: skip
-    subprocess.run([binaries.ffmpeg_path(), "-v", "error", "-y", "-display_rotation", "90", "-i", str(plain),
-                    "-c", "copy", str(path)], check=True)  # fmt: skip
-    return path
+    return turned_90(plain, path)
 
 
 def obs_like_matroska(path: Path) -> Path:
@@ -223,9 +221,7 @@ def android_like_vfr(path: Path) -> Path:
         "-fps_mode", "vfr", "-c:v", "libx264", "-preset", "superfast", "-bf", "3", "-g", "30",
         "-video_track_timescale", "90000", "-c:a", "aac", str(plain),
     ], check=True)  # fmt: skip
-    subprocess.run([binaries.ffmpeg_path(), "-v", "error", "-y", "-display_rotation", "90", "-i", str(plain),
-                    "-c", "copy", str(path)], check=True)  # fmt: skip
-    return path
+    return turned_90(plain, path)
 
 
 PRECISE_SOURCES = {  # cut frame-exact (re-encoded, or smart-cut where it can), keeping what they hold
