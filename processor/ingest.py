@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from processor.probe import MediaInfo, MediaLimits, Prober
-from storage.backends import UploadData
-from storage.blobs import BlobStore, blob_store_from_config
+from storage.factory import blob_store_from_config
 from storage.models import Video, VideoStatus
+from storage.stores import BlobStore, UploadData
 from video_manager import binaries
 from video_manager.config import Config
 from video_manager.errors import InvalidVideoError

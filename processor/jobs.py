@@ -33,11 +33,11 @@ from processor.queue import RUN_TASK, queue_preparation
 from processor.runner import FfmpegError, run_ffmpeg
 from processor.smart_cut import SmartCutter, SpliceError
 from storage import quota
-from storage.blobs import BlobStore
 from storage.database import db, open_database, write_transaction
 from storage.events import Announce, Announcer
 from storage.models import Method, Task, TaskKind, TaskStatus, Video, VideoStatus, utcnow
 from storage.names import fit_name
+from storage.stores import BlobStore
 from video_manager import binaries, metrics
 from video_manager.config import Config
 from video_manager.errors import InvalidVideoError
@@ -78,6 +78,11 @@ class JobContext:
     def blobs(self) -> BlobStore:
         return self.ingestor.blobs
 
+    def staged(self, suffix: str) -> contextlib.AbstractContextManager[Path]:
+        """A scratch file for this task's output, tagged with the task so a dead run's
+        leftovers can be found."""
+        return self.blobs.scratch.staged_path(suffix, self.task_id)
+
     @classmethod
     def from_config(cls, config: Config, announce: Announce | None = None) -> JobContext:
         return cls(
@@ -108,7 +113,7 @@ def trim(
     window = f" [{start:.3f}-{end:.3f}]"
     if mode == "fast":
         muxer = ffmpeg.result_muxer(source)
-        with ctx.blobs.staged_path(muxer.suffix, ctx.task_id) as staged:
+        with ctx.staged(muxer.suffix) as staged:
             _run(ctx, ffmpeg.trim_fast(ctx.ffmpeg, source, start, end, staged), end - start, progress)
             named = fit_name(Path(video.name).stem, window + muxer.suffix)
             return Outcome(_publish(ctx, staged, owner_id, named, TaskKind.TRIM), Method.COPY)
@@ -116,17 +121,17 @@ def trim(
     plan = cutter.plan(source, start, end)
     if plan and plan.intra_only:
         muxer = ffmpeg.intra_copy_muxer(source)
-        with ctx.blobs.staged_path(muxer.suffix, ctx.task_id) as staged:
+        with ctx.staged(muxer.suffix) as staged:
             command = ffmpeg.trim_intra_copy(ctx.ffmpeg, source, ffmpeg.Window.from_plan(plan), staged)
             _run(ctx, command, end - start, progress)
             named = fit_name(Path(video.name).stem, window + muxer.suffix)
             return Outcome(_publish(ctx, staged, owner_id, named, TaskKind.TRIM), Method.COPY)
     name = fit_name(Path(video.name).stem, window + ".mp4")
-    with ctx.blobs.staged_path(".mp4", ctx.task_id) as staged:
+    with ctx.staged(".mp4") as staged:
         if plan and ctx.config.jobs.smart_cut and (plan.qualified or plan.remuxable):
             try:
                 if plan.qualified:
-                    cutter.cut(source, plan, staged, _scratch(ctx), progress)
+                    cutter.cut(source, plan, staged, ctx.staged, progress)
                     return Outcome(_publish(ctx, staged, owner_id, name, TaskKind.TRIM), Method.SMART)
                 if _smart_cut_remuxed(ctx, cutter, source, plan, staged, progress):
                     return Outcome(_publish(ctx, staged, owner_id, name, TaskKind.TRIM), Method.SMART)
@@ -146,15 +151,15 @@ def merge(ctx: JobContext, owner_id: int, video_ids: list[str], progress: Progre
     more = f" + {len(sources) - 1} more"
     if ffmpeg.can_concat_by_copy(sources) and not _hides_frames(ctx, sources):
         muxer = ffmpeg.result_muxer(sources[0])
-        with ctx.blobs.staged_path(muxer.suffix, ctx.task_id) as staged:
-            with ctx.blobs.staged_path(".txt", ctx.task_id) as list_file:
+        with ctx.staged(muxer.suffix) as staged:
+            with ctx.staged(".txt") as list_file:
                 list_file.write_text(ffmpeg.concat_list(sources))
                 command = ffmpeg.merge_copy(ctx.ffmpeg, list_file, staged, muxer, remote=ctx.blobs.remote)
                 _run(ctx, command, total, progress)
             named = fit_name(Path(first.name).stem, more + muxer.suffix)
             return Outcome(_publish(ctx, staged, owner_id, named, TaskKind.MERGE), Method.COPY)
     name = fit_name(Path(first.name).stem, more + ".mp4")
-    with ctx.blobs.staged_path(".mp4", ctx.task_id) as staged:
+    with ctx.staged(".mp4") as staged:
         _run(ctx, ffmpeg.merge_normalised(ctx.ffmpeg, sources, staged, ctx.encoding), total, progress)
         return Outcome(_publish(ctx, staged, owner_id, name, TaskKind.MERGE), Method.REENCODE)
 
@@ -165,7 +170,7 @@ def _smart_cut_remuxed(ctx: JobContext, cutter: SmartCutter, source: ffmpeg.Sour
     MP4. False (the caller re-encodes) when the remux fails or its plan does not qualify or
     would hold other frames than the source's plan."""
     window = ffmpeg.Window.from_plan(plan)
-    with ctx.blobs.staged_path(".mp4", ctx.task_id) as remuxed:
+    with ctx.staged(".mp4") as remuxed:
         command = ffmpeg.remux_window(
             ctx.ffmpeg, source, window, plan.seconds(plan.keyframe_before), plan.time_base, remuxed
         )
@@ -183,14 +188,8 @@ def _smart_cut_remuxed(ctx: JobContext, cutter: SmartCutter, source: ffmpeg.Sour
             log.info("the remuxed window cannot be smart-cut; re-encoding it")
             return False
         # the source's own last frame duration (Matroska's are rounded to its ticks) ends the audio
-        cutter.cut(
-            copy, dataclasses.replace(again, video_end=plan.video_end), output, _scratch(ctx), progress
-        )
+        cutter.cut(copy, dataclasses.replace(again, video_end=plan.video_end), output, ctx.staged, progress)
         return True
-
-
-def _scratch(ctx: JobContext) -> Callable[[str], contextlib.AbstractContextManager[Path]]:
-    return lambda suffix: ctx.blobs.staged_path(suffix, ctx.task_id)
 
 
 def _cutter(ctx: JobContext) -> SmartCutter:
@@ -382,7 +381,7 @@ def _heartbeat(ctx: JobContext, mine):
 
     def beat() -> None:
         while not stop.wait(interval):
-            ctx.blobs.touch_staged(ctx.task_id)
+            ctx.blobs.scratch.touch_staged(ctx.task_id)
             try:
                 with db.connection_context():
                     Task.update(heartbeat_at=utcnow()).where(alive).execute()

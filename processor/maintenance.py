@@ -25,11 +25,10 @@ from processor.dispatch import UNFINISHED, dispatch, owners_waiting
 from processor.queue import RUN_TASK
 from processor.renditions import sweep_orphaned_media
 from storage import quota, webhooks
-from storage.blobs import BlobStore
 from storage.chunks import ChunkStore
 from storage.database import db, open_database, write_transaction
 from storage.events import Announce, Announcer
-from storage.media import MediaStore, media_store_from_config
+from storage.factory import media_store_from_config, scratch_spaces, video_scratch
 from storage.models import Reservation, Task, TaskStatus, utcnow
 from storage.uploads import UploadStore
 from video_manager import metrics
@@ -49,9 +48,7 @@ def remove_expired(config: Config) -> dict[str, int]:
         removed["orphaned_media"] = sweep_orphaned_media(media_store_from_config(config))
         removed["reservations"] = quota.forget_expired() + _release_ended_tasks()
     metrics.UPLOADS.labels("expired").inc(removed["uploads"])
-    removed["temp_files"] = (
-        BlobStore(config.data_dir).sweep_stale_temps() + MediaStore(config.data_dir).sweep_stale_temps()
-    )
+    removed["temp_files"] = sum(scratch.sweep_stale_temps() for scratch in scratch_spaces(config))
     if any(removed.values()):
         log.info("cleanup removed %s", removed)
     return removed
@@ -70,11 +67,11 @@ def _release_ended_tasks() -> int:
 def recover_lost_tasks(config: Config, queue: Queue, announce: Announce) -> int:
     cutoff = utcnow() - timedelta(seconds=config.jobs.heartbeat_timeout_s)
     recovered = 0
-    blobs = BlobStore(config.data_dir)
+    scratch = video_scratch(config)
     with db.connection_context():
         lost = list(Task.select().where((Task.status == TaskStatus.STARTED) & (Task.heartbeat_at < cutoff)))
         for task in lost:
-            blobs.remove_staged(str(task.id), older_than_s=config.jobs.heartbeat_timeout_s)
+            scratch.remove_staged(str(task.id), older_than_s=config.jobs.heartbeat_timeout_s)
             still_lost = (
                 (Task.id == task.id) & (Task.attempt == task.attempt) & (Task.status == TaskStatus.STARTED)
             )

@@ -22,11 +22,11 @@ from processor import stills, streaming
 from processor.ffmpeg import Encoding, Source
 from processor.ingest import media_info
 from processor.runner import FfmpegError, run_ffmpeg
-from storage.blobs import BlobStore, blob_store_from_config
 from storage.database import db, open_database
+from storage.factory import blob_store_from_config, media_store_from_config
 from storage.locks import Locker, locker_from_config
-from storage.media import MediaStore, media_store_from_config
 from storage.models import Video, VideoStatus
+from storage.stores import BlobStore, MediaStore
 from video_manager import binaries
 from video_manager.config import Config
 
@@ -125,9 +125,8 @@ class Renderer:
 
     def faststart(self, video: Video) -> Path | None:
         """A copy with the index in front, when the stored MP4 has it at the end (local store)."""
-        if self.blobs.remote or video.content_type != "video/mp4":
-            return None
-        if not streaming.index_at_end(self.blobs.video_path(video.id)):
+        stored = self.blobs.local_file(video.id)
+        if stored is None or video.content_type != "video/mp4" or not streaming.index_at_end(stored):
             return None
         made = self.media.get(video.id, FASTSTART)
         if made is not None:
@@ -138,7 +137,7 @@ class Renderer:
             return self.media.put(video.id, FASTSTART, staged)
 
     def faststart_if_made(self, video: Video) -> Path | None:
-        return None if self.blobs.remote else self.media.get(video.id, FASTSTART)
+        return None if self.blobs.local_file(video.id) is None else self.media.get(video.id, FASTSTART)
 
     def stream(self, video: Video) -> None:
         """The HLS rendition, written where the server serves it from as it grows; one maker at

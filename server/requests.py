@@ -49,7 +49,7 @@ class StreamingRequest(Request):
         filename: str | None = None,
         content_length: int | None = None,
     ) -> IO[bytes]:
-        return current_app.extensions["video_manager"].blobs.temp_file()
+        return current_app.extensions["video_manager"].blobs.scratch.temp_file()
 
     def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False):  # type: ignore[override]
         data = super().get_data(cache=cache, as_text=False, parse_form_data=parse_form_data)

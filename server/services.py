@@ -14,10 +14,10 @@ from rq import Queue
 from processor.ingest import Ingestor
 from processor.queue import job_queue
 from processor.renditions import Renderer
-from storage.blobs import BlobStore
 from storage.chunks import ChunkStore
-from storage.media import media_store_from_config
+from storage.factory import media_store_from_config
 from storage.signing import ShareSigner
+from storage.stores import BlobStore
 from storage.uploads import UploadStore
 from video_manager import binaries
 from video_manager.config import Config

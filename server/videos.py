@@ -20,6 +20,7 @@ from server.services import services
 from server.tus.protocol import metadata_name
 from server.urls import representer
 from storage.database import write_transaction
+from storage.files import sharded
 from storage.models import Video, VideoStatus
 from storage.names import display_name
 from video_manager import metrics
@@ -121,14 +122,14 @@ def send_video(video: Video, *, as_attachment: bool):
     if video.status != VideoStatus.READY:
         not_found("video file")
     _ignore_unsupported_range()
-    if svc.blobs.remote:
+    path = svc.blobs.local_file(video.id)
+    if path is None:
         return _send_object(video, as_attachment)
-    path = svc.blobs.video_path(video.id)
     if not path.is_file():
         not_found("video file")
     if svc.config.server.x_accel_redirect:
         response = Response(status=200, mimetype=video.content_type)
-        relative = path.relative_to(svc.blobs.videos_dir).as_posix()
+        relative = sharded(Path(), video.id).as_posix()
         response.headers["X-Accel-Redirect"] = svc.config.server.x_accel_redirect.rstrip("/") + "/" + relative
         response.headers["Content-Disposition"] = content_disposition(video.name, as_attachment)
         return response
@@ -151,10 +152,10 @@ def _send_object(video: Video, as_attachment: bool) -> Response:
     svc = services()
     blobs = svc.blobs
     disposition = content_disposition(video.name, as_attachment)
-    if svc.config.s3.presigned_downloads:
-        url = blobs.presigned_url(
-            video.id, expires_s=PRESIGNED_LIFETIME_S, disposition=disposition, content_type=video.content_type
-        )
+    url = svc.config.s3.presigned_downloads and blobs.presigned_url(
+        video.id, expires_s=PRESIGNED_LIFETIME_S, disposition=disposition, content_type=video.content_type
+    )
+    if url:
         return redirect(url, 302)
     size = blobs.size(video.id)
     if size is None:

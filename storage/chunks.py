@@ -17,9 +17,10 @@ from pathlib import Path
 
 from peewee import fn
 
-from storage.backends import UploadData, upload_data_from_config
 from storage.database import db
+from storage.factory import upload_data_from_config
 from storage.models import ChunkedUpload, ChunkPart, UploadState, utcnow
+from storage.stores import UploadData
 from video_manager.config import Config
 
 READ_BLOCK = 1024 * 1024

@@ -1,5 +1,5 @@
 """The tus upload store: upload rows and the protocol's rules over them; the bytes live in an
-`UploadData` backend (storage.backends), reached only through that interface.
+`UploadData` backend (storage.stores, storage.backends), reached only through that interface.
 
 It knows nothing of HTTP. Callers hold the upload's lock (storage.locks) around every change.
 """
@@ -11,10 +11,11 @@ import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
-from storage.backends import UploadData, upload_data_from_config
 from storage.database import db
+from storage.factory import upload_data_from_config
 from storage.locks import Locker, locker_from_config
 from storage.models import Upload, UploadState, utcnow
+from storage.stores import UploadData
 from video_manager.config import Config
 from video_manager.errors import ClientError
 

@@ -249,7 +249,7 @@ class SeaweedS3:
                 time.sleep(0.2)
 
     def client(self):
-        from storage.backends.s3_uploads import s3_client
+        from storage.backends.s3_client import s3_client
 
         return s3_client(self.endpoint_url, "us-east-1", "any", "any")
 

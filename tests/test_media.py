@@ -266,9 +266,9 @@ def test_a_video_deleted_while_its_stream_is_made_leaves_nothing(tmp_path, redis
 def test_the_sweep_removes_media_of_videos_that_no_longer_exist(config, database, make_user, sample_video):
     from processor.renditions import sweep_orphaned_media
     from storage.database import db
-    from storage.media import MediaStore
+    from storage.factory import local_media
 
-    store = MediaStore(config.data_dir)
+    store = local_media(config)
     gone = uuid.uuid4()
     store.folder(gone).mkdir(parents=True)
     (store.folder(gone) / "hls-00001.m4s").write_bytes(b"left behind")

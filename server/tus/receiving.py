@@ -87,7 +87,7 @@ def _checksum_requested() -> bool:
 
 
 def _append_checked(upload: Upload, offset: int, reader: BodyReader) -> int:
-    with services().blobs.temp_file() as spool:
+    with services().blobs.scratch.temp_file() as spool:
         for chunk in reader.chunks():
             spool.write(chunk)
         if reader.overrun:

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
-from storage.blobs import append_file
+from storage.files import append_file
 from storage.offload import off_loop
 
 
@@ -28,6 +28,12 @@ class LocalUploadData:
 
     def source(self, upload_id: uuid.UUID) -> Path:
         return self.local_path(upload_id)
+
+    def local_file(self, upload_id: uuid.UUID) -> Path:
+        return self.local_path(upload_id)
+
+    def object_key(self, upload_id: uuid.UUID) -> None:
+        """Nothing of an upload is in object storage."""
 
     def create(self, upload_id: uuid.UUID) -> None:
         self.local_path(upload_id).touch(exist_ok=False)

@@ -26,7 +26,8 @@ from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
-from video_manager.config import Config
+from storage.backends.s3_client import is_missing
+from storage.stores import ObjectKey
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 SCRATCH_PARTS = 2  # scratch files per PATCH: parts uploading, or uploading and filling
@@ -148,6 +149,12 @@ class S3UploadData:
         for suffix in (".part", ".info"):
             self.s3.delete_object(Bucket=self.bucket, Key=self.key(upload_id, suffix))
 
+    def local_file(self, upload_id: uuid.UUID) -> None:
+        """Nothing of an upload is kept on a host."""
+
+    def object_key(self, upload_id: uuid.UUID) -> ObjectKey:
+        return ObjectKey(self.bucket, self.key(upload_id))
+
     def source(self, upload_id: uuid.UUID) -> str:
         """The finished object's presigned URL: probed in ranges, never copied to this host."""
         return self.s3.generate_presigned_url(
@@ -225,30 +232,3 @@ class S3UploadData:
     def _abort(self, upload_id: uuid.UUID, multipart: str) -> None:
         with contextlib.suppress(ClientError):  # aborted before
             self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key(upload_id), UploadId=multipart)
-
-
-def s3_client(endpoint_url: str, region: str, access_key_id: str, secret_access_key: str) -> Any:
-    """A boto3 client that sends checksums only where S3 requires them: newer SDKs sign streamed
-    bodies with trailing checksums (aws-chunked), which several S3-compatible stores refuse."""
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint_url or None,
-        region_name=region or None,
-        aws_access_key_id=access_key_id or None,
-        aws_secret_access_key=secret_access_key or None,
-        config=Config(
-            request_checksum_calculation="when_required", response_checksum_validation="when_required"
-        ),
-    )
-
-
-def s3_client_from_config(config: Config) -> Any:
-    s3 = config.s3
-    return s3_client(s3.endpoint_url, s3.region, s3.access_key_id, s3.secret_access_key)
-
-
-def is_missing(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound")

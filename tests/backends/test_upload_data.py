@@ -8,9 +8,9 @@ import uuid
 import pytest
 import requests
 
-from storage.backends import UploadData
 from storage.backends.local_uploads import LocalUploadData
 from storage.backends.s3_uploads import MIN_PART_SIZE, S3UploadData
+from storage.stores import UploadData
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -137,7 +137,7 @@ def test_a_silent_long_job_keeps_its_heartbeat_and_its_output(config, database, 
     seen = {}
 
     def silent_work(ctx, owner_id, progress, **_params):
-        with ctx.blobs.staged_path(".mp4", ctx.task_id) as staged:
+        with ctx.staged(".mp4") as staged:
             staged.write_bytes(b"output in progress")
             time.sleep(3.5)  # no progress at all, three heartbeat timeouts long
             seen["survived"] = staged.exists()

@@ -14,18 +14,19 @@ from typing import Any
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from storage.backends.s3_uploads import S3UploadData, is_missing
-from storage.blobs import BlobStore
+from storage.backends.s3_client import is_missing
+from storage.scratch import Scratch
+from storage.stores import UploadData
 
 READ_BLOCK = 1024 * 1024
 SOURCE_URL_S = 6 * 3600  # outlives any job (ffmpeg.timeout_s is 1 h by default)
 
 
-class S3BlobStore(BlobStore):
+class S3BlobStore:
     remote = True
 
-    def __init__(self, data_dir: Path, client: Any, bucket: str, *, prefix: str, part_size: int) -> None:
-        super().__init__(data_dir)
+    def __init__(self, client: Any, bucket: str, *, prefix: str, part_size: int, scratch: Scratch) -> None:
+        self.scratch = scratch
         self.s3 = client
         self.bucket = bucket
         self.prefix = prefix
@@ -34,17 +35,21 @@ class S3BlobStore(BlobStore):
     def key(self, video_id: uuid.UUID) -> str:
         return f"{self.prefix}videos/{uuid.UUID(str(video_id))}"
 
-    def publish(self, staged: Path, video_id: uuid.UUID) -> str:
-        """Uploaded in parts (boto3's managed transfer: bounded memory); visible only when whole."""
-        key = self.key(video_id)
-        self.s3.upload_file(str(staged), self.bucket, key, Config=self.transfer)
-        return key
+    def local_file(self, video_id: uuid.UUID) -> None:
+        """No video byte stays on a host."""
 
-    def publish_upload(self, data: S3UploadData, upload_id: uuid.UUID, video_id: uuid.UUID) -> None:
-        """A finished tus upload becomes the video's object by a copy inside the store (a
-        multipart copy for big ones): its bytes never pass through this host."""
+    def publish(self, staged: Path, video_id: uuid.UUID) -> None:
+        """Uploaded in parts (boto3's managed transfer: bounded memory); visible only when whole."""
+        self.s3.upload_file(str(staged), self.bucket, self.key(video_id), Config=self.transfer)
+
+    def publish_upload(self, data: UploadData, upload_id: uuid.UUID, video_id: uuid.UUID) -> None:
+        """A copy inside the store (a multipart copy for big ones): the bytes never pass
+        through this host."""
+        received = data.object_key(upload_id)
+        if received is None:
+            raise TypeError("videos in object storage are published from uploads in object storage")
         self.s3.copy(
-            {"Bucket": data.bucket, "Key": data.key(upload_id)},
+            {"Bucket": received.bucket, "Key": received.key},
             self.bucket,
             self.key(video_id),
             Config=self.transfer,
