@@ -35,9 +35,10 @@ from processor.smart_cut import SmartCutter, SpliceError
 from storage import quota
 from storage.database import db, open_database, write_transaction
 from storage.events import Announce, Announcer
-from storage.models import Method, Task, TaskKind, TaskStatus, Video, VideoStatus, utcnow
+from storage.models import Method, Task, TaskKind, TaskStatus, Video, VideoStatus
 from storage.names import fit_name
 from storage.stores import BlobStore
+from storage.task_runs import TaskRun
 from video_manager import binaries, metrics
 from video_manager.config import Config
 from video_manager.errors import InvalidVideoError
@@ -302,14 +303,11 @@ def _next_in_line(config: Config, task_id: str) -> None:
 
 
 def _run_task(ctx: JobContext, task_id: str, requeue: Callable[[str, int, float], None]) -> str | None:
-    with write_transaction():
-        attempt = _claim(task_id)
-        if attempt is None:
-            log.info("task %s is not queued any more; skipping", task_id)
-            return None
-        task = Task.get_by_id(task_id)
-        ctx.announce("task.started", task.owner_id, task)
-    mine = (Task.id == task_id) & (Task.attempt == attempt)
+    run = TaskRun.claim(task_id, ctx.announce)
+    if run is None:
+        log.info("task %s is not queued any more; skipping", task_id)
+        return None
+    task = Task.get_by_id(task_id)
     params = json.loads(task.params)
     started = time.monotonic()
 
@@ -319,38 +317,20 @@ def _run_task(ctx: JobContext, task_id: str, requeue: Callable[[str, int, float]
         metrics.TASK_SECONDS.labels(task.kind, mode).observe(time.monotonic() - started)
 
     try:
-        with _heartbeat(ctx, mine):
-            outcome = WORK[task.kind](ctx, task.owner_id, progress=_progress_writer(mine), **params)
+        with _heartbeat(ctx, run):
+            outcome = WORK[task.kind](ctx, task.owner_id, progress=_progress_writer(run), **params)
     except (JobInputError, FfmpegError, DatabaseError, OSError) as exc:
         code, detail, transient = _describe(exc)
-        if transient and attempt <= ctx.config.jobs.retries:
-            log.warning("task %s attempt %d failed (%s); retrying", task_id, attempt, code)
-            Task.update(status=TaskStatus.QUEUED, progress=0.0).where(mine).execute()
-            requeue(task_id, attempt, ctx.config.jobs.retry_delay_s)
+        if transient and run.attempt <= ctx.config.jobs.retries:
+            log.warning("task %s attempt %d failed (%s); retrying", task_id, run.attempt, code)
+            if run.requeue():
+                requeue(task_id, run.attempt, ctx.config.jobs.retry_delay_s)
             ended("retried")
             return None
-        with write_transaction():
-            failed = Task.update(
-                status=TaskStatus.FAILED, error_code=code, error_detail=detail, ended_at=utcnow()
-            ).where(mine)
-            if failed.execute():
-                ctx.announce("task.failed", task.owner_id, Task.get_by_id(task_id))
+        run.fail(code, detail, ctx.announce)
         ended("failed")
         return None
-    with write_transaction():
-        finished = Task.update(
-            status=TaskStatus.FINISHED,
-            progress=1.0,
-            result_video=outcome.video_id,
-            result_method=outcome.method,
-            ended_at=utcnow(),
-            heartbeat_at=utcnow(),
-        ).where(mine & (Task.status == TaskStatus.STARTED))
-        still_mine = finished.execute() > 0
-        if still_mine:
-            ctx.announce("video.ready", task.owner_id, Video.get_by_id(outcome.video_id))
-            ctx.announce("task.finished", task.owner_id, Task.get_by_id(task_id))
-    if not still_mine:
+    if not run.finish(outcome.video_id, outcome.method, ctx.announce):
         # Presumed dead and retried elsewhere meanwhile: the newer run owns the outcome.
         Video.delete().where(Video.id == outcome.video_id).execute()
         ctx.blobs.delete_video(outcome.video_id)
@@ -359,32 +339,19 @@ def _run_task(ctx: JobContext, task_id: str, requeue: Callable[[str, int, float]
     return str(outcome.video_id)
 
 
-def _claim(task_id: str) -> int | None:
-    """Atomically move queued → started; the new attempt number, or None if not queued."""
-    now = utcnow()
-    claimed = (
-        Task.update(status=TaskStatus.STARTED, attempt=Task.attempt + 1, started_at=now, heartbeat_at=now,
-                    progress=0.0)
-        .where((Task.id == task_id) & (Task.status == TaskStatus.QUEUED))
-        .execute()
-    )  # fmt: skip
-    return Task.get_by_id(task_id).attempt if claimed else None
-
-
 @contextlib.contextmanager
-def _heartbeat(ctx: JobContext, mine):
+def _heartbeat(ctx: JobContext, run: TaskRun):
     """While the work runs, a thread marks the task alive (and keeps its temp files fresh), so a
     long silent stretch of ffmpeg (a sparse-keyframe seek) is never taken for a dead worker."""
     stop = threading.Event()
     interval = max(0.5, ctx.config.jobs.heartbeat_timeout_s / 4)
-    alive = mine & (Task.status == TaskStatus.STARTED)
 
     def beat() -> None:
         while not stop.wait(interval):
             ctx.blobs.scratch.touch_staged(ctx.task_id)
             try:
                 with db.connection_context():
-                    Task.update(heartbeat_at=utcnow()).where(alive).execute()
+                    run.beat()
             except DatabaseError as exc:
                 log.warning("heartbeat not written: %s", type(exc).__name__)
 
@@ -397,7 +364,7 @@ def _heartbeat(ctx: JobContext, mine):
         thread.join()
 
 
-def _progress_writer(mine) -> Progress:
+def _progress_writer(run: TaskRun) -> Progress:
     """Progress and heartbeat, written at most every PROGRESS_INTERVAL_S."""
     last = 0.0
 
@@ -406,7 +373,7 @@ def _progress_writer(mine) -> Progress:
         now = time.monotonic()
         if now - last >= PROGRESS_INTERVAL_S or fraction >= 1.0:
             last = now
-            Task.update(progress=round(fraction, 4), heartbeat_at=utcnow()).where(mine).execute()
+            run.beat(progress=fraction)
 
     return write
 

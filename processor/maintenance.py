@@ -26,10 +26,11 @@ from processor.queue import RUN_TASK
 from processor.renditions import sweep_orphaned_media
 from storage import quota, webhooks
 from storage.chunks import ChunkStore
-from storage.database import db, open_database, write_transaction
+from storage.database import db, open_database
 from storage.events import Announce, Announcer
 from storage.factory import media_store_from_config, scratch_spaces, video_scratch
 from storage.models import Reservation, Task, TaskStatus, utcnow
+from storage.task_runs import TaskRun
 from storage.uploads import UploadStore
 from video_manager import metrics
 from video_manager.config import Config
@@ -72,23 +73,14 @@ def recover_lost_tasks(config: Config, queue: Queue, announce: Announce) -> int:
         lost = list(Task.select().where((Task.status == TaskStatus.STARTED) & (Task.heartbeat_at < cutoff)))
         for task in lost:
             scratch.remove_staged(str(task.id), older_than_s=config.jobs.heartbeat_timeout_s)
-            still_lost = (
-                (Task.id == task.id) & (Task.attempt == task.attempt) & (Task.status == TaskStatus.STARTED)
-            )
+            run = TaskRun.of(task)
             if task.attempt <= config.jobs.retries:
-                if Task.update(status=TaskStatus.QUEUED, progress=0.0).where(still_lost).execute():
+                if run.requeue():
                     queue.enqueue(RUN_TASK, str(task.id), job_id=f"{task.id}-recover{task.attempt}")
                     log.warning("task %s lost its worker; queued again", task.id)
             else:
-                with write_transaction():
-                    failed = Task.update(
-                        status=TaskStatus.FAILED,
-                        error_code="worker_lost",
-                        error_detail="the worker running this task stopped, and no retries are left",
-                        ended_at=utcnow(),
-                    ).where(still_lost)
-                    if failed.execute():
-                        announce("task.failed", task.owner_id, Task.get_by_id(task.id))
+                detail = "the worker running this task stopped, and no retries are left"
+                run.fail("worker_lost", detail, announce)
                 log.warning("task %s lost its worker; failed", task.id)
             recovered += 1
     return recovered

@@ -13,8 +13,7 @@ from werkzeug.http import parse_range_header, quote_header_value
 from server import admission
 from server.auth import current_user, owned, token_auth
 from server.errors import fail, not_found
-from server.events import announce
-from server.queueing import prepare_for_viewing
+from server.events import announce, video_created
 from server.schemas import VideoListOut, VideoOut
 from server.services import services
 from server.tus.protocol import metadata_name
@@ -69,8 +68,7 @@ def upload():
     finally:
         part.close()
     metrics.BYTES_RECEIVED.labels("plain").inc(video.size)
-    announce("video.ready", video.owner_id, video)
-    prepare_for_viewing(video)
+    video_created(video)
     return representer().video(video)
 
 

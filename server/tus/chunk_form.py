@@ -15,8 +15,7 @@ from pydantic import BaseModel, Field, ValidationError
 from server import admission
 from server.auth import current_user
 from server.errors import fail
-from server.events import announce
-from server.queueing import prepare_for_viewing
+from server.events import video_created
 from server.services import services
 from server.tus.protocol import TUS_VERSION, metadata_name
 from server.urls import representer
@@ -87,8 +86,7 @@ def _assemble(session: ChunkedUpload) -> Video:
     except InvalidVideoError as exc:
         svc.chunks.remove(session)
         fail(422, "invalid_video", f"The assembled file is not a video we can read ({exc}).")
-    announce("video.ready", video.owner_id, video)
-    prepare_for_viewing(video)
+    video_created(video)
     svc.chunks.mark_complete(session)
     return video
 

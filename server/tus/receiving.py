@@ -11,13 +11,11 @@ from flask import Response, request
 from server import admission
 from server.body import READ_SIZE, BodyReader
 from server.errors import ApiError
-from server.events import announce
-from server.queueing import prepare_for_viewing
+from server.events import video_created
 from server.services import services
 from server.tus.protocol import Checksum, TusHeaderError, format_expires, parse_checksum
 from server.urls import external_url
-from storage.events import video_event
-from storage.models import Upload, UploadState, Video, VideoStatus
+from storage.models import Upload, UploadState, Video
 from storage.quota import room_left
 from storage.uploads import SizeExceededError, UploadStore
 from video_manager import metrics
@@ -134,9 +132,7 @@ def finish(upload: Upload) -> None:
         video = services().ingestor.ingest_upload(
             uploads.data, upload.id, size=upload.length, owner_id=upload.owner_id, name=upload.name
         )
-        announce(video_event(video), video.owner_id, video)
-        if video.status == VideoStatus.READY:
-            prepare_for_viewing(video)
+        video_created(video)
     uploads.mark_complete(upload)
     uploads.discard_data(upload)
 
