@@ -6,10 +6,12 @@ import contextlib
 import http.client
 import os
 import shutil
+import statistics
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,13 +68,55 @@ def settled() -> None:
     time.sleep(0.5)
 
 
-def median_of(runs: int, measure) -> float:
-    """Median seconds of `runs` calls of `measure()`, each started on a settled disk."""
-    timings = []
+@dataclass(frozen=True)
+class Spread:
+    """Seconds of repeated runs of one measurement: the median, and the range around it."""
+
+    samples: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    def seconds(self) -> str:
+        return f"{self.median:7.3f} s ({min(self.samples):.3f}-{max(self.samples):.3f})"
+
+    def rate(self, size: int) -> str:
+        """MB/s for `size` bytes: the median, and the slowest-fastest range."""
+        mb = size / 1e6
+        return f"{mb / self.median:6.0f} MB/s ({mb / max(self.samples):.0f}-{mb / min(self.samples):.0f})"
+
+    def times_faster_than(self, other: Spread) -> str:
+        """other / self, round by round (runs that alternated saw the same load on the box)."""
+        ratios = [theirs / ours for ours, theirs in zip(self.samples, other.samples, strict=True)]
+        return f"{statistics.median(ratios):6.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
+
+
+def alternating(runs: int, measures: dict[str, Callable[[], float]]) -> dict[str, Spread]:
+    """Each measurement once per round, in turn, `runs` rounds, each on a settled disk: load on
+    the box (another job, a noisy neighbour) falls on all of them alike, not on one."""
+    samples: dict[str, list[float]] = {name: [] for name in measures}
     for _ in range(runs):
-        settled()
-        timings.append(measure())
-    return sorted(timings)[len(timings) // 2]
+        for name, measure in measures.items():
+            settled()
+            samples[name].append(measure())
+    return {name: Spread(tuple(found)) for name, found in samples.items()}
+
+
+def median_of(runs: int, measure: Callable[[], float]) -> float:
+    """Median seconds of `runs` calls of `measure()`, each started on a settled disk."""
+    return alternating(runs, {"only": measure})["only"].median
+
+
+@contextlib.contextmanager
+def busy_core() -> Iterator[None]:
+    """A fixed background load: one process spinning on one core while the measurement runs."""
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 
 def raw_disk_write(size: int, directory: Path, *, fsync: bool = True) -> float:

@@ -10,7 +10,7 @@ import contextlib
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bench.harness import (
@@ -19,7 +19,9 @@ from bench.harness import (
     WORK_DIR,
     MiB,
     RssSampler,
-    median_of,
+    Stack,
+    alternating,
+    busy_core,
     raw_disk_write,
     report,
     running_stack,
@@ -33,25 +35,22 @@ PEER_DIR = PROJECT_ROOT / "bench" / "peer"
 
 
 def tus_upload(base_url: str, endpoint: str, headers: dict[str, str]) -> tuple[float, int]:
-    """Create an upload and PATCH it whole; returns (seconds for the PATCH, status)."""
+    """Create an upload, PATCH it whole, then terminate it (the disk stays as it was); returns
+    (seconds for the PATCH, its status)."""
     import requests
 
+    tus = {**headers, "Tus-Resumable": "1.0.0"}
     created = requests.post(
-        base_url + endpoint,
-        headers={**headers, "Tus-Resumable": "1.0.0", "Upload-Length": str(UPLOAD_SIZE)},
-        timeout=30,
+        base_url + endpoint, headers={**tus, "Upload-Length": str(UPLOAD_SIZE)}, timeout=30
     )
     created.raise_for_status()
     path = "/" + created.headers["Location"].split("/", 3)[3]
-    patch_headers = {
-        **headers,
-        "Tus-Resumable": "1.0.0",
-        "Upload-Offset": "0",
-        "Content-Type": "application/offset+octet-stream",
-    }
+    patch_headers = {**tus, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
     started = time.perf_counter()
     status, _ = send_body(base_url, "PATCH", path, patch_headers, [b"", b""], UPLOAD_SIZE)
-    return time.perf_counter() - started, status
+    elapsed = time.perf_counter() - started
+    requests.delete(base_url + path, headers=tus, timeout=60)
+    return elapsed, status
 
 
 def peer_available(package: str = "@tus/server") -> bool:
@@ -83,15 +82,15 @@ def peer_server(script: str, *args: str) -> Iterator[str]:
         stop(process)
 
 
-def peer_upload() -> float | None:
-    if not peer_available():
-        return None
+@contextlib.contextmanager
+def peer_tus_server() -> Iterator[str]:
+    """@tus/server with its file store, in a folder of its own."""
     store = WORK_DIR / "peer-files"
     shutil.rmtree(store, ignore_errors=True)
     store.mkdir(parents=True)
     try:
         with peer_server("tus_server.mjs", str(store)) as url:
-            return median_of(RUNS, lambda: timed_upload(url, "/files", {}))
+            yield url
     finally:
         shutil.rmtree(store, ignore_errors=True)
 
@@ -105,26 +104,52 @@ def peer_rows(peer: str, peer_s: float | None, ours_s: float) -> list[tuple[str,
 
 
 def main() -> None:
-    raw_s = median_of(RUNS, lambda: raw_disk_write(UPLOAD_SIZE, WORK_DIR))
-    raw_cached_s = median_of(RUNS, lambda: raw_disk_write(UPLOAD_SIZE, WORK_DIR, fsync=False))
-    peer_s = peer_upload()
-    with running_stack("tus-upload") as stack:
-        headers = {"Authorization": f"Token {stack.token}"}
-        with RssSampler(stack.server.process.pid) as rss:
-            ours_s = median_of(
-                RUNS, lambda: timed_upload(stack.server.url, "/api/videos/chunked_upload/", headers)
-            )
+    raw = alternating(RUNS, {
+        "fsync": lambda: raw_disk_write(UPLOAD_SIZE, WORK_DIR),
+        "cached": lambda: raw_disk_write(UPLOAD_SIZE, WORK_DIR, fsync=False),
+    })  # fmt: skip
+    with contextlib.ExitStack() as running:
+        stacks = {
+            name: running.enter_context(running_stack(f"tus-{name}", overrides={"server_worker_class": name}))
+            for name in ("gevent", "gthread")
+        }
+        measures = {f"ours ({name})": _ours(stack) for name, stack in stacks.items()}
+        peer = "@tus/server + @tus/file-store"
+        if peer_available():
+            url = running.enter_context(peer_tus_server())
+            measures[peer] = lambda: timed_upload(url, "/files", {})
+        with RssSampler(stacks["gevent"].server.process.pid) as rss:
+            idle = alternating(RUNS, measures)
+        with busy_core():
+            loaded = alternating(RUNS, measures)
     mb = UPLOAD_SIZE / 1e6
     rows = [
-        ("raw disk write (1 MiB writes + fsync)", f"{mb / raw_s:8.0f} MB/s"),
-        ("raw write into the page cache (no fsync)", f"{mb / raw_cached_s:8.0f} MB/s"),
-        ("ours: tus PATCH (no fsync, like tusd)", f"{mb / ours_s:8.0f} MB/s"),
-        ("ours / raw disk write + fsync", f"{raw_s / ours_s:8.2f}"),
-        ("ours / raw write, no fsync", f"{raw_cached_s / ours_s:8.2f}"),
+        ("raw disk write (1 MiB writes + fsync)", raw["fsync"].rate(UPLOAD_SIZE)),
+        ("raw write into the page cache (no fsync)", raw["cached"].rate(UPLOAD_SIZE)),
     ]
-    rows += peer_rows("@tus/server + @tus/file-store", peer_s, ours_s)
-    rows.append(("server RSS growth (peak)", f"{rss.growth_mib:8.1f} MiB"))
-    report(f"tus upload, {UPLOAD_SIZE // MiB} MiB in one PATCH over loopback (median of {RUNS})", rows)
+    for load, spreads in (("idle", idle), ("one core busy", loaded)):
+        ours = spreads["ours (gevent)"]
+        for name, spread in spreads.items():
+            rows.append((f"{load}: {name} PATCH", spread.rate(UPLOAD_SIZE)))
+        rows.append((f"{load}: gevent vs gthread", ours.times_faster_than(spreads["ours (gthread)"])))
+        if peer in spreads:
+            rows.append((f"{load}: gevent vs {peer}", ours.times_faster_than(spreads[peer])))
+        else:
+            rows.append((f"{load}: {peer}", "skipped: node/npm not available"))
+    rows.append(
+        ("ours / raw write, no fsync (idle)", f"{raw['cached'].median / idle['ours (gevent)'].median:6.2f}")
+    )
+    rows.append(("server RSS growth (peak, gevent, idle)", f"{rss.growth_mib:8.1f} MiB"))
+    report(
+        f"tus upload, {UPLOAD_SIZE // MiB} MiB ({mb:.0f} MB) in one PATCH over loopback, "
+        f"{RUNS} alternating rounds: median (slowest-fastest); no fsync per PATCH, like tusd",
+        rows,
+    )
+
+
+def _ours(stack: Stack) -> Callable[[], float]:
+    headers = {"Authorization": f"Token {stack.token}"}
+    return lambda: timed_upload(stack.server.url, "/api/videos/chunked_upload/", headers)
 
 
 if __name__ == "__main__":

@@ -119,7 +119,9 @@ def test_two_servers_and_a_worker_share_no_disk(tmp_path, redis_server, s3_servi
         on_b = on_a.replace(servers[0].url, servers[1].url)
         cut = 3 * 1024 * 1024
         cut_patch(servers[0].port, on_a, token, 0, data[:cut], declared=len(data))
-        resume_at = settle_offset(on_b, token, at_most=cut)  # B sees what A stored
+        resume_at = settle_offset(
+            on_b, token, at_most=cut, timeout_s=30
+        )  # B sees what A stored (slow when the box is busy)
         assert resume_at > 0
         assert patch(on_a, token, 0, data[:10]).status_code == 409  # a stale offset, never a corrupt one
         assert patch(on_b, token, resume_at, data[resume_at:]).status_code == 204
