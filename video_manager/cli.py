@@ -5,16 +5,21 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import click
 
-from video_manager.config import Config, ConfigError, load_config
+from video_manager.config import CONFIG_FILE_NAME, Config, ConfigError, load_config
 
 
 class AppContext:
     def __init__(self, config_path: str | None) -> None:
         self.config_path = config_path
         self._config: Config | None = None
+
+    @property
+    def config_found(self) -> bool:
+        return Path(self.config_path or CONFIG_FILE_NAME).is_file()
 
     @property
     def config(self) -> Config:
@@ -56,6 +61,7 @@ def run(app: AppContext) -> None:
     """Start Redis (embedded unless redis.url is set), one worker and the HTTP server."""
     from video_manager.supervisor import run_all
 
+    _require_free_port(app.config)
     sys.exit(run_all(app.config, app.config_path))
 
 
@@ -63,6 +69,7 @@ def run(app: AppContext) -> None:
 @pass_app
 def serve(app: AppContext) -> None:
     """Start only the HTTP server (gunicorn)."""
+    _require_free_port(app.config)
     _count_metrics_in(app.config)
     from video_manager.http_server import serve as serve_http
 
@@ -100,12 +107,19 @@ def create_user(app: AppContext, name: str, password: str | None) -> None:
     from storage import accounts
 
     password = password or _read_password()
+    if not app.config_found and not app.config.data_dir.exists():
+        click.echo(
+            f"warning: no {CONFIG_FILE_NAME} here and no data yet in {app.config.data_dir}: this user goes "
+            "into a new, empty database that no server uses yet; run this from the folder you start "
+            "the server in, or pass --config.",
+            err=True,
+        )
     with _database(app.config):
         try:
             _user, token = accounts.create_user(name, password)
         except (accounts.UserExistsError, ValueError) as exc:
             raise click.ClickException(str(exc)) from exc
-    click.echo(f"created user {name}", err=True)
+    click.echo(f"created user {name} in {_database_name(app.config)}", err=True)
     click.echo(token)
 
 
@@ -401,6 +415,29 @@ def _read_password() -> str:
     if sys.stdin.isatty():
         return click.prompt("Password", hide_input=True, confirmation_prompt=True)
     return sys.stdin.readline().rstrip("\n")
+
+
+def _require_free_port(config: Config) -> None:
+    """Said at once, instead of a server that reports it is serving and then dies."""
+    from video_manager.processes import address_in_use
+
+    host, port = config.server.host, config.server.port
+    if address_in_use(host, port):
+        raise click.ClickException(
+            f"{host}:{port} is already in use (another video-manager, or another program); stop it, "
+            "or choose another port: server.port in the config, or VIDEO_MANAGER_SERVER_PORT."
+        )
+
+
+def _database_name(config: Config) -> str:
+    """The database a command wrote to, without the password a URL may carry."""
+    from urllib.parse import urlsplit
+
+    url = urlsplit(config.database_url)
+    if url.scheme.startswith("sqlite"):
+        return config.database_url.split(":///", 1)[1]
+    where = url.netloc.rsplit("@", 1)[-1]
+    return f"{url.scheme}://{url.username + '@' if url.username else ''}{where}{url.path}"
 
 
 def _database(config: Config):

@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import resource
 import signal
+import socket
 import subprocess
 from collections.abc import Callable
 
@@ -51,3 +52,16 @@ def stop(process: subprocess.Popen, timeout_s: float = STOP_TIMEOUT_S) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def address_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on host:port. Bound as gunicorn binds (SO_REUSEADDR),
+    so connections of a server that just stopped (TIME_WAIT) do not count."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
