@@ -72,7 +72,7 @@ def test_upload_three_list_trim_merge_share(cli, live_worker, media_dir, live_se
     assert cli("share", uploaded[0]["id"], "--expires", "60").stdout.startswith(live_server.url + "/s/")
 
 
-def test_errors_exit_non_zero_with_a_message(cli, live_server):
+def test_errors_exit_non_zero_with_a_message(cli, live_server, tmp_path):
     missing = cli("status", "00000000-0000-0000-0000-000000000000", check=False)
     assert missing.returncode == 1 and "error:" in missing.stderr
     as_json = cli(
@@ -81,6 +81,17 @@ def test_errors_exit_non_zero_with_a_message(cli, live_server):
     assert as_json.returncode == 1 and json.loads(as_json.stdout)["error"] == "not_found"
     unreachable = cli("list", "--url", "http://127.0.0.1:9", check=False)
     assert unreachable.returncode == 3
+    not_a_video = tmp_path / "head.bin"
+    not_a_video.write_bytes(bytes(range(256)) * 8)
+    for command in (["list"], ["upload", str(not_a_video)]):  # the same sentence for every command
+        down = cli(*command, "--url", "http://127.0.0.1:9", check=False)
+        assert down.returncode == 3
+        assert "cannot reach http://127.0.0.1:9" in down.stderr and "is the server running?" in down.stderr
+        assert "HTTPConnectionPool" not in down.stderr
+    rejected = cli("upload", str(not_a_video), check=False)
+    assert rejected.returncode == 1
+    assert "rejected" in rejected.stdout and "head.bin" in rejected.stdout
+    assert "(not a readable video" in rejected.stdout  # the reason, not only the word
     without_token = {k: v for k, v in cli.env.items() if k != "VIDEO_MANAGER_TOKEN"}
     no_token = subprocess.run(
         [*VIDEO_MANAGER, "list"],

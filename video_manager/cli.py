@@ -188,7 +188,8 @@ class ClientRun:
 def _video_line(video: dict) -> str:
     duration = f"{video['duration']:.3f}s" if video.get("duration") is not None else "-"
     size = f"{video.get('width')}x{video.get('height')}" if video.get("width") else "-"
-    return f"{video['id']}  {video['status']:<8}  {duration:>10}  {size:>10}  {video['name']}"
+    line = f"{video['id']}  {video['status']:<8}  {duration:>10}  {size:>10}  {video['name']}"
+    return f"{line}  ({video['error']})" if video.get("error") else line
 
 
 def _task_line(task: dict) -> str:

@@ -54,9 +54,7 @@ class ApiClient:
         try:
             response = self.session.request(method, url, timeout=self.timeout_s, **kwargs)
         except requests.RequestException as exc:
-            raise ApiError(
-                None, "unreachable", f"cannot reach {self.base_url}: {type(exc).__name__}"
-            ) from exc
+            raise self._unreachable(type(exc).__name__) from exc
         if response.status_code >= 400:
             try:
                 body = response.json()
@@ -66,6 +64,11 @@ class ApiClient:
             except ValueError:
                 raise ApiError(response.status_code, "error", response.reason) from None
         return response.json() if response.content else None
+
+    def _unreachable(self, reason: str) -> ApiError:
+        return ApiError(
+            None, "unreachable", f"cannot reach {self.base_url} ({reason}); is the server running?"
+        )
 
     # -- videos ------------------------------------------------------------------------------
 
@@ -96,6 +99,22 @@ class ApiClient:
             except ietf_upload.DraftUploadError as exc:
                 raise ApiError(exc.status, exc.code, exc.detail) from exc
             return self.video(video_id)
+        try:
+            return self._upload_tus(path, chunk_size, on_start, on_progress)
+        except requests.RequestException as exc:
+            raise self._unreachable(type(exc).__name__) from exc
+        except TusCommunicationError as exc:
+            if exc.status_code is None:  # no answer at all: tuspy wraps the connection error
+                raise self._unreachable("no answer") from exc
+            raise ApiError(exc.status_code, "upload_failed", str(exc)) from exc
+
+    def _upload_tus(
+        self,
+        path: Path,
+        chunk_size: int,
+        on_start: Callable[[int, int], None] | None,
+        on_progress: Callable[[int], None] | None,
+    ) -> dict:
         tus = tus_client.TusClient(self.base_url + TUS_PATH, headers=dict(self.session.headers))
         storage = FileStorage(str(url_storage_path()))
         with open(path, "rb") as handle:
@@ -120,14 +139,11 @@ class ApiClient:
         size = uploader.get_file_size()
         if on_start:
             on_start(uploader.offset, size)
-        try:
-            while uploader.offset < size:
-                before = uploader.offset
-                uploader.upload_chunk()
-                if on_progress:
-                    on_progress(uploader.offset - before)
-        except TusCommunicationError as exc:
-            raise ApiError(exc.status_code, "upload_failed", str(exc)) from exc
+        while uploader.offset < size:
+            before = uploader.offset
+            uploader.upload_chunk()
+            if on_progress:
+                on_progress(uploader.offset - before)
         storage.remove_item(key)
         return self.video(uploader.url.rstrip("/").rsplit("/", 1)[1])
 
