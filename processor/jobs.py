@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import threading
@@ -25,7 +26,7 @@ from peewee import DatabaseError, InterfaceError, OperationalError
 from redis.exceptions import RedisError
 from rq import Queue, get_current_job
 
-from processor import ffmpeg
+from processor import containers, ffmpeg
 from processor.cut_plan import CutPlan
 from processor.dispatch import dispatch
 from processor.ingest import Ingestor, media_info
@@ -112,21 +113,21 @@ def trim(
     (source,) = _sources(ctx, owner_id, [video_id])
     video = Video.get_by_id(video_id)
     window = f" [{start:.3f}-{end:.3f}]"
+    copied = functools.partial(
+        _trim_copied, ctx, owner_id, Path(video.name).stem, window, end - start, progress
+    )
     if mode == "fast":
-        muxer = ffmpeg.result_muxer(source)
-        with ctx.staged(muxer.suffix) as staged:
-            _run(ctx, ffmpeg.trim_fast(ctx.ffmpeg, source, start, end, staged), end - start, progress)
-            named = fit_name(Path(video.name).stem, window + muxer.suffix)
-            return Outcome(_publish(ctx, staged, owner_id, named, TaskKind.TRIM), Method.COPY)
+        return copied(
+            ffmpeg.result_muxer(source), lambda out: ffmpeg.trim_fast(ctx.ffmpeg, source, start, end, out)
+        )
     cutter = _cutter(ctx)
     plan = cutter.plan(source, start, end)
     if plan and plan.intra_only:
-        muxer = ffmpeg.intra_copy_muxer(source)
-        with ctx.staged(muxer.suffix) as staged:
-            command = ffmpeg.trim_intra_copy(ctx.ffmpeg, source, ffmpeg.Window.from_plan(plan), staged)
-            _run(ctx, command, end - start, progress)
-            named = fit_name(Path(video.name).stem, window + muxer.suffix)
-            return Outcome(_publish(ctx, staged, owner_id, named, TaskKind.TRIM), Method.COPY)
+        every_frame = ffmpeg.Window.from_plan(plan)
+        return copied(
+            ffmpeg.intra_copy_muxer(source),
+            lambda out: ffmpeg.trim_intra_copy(ctx.ffmpeg, source, every_frame, out),
+        )
     name = fit_name(Path(video.name).stem, window + ".mp4")
     with ctx.staged(".mp4") as staged:
         if plan and ctx.config.jobs.smart_cut and (plan.qualified or plan.remuxable):
@@ -143,6 +144,24 @@ def trim(
             ctx, ffmpeg.trim_precise(ctx.ffmpeg, source, window, staged, ctx.encoding), end - start, progress
         )
         return Outcome(_publish(ctx, staged, owner_id, name, TaskKind.TRIM), Method.REENCODE)
+
+
+def _trim_copied(
+    ctx: JobContext,
+    owner_id: int,
+    stem: str,
+    window: str,
+    seconds: float,
+    progress: Progress,
+    muxer: containers.Muxer,
+    command_for: Callable[[Path], list[str]],
+) -> Outcome:
+    """A stream-copied trim (fast, or every frame of an all-intra source) into the muxer chosen
+    for its source, named after the source, the window and that muxer's suffix."""
+    with ctx.staged(muxer.suffix) as staged:
+        _run(ctx, command_for(staged), seconds, progress)
+        name = fit_name(stem, window + muxer.suffix)
+        return Outcome(_publish(ctx, staged, owner_id, name, TaskKind.TRIM), Method.COPY)
 
 
 def merge(ctx: JobContext, owner_id: int, video_ids: list[str], progress: Progress) -> Outcome:
