@@ -14,6 +14,7 @@ from storage.backends.s3_blobs import S3BlobStore
 from storage.backends.s3_uploads import MIN_PART_SIZE, S3UploadData
 from storage.scratch import Scratch
 from storage.stores import BlobStore, UploadData
+from tests.backends import read_where_ffmpeg_reads
 
 BYTES = bytes(range(256)) * 40
 
@@ -48,12 +49,7 @@ def published(blobs: BlobStore, content: bytes = BYTES) -> uuid.UUID:
 
 def read_source(blobs: BlobStore, video_id: uuid.UUID) -> bytes:
     """The bytes where ffmpeg reads them: a file, or the URL (then `remote` says so)."""
-    where = blobs.source(video_id)
-    if not blobs.remote:
-        return where.read_bytes()
-    response = requests.get(where, timeout=60)
-    assert response.status_code == 200, response.status_code
-    return response.content
+    return read_where_ffmpeg_reads(blobs.source(video_id), blobs.remote)
 
 
 def test_a_published_video_is_whole_where_ffmpeg_reads_it(blobs):

@@ -6,11 +6,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
-import requests
 
 from storage.backends.local_uploads import LocalUploadData
 from storage.backends.s3_uploads import MIN_PART_SIZE, S3UploadData
 from storage.stores import UploadData
+from tests.backends import read_where_ffmpeg_reads
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -33,12 +33,7 @@ def data(backend_factory) -> UploadData:
 def stored(data: UploadData, upload_id: uuid.UUID) -> bytes:
     """The finished bytes, read where a prober reads them (a file, or the presigned URL)."""
     data.finish(upload_id)
-    where = data.source(upload_id)
-    if not data.remote:
-        return where.read_bytes()
-    response = requests.get(where, timeout=60)
-    assert response.status_code == 200, response.status_code
-    return response.content
+    return read_where_ffmpeg_reads(data.source(upload_id), data.remote)
 
 
 def test_a_new_upload_is_empty(data):
