@@ -99,7 +99,9 @@ class LiveServer(LiveProcess):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout_s: float = 20.0) -> LiveServer:
+    def start(self, timeout_s: float = 90.0) -> LiveServer:
+        """Waits until it answers. A readiness wait, not a timing check: on a 2-core CI box with
+        four test workers encoding beside it, gunicorn and its workers took over 20 s to import."""
         self.spawn({**self.env, "VIDEO_MANAGER_SERVER_PORT": str(self.port)})
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
