@@ -8,6 +8,7 @@ on PATH, else PyAV (processor.probe_av), which prints the same JSON shape.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -97,12 +98,19 @@ class Prober:
         if process.returncode != 0:
             reason = stderr.decode(errors="replace").replace(str(path), "input").strip()
             last_line = reason.splitlines()[-1] if reason else f"probe exited with {process.returncode}"
-            raise InvalidVideoError(f"not a readable video: {last_line}")
+            raise InvalidVideoError(f"not a readable video: {plain_reason(last_line)}")
         try:
             report = json.loads(stdout or b"{}")
         except ValueError as exc:
             raise InvalidVideoError("not a readable video: the probe's report was unreadable") from exc
         return check_limits(parse_probe_output(report), self.limits)
+
+
+def plain_reason(line: str) -> str:
+    """The probe's complaint as a person reads it: ffprobe's `input: Invalid data found when
+    processing input` becomes `invalid data found when processing input`."""
+    line = re.sub(r"^'?input'?:\s*", "", line.strip())
+    return line[:1].lower() + line[1:]
 
 
 def parse_probe_output(report: dict) -> MediaInfo:

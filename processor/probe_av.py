@@ -54,7 +54,9 @@ def main() -> int:
     try:
         print(json.dumps(report(sys.argv[1], remote="--remote" in sys.argv[2:])))
     except Exception as exc:  # a hostile file may upset PyAV in any way: it is then not a video
-        print(f"{type(exc).__name__}: {exc}".replace(sys.argv[1], "input"), file=sys.stderr)
+        # FFmpeg's own sentence, as ffprobe prints it; anything else with its type's name.
+        reason = getattr(exc, "strerror", None) or f"{type(exc).__name__}: {exc}"
+        print(reason.replace(sys.argv[1], "input"), file=sys.stderr)
         return 1
     return 0
 

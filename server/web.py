@@ -23,6 +23,13 @@ def index():
     return send_from_directory(current_app.static_folder, "index.html", max_age=0)
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for it on every page that names no icon (the API docs, a raw share)."""
+    folder = current_app.static_folder
+    return send_from_directory(folder, "favicon.svg", mimetype="image/svg+xml", max_age=86400)
+
+
 @bp.get("/static/vendor/<library>/<path:filename>")
 def vendor(library: str, filename: str):
     """send_from_directory refuses paths that leave the library's folder."""

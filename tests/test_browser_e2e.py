@@ -7,28 +7,15 @@ Playwright drives Debian's Chromium (`executable_path`); it never downloads a br
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 import requests
 
-from server.web import VENDORED
 from tests.api import share, upload
-from tests.browser import CHROMIUM, CHROMIUM_FLAGS, OUTPUT_DIR, needs_chromium
+from tests.browser import PAGE_TEST_MARKS, WAIT_MS, chromium, shot, sign_in
 from tests.media import make_video
-from tests.servers import PROJECT_ROOT, auth
-from video_manager.config import load_config
+from tests.servers import auth
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.browser,
-    needs_chromium,
-    pytest.mark.skipif(
-        not (load_config(PROJECT_ROOT / "config.toml").web_assets_dir / VENDORED["uppy"]).is_dir(),
-        reason="Uppy's files are not installed (npm was not found)",
-    ),
-]
-WAIT_MS = 60_000
+pytestmark = PAGE_TEST_MARKS
 RECORD_PROGRESS = """() => {
     window.progressShown = []
     new MutationObserver(() => {
@@ -36,25 +23,6 @@ RECORD_PROGRESS = """() => {
         if (bar) window.progressShown.push(bar.value)
     }).observe(document.querySelector('#tasks'), { childList: true, subtree: true })
 }"""
-
-
-@contextlib.contextmanager
-def chromium(width: int = 1200, height: int = 1400):
-    from playwright.sync_api import sync_playwright
-
-    OUTPUT_DIR.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, chromium_sandbox=False
-        )
-        try:
-            yield browser.new_page(viewport={"width": width, "height": height})
-        finally:
-            browser.close()
-
-
-def shot(page, step: str) -> None:
-    page.screenshot(path=str(OUTPUT_DIR / f"page-{step}.png"), full_page=True)
 
 
 def videos(server, token: str) -> list[dict]:
@@ -66,11 +34,10 @@ def test_the_page_from_upload_to_delete(live_server, live_worker, make_user, med
     first = make_video(media_dir / "first.mp4", seconds=3, size="320x240")
     second = make_video(media_dir / "second.mp4", seconds=2, size="320x240", pattern="smptebars")
     with chromium() as page:
-        page.goto(live_server.url + "/")
-        page.fill("#login-form input[name=username]", username)
-        page.fill("#login-form input[name=password]", password)
-        page.click("#login-form button[type=submit]")
-        page.wait_for_selector("#app:not([hidden])")
+        sign_in(page, live_server.url, username, password)
+        # Empty sections say so.
+        assert page.inner_text("#library-empty") == "No videos yet: upload one above."
+        assert page.is_visible("#merge-empty") and page.is_visible("#tasks-empty")
 
         # Upload two videos through Uppy; their posters appear in the list.
         page.locator("input.uppy-Dashboard-input[type=file]").first.set_input_files([str(first), str(second)])
@@ -134,11 +101,15 @@ def test_the_page_from_upload_to_delete(live_server, live_worker, make_user, med
         assert order == [by_name["second.mp4"], by_name["first.mp4"]]
         shot(page, "5-merge-order")
         page.click("#merge")
+        # The merge list empties at once (a second click cannot merge the same videos again).
+        assert page.eval_on_selector_all("#merge-list li", "items => items.length") == 0
+        assert page.is_visible("#merge-empty")
         page.wait_for_function(
             "document.querySelectorAll('#tasks li.status-finished').length === 2", timeout=WAIT_MS
         )
         merged = next(v for v in videos(live_server, token) if v["source"] == "merge")
         assert merged["duration"] == pytest.approx(5.0, abs=0.1)
+        assert page.inner_text("#tasks li:first-child .kind") == "merge of 2 videos"
 
         # Share the first video, see the link listed, revoke it: it answers 410.
         page.locator("#library li", has_text="first.mp4").first.click()
@@ -147,6 +118,9 @@ def test_the_page_from_upload_to_delete(live_server, live_worker, make_user, med
         link = page.get_attribute("#shares tbody tr a", "href")
         assert page.inner_text("#shares tbody tr .state") == "active"
         assert requests.get(link, timeout=10).status_code == 200
+        page.click("#shares tbody tr button.copy")  # the link lands on the clipboard
+        page.wait_for_selector("#shares tbody tr button.copy:has-text('Copied')")
+        assert page.evaluate("navigator.clipboard.readText()") == link
         shot(page, "6-shared")
         page.click("#shares tbody tr button.revoke")
         page.wait_for_function("document.querySelector('#shares tbody tr .state').textContent === 'revoked'")
@@ -184,11 +158,7 @@ def seek(page, seconds: float) -> None:
 def test_the_page_fits_a_phone(live_server, make_user):
     username, password, _token = make_user()
     with chromium(width=390, height=844) as page:
-        page.goto(live_server.url + "/")
-        page.fill("#login-form input[name=username]", username)
-        page.fill("#login-form input[name=password]", password)
-        page.click("#login-form button[type=submit]")
-        page.wait_for_selector("#app:not([hidden])")
+        sign_in(page, live_server.url, username, password)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         shot(page, "phone")
 
@@ -199,24 +169,16 @@ def test_a_share_plays_through_hls_in_chromium(live_server, live_worker, make_us
     video = upload(live_server, token, clip)
     link = share(live_server, token, video["id"], 600).json()["url"]
     with chromium() as page:
-        page.goto(live_server.url + "/")  # this origin, so the player's requests are same-origin
-        page.set_content(
-            """<video id="v" muted playsinline></video>
-            <script src="/static/vendor/hls.js/hls.min.js"></script>"""
-        )
-        page.wait_for_function("typeof Hls !== 'undefined'")
-        page.evaluate(
-            """(source) => {
-                const video = document.querySelector('#v')
-                const hls = new Hls()
-                hls.loadSource(source)
-                hls.attachMedia(video)
-                hls.on(Hls.Events.MANIFEST_PARSED, () => { video.playbackRate = 4; video.play() })
-                hls.on(Hls.Events.ERROR, (_event, data) => { if (data.fatal) window.hlsError = data.details })
-            }""",
-            link + "/hls.m3u8",
-        )
-        page.wait_for_function("document.querySelector('#v').ended || window.hlsError", timeout=WAIT_MS)
-        assert page.evaluate("window.hlsError || null") is None
-        assert page.evaluate("document.querySelector('#v').currentTime") == pytest.approx(20, abs=0.5)
+        segments = []
+        page.on("response", lambda response: ".m4s" in response.url and segments.append(response.url))
+        page.goto(link)  # what a recipient opens: the share page, not the bytes
+        assert page.title() == "streamed.mp4"
+        page.wait_for_function("document.querySelector('#player').readyState >= 1", timeout=WAIT_MS)
+        page.evaluate("(v => { v.muted = true; v.playbackRate = 4 })(document.querySelector('#player'))")
+        page.evaluate("document.querySelector('#player').play()")
+        page.wait_for_function("document.querySelector('#player').ended", timeout=WAIT_MS)
+        source = page.evaluate("document.querySelector('#player').currentSrc")
+        assert source.startswith("blob:") or source.endswith("/hls.m3u8"), source  # HLS, not the file
+        assert page.evaluate("document.querySelector('#player').currentTime") == pytest.approx(20, abs=0.5)
+        assert len(segments) >= 2, segments
         shot(page, "hls-share")

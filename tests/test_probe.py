@@ -94,3 +94,11 @@ def test_probe_is_killed_at_its_memory_limit(tmp_path):
 def test_non_videos_are_rejected(report):
     with pytest.raises(InvalidVideoError):
         parse_probe_output(report)
+
+
+def test_an_unreadable_file_is_refused_with_a_sentence(tmp_path):
+    junk = tmp_path / "holiday.mp4"
+    junk.write_bytes(b"this is not a video at all " * 4000)
+    with pytest.raises(InvalidVideoError) as refused:
+        prober().probe(junk)
+    assert str(refused.value) == "not a readable video: invalid data found when processing input"

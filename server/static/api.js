@@ -1,12 +1,18 @@
 // The API as the signed-in user: JSON in and out, failures thrown as the server's `detail` sentence.
 
 const TOKEN_KEY = 'video-manager-token'
-export const session = { token: localStorage.getItem(TOKEN_KEY), onSignedOut: () => {} }
+const NAME_KEY = 'video-manager-user' // shown in the header after a reload
+export const session = {
+  token: localStorage.getItem(TOKEN_KEY), name: localStorage.getItem(NAME_KEY), onSignedOut: () => {},
+}
 
-export function keepToken (token) {
+export function keepToken (token, name = null) {
   session.token = token
-  if (token) localStorage.setItem(TOKEN_KEY, token)
-  else localStorage.removeItem(TOKEN_KEY)
+  session.name = token ? name : null
+  for (const [key, value] of [[TOKEN_KEY, session.token], [NAME_KEY, session.name]]) {
+    if (value) localStorage.setItem(key, value)
+    else localStorage.removeItem(key)
+  }
 }
 
 export function authHeader () { return { Authorization: `Token ${session.token}` } }

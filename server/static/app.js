@@ -2,11 +2,14 @@
 // merge in a chosen order, share and revoke, delete. Every asset comes from this server.
 
 import { api, keepToken, session } from './api.js'
-import { forgetPoster, markCurrent, refreshLibrary, whenSelected } from './library.js'
-import { addToMerge, forget, mergeOrder } from './merge.js'
+import {
+  findVideo, forgetPoster, markCurrent, refreshLibrary, setUpLibrary, whenDeleteAsked, whenSelected,
+} from './library.js'
+import { addToMerge, clearMerge, forget, mergeOrder } from './merge.js'
 import { closePlayer, currentVideo, play, setUpPlayer } from './player.js'
 import { createShare, showShares } from './shares.js'
-import { follow } from './tasks.js'
+import { follow, whenResultOpened } from './tasks.js'
+import { apiTime } from './timecode.js'
 
 const $ = (selector) => document.querySelector(selector)
 
@@ -30,8 +33,7 @@ async function signIn (event) {
   })
   const data = await response.json()
   if (!response.ok) { $('#login-error').textContent = data.detail; return }
-  keepToken(data.token)
-  $('#who').textContent = form.get('username')
+  keepToken(data.token, form.get('username'))
   start()
 }
 
@@ -39,6 +41,7 @@ function signedOut () {
   $('#app').hidden = true
   $('#login-section').hidden = false
   $('#sign-out').hidden = true
+  $('#who').textContent = ''
 }
 
 async function select (video) {
@@ -51,25 +54,33 @@ async function trim (event) {
   const video = currentVideo()
   const form = new FormData(event.target)
   const task = await api('POST', `/api/videos/${video.id}/trim/`, {
-    start_time: Number(form.get('start_time')), end_time: Number(form.get('end_time')), mode: form.get('mode'),
+    start_time: apiTime(form.get('start_time')), end_time: apiTime(form.get('end_time')), mode: form.get('mode'),
   })
-  await finished(task)
+  await finished(task, `trim of ${video.name}`, $('#trim-progress'))
 }
 
 async function merge () {
   const ids = mergeOrder()
   if (ids.length < 2) throw new Error('Add at least two videos to the merge first.')
-  await finished(await api('POST', '/api/videos/merge/', { video_ids: ids }))
+  const task = await api('POST', '/api/videos/merge/', { video_ids: ids })
+  clearMerge()
+  await finished(task, `merge of ${ids.length} videos`, $('#merge-progress'))
 }
 
-async function finished (task) {
-  const done = await follow(task)
+async function finished (task, label, beside) {
+  const done = await follow(task, label, beside)
   await refreshLibrary()
   if (done.status === 'failed') throw new Error(done.error.detail)
 }
 
-async function confirmDelete () {
-  const video = currentVideo()
+async function openResult (videoId) {
+  await refreshLibrary()
+  const video = findVideo(videoId)
+  if (!video) throw new Error('That video has been deleted.')
+  await select(video)
+}
+
+async function confirmDelete (video) {
   const dialog = $('#confirm-delete')
   $('#delete-name').textContent = video.name
   dialog.showModal()
@@ -78,7 +89,7 @@ async function confirmDelete () {
   await api('DELETE', `/api/videos/${video.id}/`)
   forget(video.id)
   forgetPoster(video.id)
-  closePlayer()
+  if (currentVideo()?.id === video.id) closePlayer()
   await refreshLibrary()
 }
 
@@ -99,18 +110,32 @@ async function startUppy () {
       chunkSize: 32 * 1024 * 1024,
       retryDelays: [0, 1000, 3000, 5000],
     })
-  uppy.on('upload-success', () => refreshLibrary().catch(showError))
+  uppy.on('upload-success', (file, response) => markRejected(uppy, file, response.uploadURL).catch(showError))
+}
+
+// The server takes every byte and then probes it: a file it rejects must not stay "complete" in
+// Uppy. Its upload id is the video's id.
+async function markRejected (uppy, file, uploadUrl) {
+  const video = await api('GET', `/api/videos/${uploadUrl.split('/').pop()}/`)
+  await refreshLibrary()
+  if (video.status === 'rejected') {
+    uppy.emit('upload-error', uppy.getFile(file.id), new Error(`${file.name} was not accepted: ${video.error}.`))
+  }
 }
 
 function start () {
   $('#login-section').hidden = true
   $('#app').hidden = false
   $('#sign-out').hidden = false
+  $('#who').textContent = session.name ?? ''
   refreshLibrary().catch(showError)
 }
 
 session.onSignedOut = signedOut
 whenSelected(guarded(select))
+whenDeleteAsked(guarded(confirmDelete))
+whenResultOpened(guarded(openResult))
+setUpLibrary()
 setUpPlayer()
 $('#login-form').addEventListener('submit', signIn)
 $('#sign-out').addEventListener('click', () => { keepToken(null); signedOut() })
@@ -118,7 +143,7 @@ $('#refresh').addEventListener('click', guarded(refreshLibrary))
 $('#trim-form').addEventListener('submit', guarded(trim))
 $('#merge').addEventListener('click', guarded(merge))
 $('#add-to-merge').addEventListener('click', () => addToMerge(currentVideo()))
-$('#delete-video').addEventListener('click', guarded(confirmDelete))
+$('#delete-video').addEventListener('click', guarded(() => confirmDelete(currentVideo())))
 $('#share-form').addEventListener('submit', guarded((event) => createShare(currentVideo(), Number(new FormData(event.target).get('expiry_time')))))
 startUppy()
 if (session.token) start()

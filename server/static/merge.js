@@ -14,7 +14,7 @@ export function addToMerge (video) {
   item.querySelector('.title').textContent = video.name
   item.querySelector('.up').addEventListener('click', () => item.previousElementSibling?.before(item))
   item.querySelector('.down').addEventListener('click', () => item.nextElementSibling?.after(item))
-  item.querySelector('.remove').addEventListener('click', () => item.remove())
+  item.querySelector('.remove').addEventListener('click', () => { item.remove(); showHint() })
   item.addEventListener('dragstart', () => { dragged = item; item.classList.add('dragging') })
   item.addEventListener('dragend', () => { dragged = null; item.classList.remove('dragging') })
   item.addEventListener('dragover', (event) => {
@@ -25,10 +25,20 @@ export function addToMerge (video) {
     else item.after(dragged)
   })
   list().append(item)
+  showHint()
+}
+
+function showHint () { document.querySelector('#merge-empty').hidden = list().children.length > 0 }
+
+// After a merge: the list starts empty, so a second click cannot merge the same videos again.
+export function clearMerge () {
+  list().replaceChildren()
+  showHint()
 }
 
 export function mergeOrder () { return [...list().children].map((item) => item.dataset.id) }
 
 export function forget (videoId) {
   for (const item of [...list().children]) if (item.dataset.id === videoId) item.remove()
+  showHint()
 }

@@ -1,7 +1,9 @@
 // The selected video: its player, a storyboard timeline (hover to preview, click to seek), and the
-// trim window set from the playhead with the buttons or the `i` / `o` keys, as editing tools do.
+// trim window set from the playhead with the buttons or the `i` / `o` keys, as editing tools do,
+// or typed (seconds or HH:MM:SS.mmm), shaded on the timeline between its in and out marks.
 
 import { api, blobUrl, fetchWithToken } from './api.js'
+import { parseTime } from './timecode.js'
 
 const $ = (selector) => document.querySelector(selector)
 const player = $('#player')
@@ -15,6 +17,7 @@ export async function play (chosen) {
   storyboard = null
   delete $('#timeline').dataset.storyboard
   $('#viewer').hidden = false
+  keepInView($('#viewer'))
   $('#viewer-name').textContent = chosen.name
   $('#trim-start').value = (0).toFixed(3)
   $('#trim-end').value = chosen.duration.toFixed(3)
@@ -51,6 +54,13 @@ function parseVtt (text) {
     })
 }
 
+// Selecting a video low in a long list must not leave its player out of sight (on a phone the
+// player is below the list; on a desktop its column stays in view by itself).
+function keepInView (element) {
+  const box = element.getBoundingClientRect()
+  if (box.top < 0 || box.top > window.innerHeight * 0.6) element.scrollIntoView({ block: 'start' })
+}
+
 function fractionAt (event) {
   const box = $('#timeline').getBoundingClientRect()
   return Math.min(1, Math.max(0, (event.clientX - box.left) / box.width))
@@ -74,11 +84,16 @@ function showPreview (event) {
 
 function drawMarks () {
   if (!video) return
-  for (const [mark, field] of [['#timeline-in', '#trim-start'], ['#timeline-out', '#trim-end']]) {
-    const value = Number($(field).value)
-    $(mark).style.display = Number.isFinite(value) ? 'block' : 'none'
-    $(mark).style.left = `${(value / video.duration) * 100}%`
+  const at = (value) => `${(Math.min(Math.max(value, 0), video.duration) / video.duration) * 100}%`
+  const [start, end] = [parseTime($('#trim-start').value), parseTime($('#trim-end').value)]
+  for (const [mark, value] of [['#timeline-in', start], ['#timeline-out', end]]) {
+    $(mark).style.display = Number.isNaN(value) ? 'none' : 'block'
+    $(mark).style.left = at(value)
   }
+  const shaded = $('#timeline-window')
+  shaded.hidden = Number.isNaN(start) || Number.isNaN(end) || end <= start
+  shaded.style.left = at(start)
+  shaded.style.right = `calc(100% - ${at(end)})`
 }
 
 function setFromPlayhead (field) {

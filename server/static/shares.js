@@ -1,4 +1,4 @@
-// The selected video's share links: create one, see them all with their expiry, revoke.
+// The selected video's share links: create one, see them all with their expiry, copy one, revoke.
 
 import { api } from './api.js'
 
@@ -7,6 +7,26 @@ const body = () => document.querySelector('#shares tbody')
 export async function showShares (video) {
   const { results } = await api('GET', `/api/videos/${video.id}/shares/`)
   body().replaceChildren(...results.map(row))
+  document.querySelector('#shares-empty').hidden = results.length > 0
+  document.querySelector('#shares').hidden = results.length === 0
+}
+
+function copyButton (url) {
+  const copy = document.createElement('button')
+  copy.type = 'button'
+  copy.className = 'copy'
+  copy.textContent = 'Copy'
+  copy.setAttribute('aria-label', 'Copy the link')
+  copy.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(url)
+      copy.textContent = 'Copied'
+    } catch {
+      copy.textContent = 'Select and copy it'
+    }
+    setTimeout(() => { copy.textContent = 'Copy' }, 2000)
+  })
+  return copy
 }
 
 function row (link) {
@@ -20,6 +40,7 @@ function row (link) {
   item.querySelector('.expires').textContent = new Date(link.expires_at).toLocaleString()
   item.querySelector('.state').textContent = state
   if (state === 'active') {
+    item.lastElementChild.append(copyButton(link.url), ' ')
     const revoke = document.createElement('button')
     revoke.type = 'button'
     revoke.className = 'revoke'
