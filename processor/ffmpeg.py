@@ -1,6 +1,6 @@
 """ffmpeg command lines as data. Nothing here runs a process, so every command is testable as a list.
 
-Choices (see README): fast trim stream-copies from the keyframe at or before the start; precise
+Choices (see docs/processing.md): fast trim stream-copies from the keyframe at or before the start; precise
 trim re-encodes in the source's codec family at a near-transparent CRF (processor.encoders); a
 merge of inputs that match in every parameter uses the concat demuxer with stream copy, anything
 else the concat filter after normalising each input to the first one's size, frame rate, pixel

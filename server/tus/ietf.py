@@ -4,7 +4,7 @@ endpoint, beside tus 1.0.0.
 A request with `Upload-Draft-Interop-Version` and without `Tus-Resumable` is a draft request;
 `Tus-Resumable` always means tus 1.0.0, so the two never mix. A draft upload is an upload like
 any other: same rows and bytes, same id (the video's), owner, locks and release requests, quota,
-admission hook, expiry and probe. Interop versions served (the README says how they differ):
+admission hook, expiry and probe. Interop versions served (docs/uploads.md says how they differ):
 
 - 3 (draft -01): `Upload-Incomplete` (the inverse) instead of `Upload-Complete`;
 - 4 (-02) and 5 (-03): `Upload-Complete`; append bodies of any media type;
