@@ -1,6 +1,7 @@
-"""The documentation as a newcomer uses it: the README's quick start, the webhook walk-through and
-the nightly batch job run as written (only addresses, ports and paths differ) against a live
-server, worker and Redis; the README stays short and every doc it names exists."""
+"""The documentation as a newcomer uses it: the README's quick start, the API session, the
+webhook walk-through and the nightly batch job run as written (only addresses, ports and paths
+differ) against a live server, worker and Redis; the README stays short and every doc it names
+exists."""
 
 from __future__ import annotations
 
@@ -79,18 +80,21 @@ def test_the_readme_is_short_and_every_doc_it_names_exists():
         assert word not in text.lower(), word
 
 
-def test_the_quick_start_and_the_webhook_walk_through_run_as_written(stack, tmp_path):
+def test_the_quick_start_the_api_session_and_the_webhook_walk_through_run_as_written(stack, tmp_path):
     server, env = stack
     work = tmp_path / "work"
     work.mkdir()
     make_video(work / "holiday.mp4", seconds=6, size="320x240")
     quick_start = "\n".join(blocks(section(README.read_text(), "Quick start"), "sh"))
+    every_route = blocks((DOCS / "api.md").read_text(), "sh")[0]
     walk_through = blocks((DOCS / "webhooks.md").read_text(), "sh")[0]
     receiver_port = free_port()
-    script = as_here(quick_start + "\n" + walk_through, server).replace(
+    script = as_here("\n".join([quick_start, every_route, walk_through]), server).replace(
         "127.0.0.1:5000", f"127.0.0.1:{receiver_port}"
     )
     done = run_shell(script + '\necho "ID=$ID"\necho "SECRET=$SECRET"\n', work, env)
+    assert re.search(r"^410$", done.stdout, re.M)  # the revoked link
+    assert (work / "head.bin").stat().st_size == 1024 and (work / "first-bytes.bin").stat().st_size == 100
 
     values = dict(line.split("=", 1) for line in done.stdout.splitlines() if re.match(r"^(ID|SECRET)=", line))
     token = requests.post(
@@ -98,18 +102,23 @@ def test_the_quick_start_and_the_webhook_walk_through_run_as_written(stack, tmp_
         json={"username": "alice", "password": "correct horse battery"},
         timeout=10,
     ).json()["token"]
-    videos = requests.get(f"{server.url}/api/videos/", headers=auth(token), timeout=10).json()["results"]
+
+    def videos() -> list[dict]:
+        return requests.get(f"{server.url}/api/videos/", headers=auth(token), timeout=10).json()["results"]
+
+    wait_until(
+        lambda: len(videos()) == 8, 60, "the session's trims and merge"
+    )  # 4 uploads + 3 trims + 1 merge
     by_source = {}
-    for video in videos:
+    for video in videos():
         by_source.setdefault(video["source"], []).append(video)
-    assert [v["name"] for v in by_source["upload"]] == ["holiday.mp4", "holiday.mp4"]  # curl, then the CLI
-    assert len(by_source["trim"]) == 2 and all(
-        v["duration"] == pytest.approx(2.5, abs=0.05) for v in by_source["trim"]
-    )
+    # The quick start's curl and CLI uploads, A and B of the API session (C was deleted).
+    assert [v["name"] for v in by_source["upload"]] == ["holiday.mp4"] * 4
+    assert sorted(v["duration"] for v in by_source["trim"]) == pytest.approx([2.5, 2.5, 2.75], abs=0.05)
+    assert [v["duration"] for v in by_source["merge"]] == pytest.approx([18.0], abs=0.1)
     original = next(v for v in by_source["upload"] if v["id"] == values["ID"])
-    assert (work / "shared-copy.mp4").stat().st_size == original[
-        "size"
-    ]  # the shared copy, fetched without a token
+    shared_copy = work / "shared-copy.mp4"  # fetched without a token
+    assert shared_copy.stat().st_size == original["size"]
     assert re.search(r"^http://127\.0\.0\.1:\d+/s/\S+$", done.stdout, re.M)  # `share` printed the URL alone
 
     # The receiver as written, with the secret the walk-through kept: an event reaches it, verified.
