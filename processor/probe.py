@@ -27,6 +27,9 @@ MIB = 1024 * 1024
 DURATION_FROM_ZERO = ("matroska",)
 
 
+HDR_TRANSFERS = frozenset({"smpte2084", "arib-std-b67"})
+
+
 @dataclass(frozen=True)
 class MediaInfo:
     duration: float
@@ -40,6 +43,11 @@ class MediaInfo:
     audio_channels: int | None
     format_name: str
     content_type: str
+    color_transfer: str | None = None  # `smpte2084` (PQ) and `arib-std-b67` (HLG) are HDR
+
+    @property
+    def hdr(self) -> bool:
+        return self.color_transfer in HDR_TRANSFERS
 
     @property
     def demuxer(self) -> str | None:
@@ -144,6 +152,7 @@ def parse_probe_output(report: dict) -> MediaInfo:
         video_codec=video.get("codec_name", "unknown"),
         audio_codec=audio.get("codec_name") if audio else None,
         pix_fmt=video.get("pix_fmt"),
+        color_transfer=video.get("color_transfer"),
         frame_rate=video.get("avg_frame_rate")
         if video.get("avg_frame_rate") not in (None, "0/0")
         else video.get("r_frame_rate"),

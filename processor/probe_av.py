@@ -24,6 +24,14 @@ def report(path: str, *, remote: bool = False) -> dict:
         return {"format": described, "streams": streams}
 
 
+# FFmpeg's names of the transfer characteristics (libavutil/pixfmt.h), as ffprobe prints them;
+# 2 (unspecified) is left out.
+TRANSFER_NAMES = {
+    1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte240m", 8: "linear",
+    13: "iec61966-2-1", 14: "bt2020-10", 15: "bt2020-12", 16: "smpte2084", 18: "arib-std-b67",
+}  # fmt: skip
+
+
 def _stream(stream) -> dict:
     """One stream as ffprobe describes it. Tracks without a decoder (a camera's timecode, GoPro
     telemetry) have no codec context: they are described by their type alone."""
@@ -44,6 +52,7 @@ def _stream(stream) -> dict:
             height=context.height,
             pix_fmt=context.pix_fmt,
             avg_frame_rate=f"{rate.numerator}/{rate.denominator}" if rate else "0/0",
+            color_transfer=TRANSFER_NAMES.get(context.color_trc),
         )
     elif stream.type == "audio":
         described.update(sample_rate=context.sample_rate, channels=context.layout.nb_channels)

@@ -51,8 +51,14 @@ def upload_received(migrator: SchemaMigrator) -> list:
     return _missing_columns(migrator, "upload", {"received": BigIntegerField(default=0)})
 
 
+def video_color_transfer(migrator: SchemaMigrator) -> list:
+    """Round 3: a video's transfer characteristics, so its HLS rendition of an HDR source is
+    tone-mapped to SDR. Videos from before it have none and are treated as SDR."""
+    return _missing_columns(migrator, "video", {"color_transfer": CharField(max_length=32, null=True)})
+
+
 STEPS: list[Callable[[SchemaMigrator], list]] = [
-    task_result_method, webhook_health, task_dispatch, upload_received
+    task_result_method, webhook_health, task_dispatch, upload_received, video_color_transfer
 ]  # fmt: skip
 
 

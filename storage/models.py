@@ -64,6 +64,7 @@ class Video(BaseModel):
     video_codec = CharField(max_length=32, null=True)
     audio_codec = CharField(max_length=32, null=True)
     pix_fmt = CharField(max_length=32, null=True)
+    color_transfer = CharField(max_length=32, null=True)  # HDR: smpte2084 (PQ), arib-std-b67 (HLG)
     frame_rate = CharField(max_length=32, null=True)
     sample_rate = IntegerField(null=True)
     audio_channels = IntegerField(null=True)
