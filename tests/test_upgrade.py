@@ -70,9 +70,11 @@ def test_a_round_one_data_directory_opens_unchanged(tmp_path, redis_server, samp
     with sqlite3.connect(tmp_path / "video-manager.db") as database:  # every later step ran, once
         columns = [row[1] for row in database.execute("PRAGMA table_info(task)")]
         hook_columns = [row[1] for row in database.execute("PRAGMA table_info(webhook)")]
+        video_columns = [row[1] for row in database.execute("PRAGMA table_info(video)")]
         version = database.execute("SELECT value FROM setting WHERE key = 'schema-version'").fetchone()
     assert columns.count("result_method") == 1 and version == (str(len(migrations.STEPS)),)
     assert all(hook_columns.count(name) == 1 for name in ("status", "failures", "paused_until"))
+    assert video_columns.count("color_transfer") == 1
 
 
 def test_a_round_two_webhook_table_gains_its_health_columns(tmp_path, config):

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import signal
 from typing import Any
 
 from gunicorn import util
@@ -26,6 +28,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
 from video_manager.config import Config
+from video_manager.processes import die_with_parent
 
 SHARE_TOKEN = re.compile(r"/s/[^\s?\"']+")
 
@@ -87,6 +90,7 @@ class GunicornServer(BaseApplication):
             "control_socket_disable": True,
             "logger_class": RedactingLogger,
             "preload_app": True,
+            "post_fork": _worker_dies_with_master,
         }
         for key, value in options.items():
             self.cfg.set(key, value)
@@ -98,6 +102,15 @@ class GunicornServer(BaseApplication):
         app = create_app(self.app_config)
         db.close()  # a connection is never shared across fork()
         return app
+
+
+def _worker_dies_with_master(_server, worker) -> None:
+    """A worker whose master was killed stops at once (SIGTERM: in-flight requests finish)
+    instead of answering on the port for a while: a restarted server must find it free, and
+    nobody must mistake the orphan for the new server."""
+    die_with_parent(signal.SIGTERM)
+    if os.getppid() != worker.ppid:  # the master died before the line above took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def serve(config: Config) -> None:

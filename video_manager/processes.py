@@ -20,10 +20,15 @@ STOP_TIMEOUT_S = 30.0
 PR_SET_PDEATHSIG = 1
 
 
+def die_with_parent(death_signal: int) -> None:
+    """Asks the kernel to send this process `death_signal` when its parent dies (Linux)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, death_signal)
+
+
 def _child_setup(death_signal: int, memory_limit_bytes: int) -> Callable[[], None]:
     def setup() -> None:
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, death_signal)
+        die_with_parent(death_signal)
         if memory_limit_bytes > 0:
             resource.setrlimit(resource.RLIMIT_AS, (memory_limit_bytes, memory_limit_bytes))
 

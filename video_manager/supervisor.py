@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 
 from video_manager import binaries
 from video_manager.config import Config
-from video_manager.processes import spawn, stop
+from video_manager.processes import address_in_use, spawn, stop
 from video_manager.redis_client import EMBEDDED_URL_FILE
 
 log = logging.getLogger("video-manager")
@@ -106,6 +106,9 @@ class Child:
     name: str
     start: Callable[[], subprocess.Popen]
     stop: Callable[[subprocess.Popen], None]
+    # False while it cannot start yet (the server: its port still held by the killed one's workers,
+    # finishing their requests); the restart waits instead of failing and backing off.
+    can_start: Callable[[], bool] = lambda: True
     process: subprocess.Popen | None = None
     started_at: float = 0.0
     delay_s: float = RESTART_DELAY_S
@@ -117,7 +120,7 @@ class Child:
     def check(self, now: float) -> None:
         """Start it again when it is due; note its exit and schedule the restart."""
         if self.restart_at is not None:
-            if now >= self.restart_at:
+            if now >= self.restart_at and self.can_start():
                 log.info("starting %s again", self.name)
                 try:
                     self.launch()
@@ -174,8 +177,12 @@ def run_all(config: Config, config_path: str | None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     me = [sys.executable, "-P", "-m", "video_manager"]
-    for name, command in (("worker", "worker"), ("server", "serve")):
-        child = Child(name, lambda command=command: spawn([*me, command], env=env), stop)
+
+    def port_free() -> bool:
+        return not address_in_use(config.server.host, config.server.port)
+
+    for name, command, can_start in (("worker", "worker", lambda: True), ("server", "serve", port_free)):
+        child = Child(name, lambda command=command: spawn([*me, command], env=env), stop, can_start)
         child.launch()
         children.append(child)
     log.info("serving on http://%s:%d (Ctrl-C stops everything)", config.server.host, config.server.port)
