@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import requests
@@ -52,12 +52,27 @@ def share(server, token: str, video_id: str, expiry) -> requests.Response:
     )
 
 
+LONGEST_PAUSE_S = 0.5
+
+
+def pauses(first_s: float) -> Iterator[float]:
+    """Quick polls first, then slower ones, up to LONGEST_PAUSE_S: each poll of a live server
+    costs it and the test about 7 ms of CPU, and the suite runs where CPU is what is short."""
+    pause = first_s
+    while True:
+        yield pause
+        pause = max(pause, min(pause * 1.3, LONGEST_PAUSE_S))  # a longer first pause stays as it is
+
+
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.05) -> None:
-    """Poll `condition` until it holds; fails the test naming `what` when time runs out."""
+    """Poll `condition` until it holds, every `interval_s` at first and less often as time
+    passes; fails the test naming `what` when time runs out."""
     deadline = time.monotonic() + timeout_s
-    while not condition():
+    for pause in pauses(interval_s):
+        if condition():
+            return
         assert time.monotonic() < deadline, f"{what} not seen within {timeout_s} s"
-        time.sleep(interval_s)
+        time.sleep(pause)
 
 
 def task_state(token: str, task: dict) -> dict:
@@ -67,11 +82,13 @@ def task_state(token: str, task: dict) -> dict:
 def wait_task(token: str, task: dict, timeout_s: float = 120) -> dict:
     """Poll until the task is finished or failed; returns its last state."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    for pause in pauses(0.05):
         current = task_state(token, task)
         if current["status"] in ("finished", "failed"):
             return current
-        time.sleep(0.1)
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(pause)
     raise AssertionError(f"task still {current['status']} after {timeout_s} s")
 
 
