@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 
 from redis import Redis
@@ -106,6 +106,7 @@ class Child:
     name: str
     start: Callable[[], subprocess.Popen]
     stop: Callable[[subprocess.Popen], None]
+    _: KW_ONLY
     # False while it cannot start yet (the server: its port still held by the killed one's workers,
     # finishing their requests); the restart waits instead of failing and backing off.
     can_start: Callable[[], bool] = lambda: True
@@ -166,7 +167,7 @@ def run_all(config: Config, config_path: str | None) -> int:
         env["VIDEO_MANAGER_REDIS_URL"] = redis_server.start()
         log.info("embedded redis-server on 127.0.0.1:%d", redis_server.port)
         children.append(Child("redis-server", _restart_redis(redis_server), lambda _p: redis_server.stop(),
-                              redis_server.process))  # fmt: skip
+                              process=redis_server.process))  # fmt: skip
 
     stopping = False
 
@@ -182,7 +183,7 @@ def run_all(config: Config, config_path: str | None) -> int:
         return not address_in_use(config.server.host, config.server.port)
 
     for name, command, can_start in (("worker", "worker", lambda: True), ("server", "serve", port_free)):
-        child = Child(name, lambda command=command: spawn([*me, command], env=env), stop, can_start)
+        child = Child(name, lambda command=command: spawn([*me, command], env=env), stop, can_start=can_start)
         child.launch()
         children.append(child)
     log.info("serving on http://%s:%d (Ctrl-C stops everything)", config.server.host, config.server.port)
