@@ -28,9 +28,13 @@ class Ingestor:
     def from_config(cls, config: Config) -> Ingestor:
         return cls(blobs=blob_store_from_config(config), prober=prober_from_config(config))
 
-    def ingest(self, staged: Path, *, video_id: uuid.UUID, owner_id: int, name: str, source: str) -> Video:
-        """Raises `InvalidVideoError` (nothing published) when the probe does not accept the file."""
-        info = self.prober.probe(staged)
+    def ingest(
+        self, staged: Path, *, video_id: uuid.UUID, owner_id: int, name: str, source: str,
+        known: MediaInfo | None = None,
+    ) -> Video:  # fmt: skip
+        """Raises `InvalidVideoError` (nothing published) when the probe does not accept the file.
+        `known`: what a job that stream-copied the file knows it holds; it is not probed again."""
+        info = known or self.prober.probe(staged)
         size = staged.stat().st_size
         self.blobs.publish(staged, video_id)
         try:

@@ -26,10 +26,11 @@ from peewee import DatabaseError, InterfaceError, OperationalError
 from redis.exceptions import RedisError
 from rq import Queue, get_current_job
 
-from processor import containers, ffmpeg
+from processor import containers, ffmpeg, isobmff
 from processor.cut_plan import CutPlan
 from processor.dispatch import dispatch
 from processor.ingest import Ingestor, media_info
+from processor.probe import MediaInfo
 from processor.queue import RUN_TASK, queue_preparation
 from processor.runner import FfmpegError, run_ffmpeg
 from processor.smart_cut import SmartCutter, SpliceError
@@ -118,7 +119,9 @@ def trim(
     )
     if mode == "fast":
         return copied(
-            ffmpeg.result_muxer(source), lambda out: ffmpeg.trim_fast(ctx.ffmpeg, source, start, end, out)
+            ffmpeg.result_muxer(source),
+            source.media,
+            lambda out: ffmpeg.trim_fast(ctx.ffmpeg, source, start, end, out),
         )
     cutter = _cutter(ctx)
     plan = cutter.plan(source, start, end)
@@ -126,6 +129,7 @@ def trim(
         every_frame = ffmpeg.Window.from_plan(plan)
         return copied(
             ffmpeg.intra_copy_muxer(source),
+            dataclasses.replace(source.media, audio_codec=ffmpeg.intra_copy_audio_codec(source)),
             lambda out: ffmpeg.trim_intra_copy(ctx.ffmpeg, source, every_frame, out),
         )
     name = fit_name(Path(video.name).stem, window + ".mp4")
@@ -154,14 +158,31 @@ def _trim_copied(
     seconds: float,
     progress: Progress,
     muxer: containers.Muxer,
+    media: MediaInfo,
     command_for: Callable[[Path], list[str]],
 ) -> Outcome:
     """A stream-copied trim (fast, or every frame of an all-intra source) into the muxer chosen
-    for its source, named after the source, the window and that muxer's suffix."""
+    for its source, named after the source, the window and that muxer's suffix; `media` is what
+    the copy holds."""
     with ctx.staged(muxer.suffix) as staged:
         _run(ctx, command_for(staged), seconds, progress)
         name = fit_name(stem, window + muxer.suffix)
-        return Outcome(_publish(ctx, staged, owner_id, name, TaskKind.TRIM), Method.COPY)
+        known = _copied_media(media, staged, muxer)
+        return Outcome(_publish(ctx, staged, owner_id, name, TaskKind.TRIM, known), Method.COPY)
+
+
+def _copied_media(media: MediaInfo, output: Path, muxer: containers.Muxer) -> MediaInfo | None:
+    """What a stream copy into MP4 or MOV holds, known without probing it (a child process and
+    a quarter of a second): the streams it was copied from (`media`), for as long as its movie
+    header says. None, so that it is probed, for other containers or a header we cannot read."""
+    if muxer not in (containers.MP4, containers.MOV):
+        return None
+    duration = isobmff.presentation_duration(output)
+    if not duration or duration <= 0:
+        return None
+    return dataclasses.replace(
+        media, duration=duration, format_name=REMUXED_FORMAT, content_type=containers.ALLOWED["mov"]
+    )
 
 
 def merge(ctx: JobContext, owner_id: int, video_ids: list[str], progress: Progress) -> Outcome:
@@ -177,7 +198,8 @@ def merge(ctx: JobContext, owner_id: int, video_ids: list[str], progress: Progre
                 command = ffmpeg.merge_copy(ctx.ffmpeg, list_file, staged, muxer, remote=ctx.blobs.remote)
                 _run(ctx, command, total, progress)
             named = fit_name(Path(first.name).stem, more + muxer.suffix)
-            return Outcome(_publish(ctx, staged, owner_id, named, TaskKind.MERGE), Method.COPY)
+            known = _copied_media(sources[0].media, staged, muxer)  # every input holds the same streams
+            return Outcome(_publish(ctx, staged, owner_id, named, TaskKind.MERGE, known), Method.COPY)
     name = fit_name(Path(first.name).stem, more + ".mp4")
     with ctx.staged(".mp4") as staged:
         _run(ctx, ffmpeg.merge_normalised(ctx.ffmpeg, sources, staged, ctx.encoding), total, progress)
@@ -250,11 +272,13 @@ def _run(ctx: JobContext, command: list[str], duration: float, progress: Progres
     )
 
 
-def _publish(ctx: JobContext, staged: Path, owner_id: int, name: str, source: str) -> uuid.UUID:
+def _publish(
+    ctx: JobContext, staged: Path, owner_id: int, name: str, source: str, known: MediaInfo | None = None
+) -> uuid.UUID:
     _hold_output(ctx, owner_id, staged.stat().st_size)
     try:
         video = ctx.ingestor.ingest(
-            staged, video_id=uuid.uuid4(), owner_id=owner_id, name=name, source=source
+            staged, video_id=uuid.uuid4(), owner_id=owner_id, name=name, source=source, known=known
         )
     except InvalidVideoError as exc:
         raise FfmpegError("invalid_output", f"ffmpeg produced no usable video ({exc})") from exc

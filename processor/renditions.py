@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from processor import stills, streaming
+from processor import isobmff, stills, streaming
 from processor.ffmpeg import Encoding, Source
 from processor.ingest import media_info
 from processor.runner import FfmpegError, run_ffmpeg
@@ -126,7 +126,7 @@ class Renderer:
     def faststart(self, video: Video) -> Path | None:
         """A copy with the index in front, when the stored MP4 has it at the end (local store)."""
         stored = self.blobs.local_file(video.id)
-        if stored is None or video.content_type != "video/mp4" or not streaming.index_at_end(stored):
+        if stored is None or video.content_type != "video/mp4" or not isobmff.index_at_end(stored):
             return None
         made = self.media.get(video.id, FASTSTART)
         if made is not None:

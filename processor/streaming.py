@@ -9,7 +9,6 @@ can start before the whole source has been read.
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 from processor.ffmpeg import AAC, Encoding, Source, command_start
@@ -64,26 +63,3 @@ def faststart(ffmpeg: str, source: Source, output: Path) -> list[str]:
         *command_start(ffmpeg), *source.input(), "-map", "0:v", "-map", "0:a?", "-c", "copy",
         "-movflags", "+faststart", "-f", "mp4", str(output),
     ]  # fmt: skip
-
-
-def index_at_end(path: Path) -> bool:
-    """Whether an MP4's `moov` box comes after its `mdat`: a browser must then fetch the end of
-    the file before it can play. Reads only the top-level box headers."""
-    with open(path, "rb") as handle:
-        size_of_file = path.stat().st_size
-        position = 0
-        while position + 8 <= size_of_file:
-            handle.seek(position)
-            size, kind = struct.unpack(">I4s", handle.read(8))
-            if size == 1:
-                (size,) = struct.unpack(">Q", handle.read(8))
-            elif size == 0:
-                size = size_of_file - position
-            if kind == b"moov":
-                return False
-            if kind == b"mdat":
-                return True
-            if size < 8:
-                return False
-            position += size
-    return False

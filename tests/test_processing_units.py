@@ -14,7 +14,7 @@ from processor.probe import MediaInfo
 from processor.runner import FfmpegError, parse_progress_line, run_ffmpeg, scrub
 from server.tasks import parse_seconds
 from storage.database import db
-from storage.models import Task, User
+from storage.models import Task, User, Video
 from tests.media import make_video
 from video_manager import binaries
 
@@ -206,6 +206,16 @@ def test_job_functions_run_without_redis(config, database, tmp_path):
         )
         new_id = _run_task(ctx, str(ok.id), requeue=lambda *args: requeued.append(args))
         assert Task.get_by_id(ok.id).status == "finished" and new_id
+        # What the copy was recorded as, without probing it, is what a probe finds in it.
+        result, probed = Video.get_by_id(new_id), ctx.ingestor.prober.probe(ctx.blobs.local_file(new_id))
+        assert result.duration == pytest.approx(probed.duration, abs=0.001)
+        assert (result.video_codec, result.audio_codec, result.width, result.height, result.pix_fmt) == (
+            probed.video_codec,
+            probed.audio_codec,
+            probed.width,
+            probed.height,
+            probed.pix_fmt,
+        )
         assert _run_task(ctx, str(ok.id), requeue=lambda *args: requeued.append(args)) is None  # not queued
         _run_task(ctx, str(bad.id), requeue=lambda *args: requeued.append(args))
         failed = Task.get_by_id(bad.id)
