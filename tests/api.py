@@ -56,23 +56,22 @@ LONGEST_PAUSE_S = 0.5
 
 
 def pauses(first_s: float) -> Iterator[float]:
-    """Quick polls first, then slower ones, up to LONGEST_PAUSE_S: each poll of a live server
-    costs it and the test about 7 ms of CPU, and the suite runs where CPU is what is short."""
+    """Quick polls first, then slower ones, up to LONGEST_PAUSE_S, for waits on a state that
+    lasts (a task that ended): each poll of a live server costs it and the test about 7 ms of
+    CPU, and the suite runs where CPU is what is short."""
     pause = first_s
     while True:
         yield pause
-        pause = max(pause, min(pause * 1.3, LONGEST_PAUSE_S))  # a longer first pause stays as it is
+        pause = min(pause * 1.3, LONGEST_PAUSE_S)
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.05) -> None:
-    """Poll `condition` until it holds, every `interval_s` at first and less often as time
-    passes; fails the test naming `what` when time runs out."""
+    """Poll `condition` every `interval_s` until it holds (steadily: it may be a passing state,
+    such as a task that is running); fails the test naming `what` when time runs out."""
     deadline = time.monotonic() + timeout_s
-    for pause in pauses(interval_s):
-        if condition():
-            return
+    while not condition():
         assert time.monotonic() < deadline, f"{what} not seen within {timeout_s} s"
-        time.sleep(pause)
+        time.sleep(interval_s)
 
 
 def task_state(token: str, task: dict) -> dict:

@@ -101,8 +101,8 @@ def test_the_page_from_upload_to_delete(live_server, live_worker, make_user, med
         assert order == [by_name["second.mp4"], by_name["first.mp4"]]
         shot(page, "5-merge-order")
         page.click("#merge")
-        # The merge list empties at once (a second click cannot merge the same videos again).
-        assert page.eval_on_selector_all("#merge-list li", "items => items.length") == 0
+        # The merge list empties once the merge is queued (a second click cannot merge them again).
+        page.wait_for_function("document.querySelectorAll('#merge-list li').length === 0")
         assert page.is_visible("#merge-empty")
         page.wait_for_function(
             "document.querySelectorAll('#tasks li.status-finished').length === 2", timeout=WAIT_MS
@@ -113,6 +113,7 @@ def test_the_page_from_upload_to_delete(live_server, live_worker, make_user, med
 
         # Share the first video, see the link listed, revoke it: it answers 410.
         page.locator("#library li", has_text="first.mp4").first.click()
+        page.wait_for_function("document.querySelector('#viewer-name').textContent === 'first.mp4'")
         page.click("#share-form button[type=submit]")
         page.wait_for_selector("#shares tbody tr")
         link = page.get_attribute("#shares tbody tr a", "href")
@@ -160,6 +161,9 @@ def test_the_page_fits_a_phone(live_server, make_user):
     with chromium(width=390, height=844) as page:
         sign_in(page, live_server.url, username, password)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        # Empty sections say so on a phone too.
+        assert page.inner_text("#library-empty") == "No videos yet: upload one above."
+        assert page.is_visible("#merge-empty") and page.is_visible("#tasks-empty")
         shot(page, "phone")
 
 

@@ -71,7 +71,7 @@ def test_a_long_list_keeps_the_player_in_view_and_can_be_searched(live_server, m
 
 
 @pytest.mark.parametrize("width_name", list(VIEWPORTS))
-def test_trim_progress_shows_beside_the_button_and_opens_the_result(
+def test_trim_progress_shows_beside_the_button_and_opens_the_result_then_merge_and_share(
     live_server, live_worker, make_user, media_dir, width_name
 ):
     username, password, token = make_user()
@@ -125,6 +125,20 @@ def test_trim_progress_shows_beside_the_button_and_opens_the_result(
         ).json()["results"][0]
         assert page.inner_text("#viewer-name") == result["name"] and result["source"] == "trim"
         assert result["duration"] == pytest.approx(9.0, abs=0.05)
+
+        # The merge list empties once a merge is sent; a share link's Copy puts it on the clipboard.
+        page.click("#add-to-merge")
+        page.click("#add-to-merge")
+        page.click("#merge")
+        page.wait_for_function("document.querySelectorAll('#merge-list li').length === 0")
+        page.wait_for_selector("#merge-progress.status-finished", timeout=WAIT_MS)
+        page.click("#share-form button[type=submit]")
+        page.wait_for_selector("#shares tbody tr button.copy")
+        page.click("#shares tbody tr button.copy")
+        page.wait_for_selector("#shares tbody tr button.copy:has-text('Copied')")
+        link = page.get_attribute("#shares tbody tr a", "href")
+        assert page.evaluate("navigator.clipboard.readText()") == link
+        shot(page, f"merged-and-shared-{width_name}", full_page=False)
 
 
 @pytest.mark.parametrize("width_name", list(VIEWPORTS))

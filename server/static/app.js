@@ -62,7 +62,13 @@ async function trim (event) {
 async function merge () {
   const ids = mergeOrder()
   if (ids.length < 2) throw new Error('Add at least two videos to the merge first.')
-  const task = await api('POST', '/api/videos/merge/', { video_ids: ids })
+  $('#merge').disabled = true // a second click while it is sent must not merge them twice
+  let task
+  try {
+    task = await api('POST', '/api/videos/merge/', { video_ids: ids })
+  } finally {
+    $('#merge').disabled = false
+  }
   clearMerge()
   await finished(task, `merge of ${ids.length} videos`, $('#merge-progress'))
 }

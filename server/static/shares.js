@@ -4,8 +4,12 @@ import { api } from './api.js'
 
 const body = () => document.querySelector('#shares tbody')
 
+let shown = 0 // the latest listing asked for: an older answer arriving later is dropped
+
 export async function showShares (video) {
+  const asked = ++shown
   const { results } = await api('GET', `/api/videos/${video.id}/shares/`)
+  if (asked !== shown) return
   body().replaceChildren(...results.map(row))
   document.querySelector('#shares-empty').hidden = results.length > 0
   document.querySelector('#shares').hidden = results.length === 0
