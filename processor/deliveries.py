@@ -15,6 +15,7 @@ larger than what one webhook may take.
 from __future__ import annotations
 
 import logging
+import signal
 import time
 import uuid
 from collections import Counter
@@ -30,6 +31,7 @@ from storage.database import db, open_database
 from storage.models import Delivery, DeliveryState, utcnow
 from video_manager import metrics
 from video_manager.config import Config, WebhooksConfig
+from video_manager.processes import die_with_parent_process
 
 log = logging.getLogger(__name__)
 SENDERS = 32  # attempts in flight at once per process
@@ -78,6 +80,7 @@ def deliver(delivery: Delivery, config: WebhooksConfig) -> str:
 
 def delivery_loop(config: Config) -> None:
     """The delivery process: claim what is due, keep up to SENDERS attempts in flight."""
+    die_with_parent_process(signal.SIGTERM)  # a SIGKILLed worker leaves no helper behind
     logging.basicConfig(level=config.server.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     open_database(config.database_url)
     lease_s = config.webhooks.timeout_s + LEASE_SLACK_S

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from datetime import timedelta
 
@@ -34,6 +35,7 @@ from storage.task_runs import TaskRun
 from storage.uploads import UploadStore
 from video_manager import metrics
 from video_manager.config import Config
+from video_manager.processes import die_with_parent_process
 
 log = logging.getLogger(__name__)
 DELIVERY_HISTORY_S = 30 * 86400  # ended webhook deliveries are listed this long, then forgotten
@@ -124,6 +126,7 @@ def _task_ids_with_jobs(queue: Queue) -> set[str]:
 
 def maintenance_loop(config: Config) -> None:
     """The maintenance process: sweeps every heartbeat_timeout/3 s, cleanup every interval."""
+    die_with_parent_process(signal.SIGTERM)  # a SIGKILLed worker leaves no helper behind
     from processor.queue import job_queue
     from video_manager.redis_client import connect
 

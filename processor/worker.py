@@ -24,7 +24,9 @@ import time
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Worker
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.exceptions import StopRequested
+from rq.scheduler import RQScheduler
 
 import processor.jobs  # imported before forking, so each job's work horse starts warm
 from processor.deliveries import delivery_loop
@@ -33,6 +35,7 @@ from processor.queue import background_queue, job_queue
 from storage.database import db, open_database
 from storage.schema import create_tables
 from video_manager.config import Config
+from video_manager.processes import die_with_parent_process
 from video_manager.redis_client import connect
 
 log = logging.getLogger(__name__)
@@ -117,6 +120,25 @@ class OutageTolerantWorker(Worker):
         with contextlib.suppress(RedisError):
             super().set_current_job_working_time(current_job_working_time, pipeline)
 
+    def _start_scheduler(
+        self,
+        burst: bool = False,
+        logging_level: str | None = "INFO",
+        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+        log_format: str = DEFAULT_LOGGING_FORMAT,
+    ) -> None:
+        """RQ's own, with a scheduler process that ends when this worker is killed."""
+        if burst:
+            super()._start_scheduler(burst, logging_level, date_format, log_format)
+            return
+        self.scheduler = ParentBoundScheduler(
+            self.queues, connection=self.connection, logging_level=logging_level or self.log.level,
+            date_format=date_format, log_format=log_format, serializer=self.serializer,
+        )  # fmt: skip
+        self.scheduler.acquire_locks()
+        if self.scheduler.acquired_locks:
+            self.scheduler.start()
+
     def request_stop(self, signum, frame) -> None:
         self.stop_wanted = True
         try:
@@ -126,6 +148,14 @@ class OutageTolerantWorker(Worker):
                 self._stop_requested = True
             else:
                 raise StopRequested() from None
+
+
+class ParentBoundScheduler(RQScheduler):
+    """RQ's scheduler, in a process the kernel ends with its worker (not left holding the lock)."""
+
+    def work(self) -> None:
+        die_with_parent_process(signal.SIGTERM)
+        super().work()
 
 
 def _let_horse_finish(worker: Worker) -> None:

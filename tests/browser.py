@@ -64,3 +64,8 @@ def sign_in(page, server_url: str, username: str, password: str) -> None:
     page.fill("#login-form input[name=password]", password)
     page.click("#login-form button[type=submit]")
     page.wait_for_selector("#app:not([hidden])")
+    # The library's first answer is shown (a list, or the sentence saying it is empty).
+    page.wait_for_function(
+        "document.querySelector('#library').children.length > 0"
+        " || !document.querySelector('#library-empty').hidden"
+    )

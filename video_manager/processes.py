@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import multiprocessing
+import os
 import resource
 import signal
 import socket
@@ -24,6 +26,15 @@ def die_with_parent(death_signal: int) -> None:
     """Asks the kernel to send this process `death_signal` when its parent dies (Linux)."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, death_signal)
+
+
+def die_with_parent_process(death_signal: int) -> None:
+    """For a process started by multiprocessing: dies with the process that started it, also when
+    that process was already gone before the request could be made (the kernel would not know)."""
+    die_with_parent(death_signal)
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:
+        os.kill(os.getpid(), death_signal)
 
 
 def _child_setup(death_signal: int, memory_limit_bytes: int) -> Callable[[], None]:

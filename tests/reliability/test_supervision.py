@@ -106,3 +106,39 @@ def test_a_worker_rides_out_an_outage_during_its_job(tmp_path, long_clip, outage
         server.stop()
         worker.stop()
         redis.stop()
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below `pid`, read from /proc's children lists."""
+    found, todo = set(), [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*/children"):
+            try:
+                children = {int(child) for child in task.read_text().split()}
+            except OSError:  # it ended while we looked
+                continue
+            found |= children
+            todo.extend(children)
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting for whoever adopted it to reap it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_sigkilled_worker_leaves_no_helper_process_behind(tmp_path, redis_server):
+    """Its maintenance and webhook-delivery processes, multiprocessing's resource tracker and RQ's
+    scheduler end with it, as they do under `video-manager run`, whose supervisor ends the group."""
+    worker = LiveWorker(process_env(tmp_path, redis_server.url)).start()
+    try:
+        wait_until(lambda: len(_descendants(worker.process.pid)) == 4, 60, "the worker's helpers")
+        helpers = _descendants(worker.process.pid)  # maintenance, deliveries, their tracker, RQ's scheduler
+        os.kill(worker.process.pid, signal.SIGKILL)  # the worker alone, not its group
+        worker.process.wait()
+        wait_until(lambda: not any(map(_running, helpers)), 10, "the helpers ended")
+    finally:
+        worker.stop()
