@@ -63,10 +63,17 @@ def input_options(demuxer: str | None, *, also_allow: str = "", remote: bool = F
 
 @dataclass(frozen=True)
 class Muxer:
-    """A container a result is written in: ffmpeg's name for it and the file name's suffix."""
+    """A container a result is written in: ffmpeg's name for it, the file name's suffix, and the
+    codec its text subtitles are written in."""
 
     name: str
     suffix: str
+    subtitle_codec: str
+
+    @property
+    def demuxer(self) -> str:
+        """The allowed demuxer that reads such a result back."""
+        return "mov" if self.name in ("mp4", "mov") else self.name
 
     def options(self) -> list[str]:
         """The index first in MP4 and MOV (a browser plays it before it has all of it)."""
@@ -74,9 +81,12 @@ class Muxer:
         return [*faststart, "-f", self.name]
 
 
-MP4 = Muxer("mp4", ".mp4")
-MOV = Muxer("mov", ".mov")
-MATROSKA = Muxer("matroska", ".mkv")
+MP4 = Muxer("mp4", ".mp4", "mov_text")
+MOV = Muxer("mov", ".mov", "mov_text")
+MATROSKA = Muxer("matroska", ".mkv", "srt")
+# Subtitle codecs that are text: a cut carries their cues (processor.text_tracks). Picture-based
+# ones (DVD, Blu-ray PGS) are left out of results.
+TEXT_SUBTITLE_CODECS = frozenset({"mov_text", "subrip", "srt", "ass", "ssa", "webvtt", "text"})
 # What ffmpeg's MP4 muxer holds (checked with the shipped ffmpeg), and what only MOV does.
 MP4_VIDEO = frozenset({"h264", "hevc", "av1", "vp9", "mpeg4", "mjpeg"})
 MOV_ONLY_VIDEO = frozenset({"prores", "dnxhd", "qtrle", "cfhd"})

@@ -78,8 +78,8 @@ def trim_fast(ffmpeg: str, source: Source, start: float, end: float, output: Pat
     return [
         *command_start(ffmpeg),
         "-ss", seconds_arg(start), *source.input(), "-t", seconds_arg(end - start),
-        "-map", "0:v:0", "-map", "0:a?", "-c", "copy", "-avoid_negative_ts", "make_zero",
-        *result_muxer(source).options(), str(output),
+        "-map", "0:v:0", "-map", "0:a?", "-map_chapters", "-1", "-c", "copy",
+        "-avoid_negative_ts", "make_zero", *result_muxer(source).options(), str(output),
     ]  # fmt: skip
 
 
@@ -143,7 +143,7 @@ def trim_precise(ffmpeg: str, source: Source, window: Window, output: Path, enco
     cut to the time they play along."""
     command = [
         *command_start(ffmpeg), *window.clock, "-noautorotate", "-ss", window.seek, *source.input(),
-        "-map", "0:v:0", "-vf", f"{window.video_filter()},setpts=PTS-STARTPTS",
+        "-map", "0:v:0", "-map_chapters", "-1", "-vf", f"{window.video_filter()},setpts=PTS-STARTPTS",
         *encoders.video_options(source.media, encoding.crf, encoding.preset),
     ]  # fmt: skip
     if source.has_audio:
@@ -180,7 +180,7 @@ def trim_intra_copy(ffmpeg: str, source: Source, window: Window, output: Path) -
                  "-af", f"atrim=start={window.start:.6f}:end={window.end:.6f}"]  # fmt: skip
     return [
         *command_start(ffmpeg), "-copyts", "-ss", window.seek, *source.input(),
-        "-map", "0:v:0", "-c:v", "copy", "-bsf:v", f"noise=drop={outside}", *audio,
+        "-map", "0:v:0", "-map_chapters", "-1", "-c:v", "copy", "-bsf:v", f"noise=drop={outside}", *audio,
         "-avoid_negative_ts", "make_zero", *intra_copy_muxer(source).options(), str(output),
     ]  # fmt: skip
 
@@ -228,6 +228,35 @@ def encode_audio(ffmpeg: str, source: Source, window: Window, output: Path) -> l
         "-map", "0:a?", "-vn", "-af", window.audio_filter(), *AAC,
         *OUTPUT_OPTIONS, str(output),
     ]  # fmt: skip
+
+
+def with_text_tracks(
+    ffmpeg: str, result: Path, muxer: containers.Muxer, subtitle_files: list[Path],
+    labels: list[tuple[str | None, str | None]], chapters_file: Path | None, output: Path,
+) -> list[str]:  # fmt: skip
+    """A finished result with subtitle tracks (SRT files we wrote, one per track, each with its
+    language and title) and chapters (an FFMETADATA file we wrote; none without it) added by
+    stream copy: the result's own streams and metadata stay as they are."""
+    command = [*command_start(ffmpeg), *containers.input_options(muxer.demuxer), "-i", str(result)]
+    for path in subtitle_files:
+        command += [*containers.input_options("srt", also_allow="srt"), "-i", str(path)]
+    chapters = "-1"
+    if chapters_file is not None:
+        chapters = str(len(subtitle_files) + 1)
+        command += [
+            *containers.input_options("ffmetadata", also_allow="ffmetadata"),
+            "-i",
+            str(chapters_file),
+        ]
+    command += ["-map", "0"]
+    for index in range(1, len(subtitle_files) + 1):
+        command += ["-map", f"{index}:s"]
+    command += ["-map_metadata", "0", "-map_chapters", chapters, "-c", "copy", "-c:s", muxer.subtitle_codec]
+    for number, (language, title) in enumerate(labels):
+        command += [f"-metadata:s:s:{number}", f"language={language or 'und'}"]
+        if title:
+            command += [f"-metadata:s:s:{number}", f"title={title}"]
+    return [*command, *muxer.options(), str(output)]
 
 
 def can_concat_by_copy(sources: list[Source]) -> bool:

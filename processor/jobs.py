@@ -26,7 +26,7 @@ from peewee import DatabaseError, InterfaceError, OperationalError
 from redis.exceptions import RedisError
 from rq import Queue, get_current_job
 
-from processor import containers, ffmpeg, isobmff
+from processor import containers, ffmpeg, isobmff, text_tracks
 from processor.cut_plan import CutPlan
 from processor.dispatch import dispatch
 from processor.ingest import Ingestor, media_info
@@ -115,13 +115,14 @@ def trim(
     video = Video.get_by_id(video_id)
     window = f" [{start:.3f}-{end:.3f}]"
     copied = functools.partial(
-        _trim_copied, ctx, owner_id, Path(video.name).stem, window, end - start, progress
+        _trim_copied, ctx, source, owner_id, Path(video.name).stem, window, end - start, progress
     )
     if mode == "fast":
         return copied(
             ffmpeg.result_muxer(source),
             source.media,
             lambda out: ffmpeg.trim_fast(ctx.ffmpeg, source, start, end, out),
+            {"keyframe_for": start, "until": end},
         )
     cutter = _cutter(ctx)
     plan = cutter.plan(source, start, end)
@@ -131,27 +132,32 @@ def trim(
             ffmpeg.intra_copy_muxer(source),
             dataclasses.replace(source.media, audio_codec=ffmpeg.intra_copy_audio_codec(source)),
             lambda out: ffmpeg.trim_intra_copy(ctx.ffmpeg, source, every_frame, out),
+            _text_window(every_frame),
         )
     name = fit_name(Path(video.name).stem, window + ".mp4")
+    exact = ffmpeg.Window.from_plan(plan) if plan else ffmpeg.Window(start, end)
+
+    def published(staged: Path, method: Method) -> Outcome:
+        _carry_text(ctx, source, staged, containers.MP4, _text_window(exact))
+        return Outcome(_publish(ctx, staged, owner_id, name, TaskKind.TRIM), method)
+
     with ctx.staged(".mp4") as staged:
         if plan and ctx.config.jobs.smart_cut and (plan.qualified or plan.remuxable):
             try:
                 if plan.qualified:
                     cutter.cut(source, plan, staged, ctx.staged, progress)
-                    return Outcome(_publish(ctx, staged, owner_id, name, TaskKind.TRIM), Method.SMART)
+                    return published(staged, Method.SMART)
                 if _smart_cut_remuxed(ctx, cutter, source, plan, staged, progress):
-                    return Outcome(_publish(ctx, staged, owner_id, name, TaskKind.TRIM), Method.SMART)
+                    return published(staged, Method.SMART)
             except SpliceError as exc:
                 log.warning("smart cut could not join its pieces (%s); re-encoding the window", exc)
-        window = ffmpeg.Window.from_plan(plan) if plan else ffmpeg.Window(start, end)
-        _run(
-            ctx, ffmpeg.trim_precise(ctx.ffmpeg, source, window, staged, ctx.encoding), end - start, progress
-        )
-        return Outcome(_publish(ctx, staged, owner_id, name, TaskKind.TRIM), Method.REENCODE)
+        _run(ctx, ffmpeg.trim_precise(ctx.ffmpeg, source, exact, staged, ctx.encoding), end - start, progress)
+        return published(staged, Method.REENCODE)
 
 
 def _trim_copied(
     ctx: JobContext,
+    source: ffmpeg.Source,
     owner_id: int,
     stem: str,
     window: str,
@@ -160,15 +166,78 @@ def _trim_copied(
     muxer: containers.Muxer,
     media: MediaInfo,
     command_for: Callable[[Path], list[str]],
+    text_window: dict,
 ) -> Outcome:
     """A stream-copied trim (fast, or every frame of an all-intra source) into the muxer chosen
     for its source, named after the source, the window and that muxer's suffix; `media` is what
-    the copy holds."""
+    the copy holds, `text_window` where the source's subtitles and chapters are cut."""
     with ctx.staged(muxer.suffix) as staged:
         _run(ctx, command_for(staged), seconds, progress)
+        tracks, chapters = _carry_text(ctx, source, staged, muxer, text_window)
         name = fit_name(stem, window + muxer.suffix)
-        known = _copied_media(media, staged, muxer)
+        known = _copied_media(
+            dataclasses.replace(media, subtitle_tracks=tracks, chapters=chapters), staged, muxer
+        )
         return Outcome(_publish(ctx, staged, owner_id, name, TaskKind.TRIM, known), Method.COPY)
+
+
+def _text_window(window: ffmpeg.Window) -> dict:
+    """Where a frame-exact trim's result starts and ends, in seconds from the file's start."""
+    return {"zero": window.start - window.origin, "until": window.end - window.origin}
+
+
+def _carry_text(
+    ctx: JobContext, source: ffmpeg.Source, output: Path, muxer: containers.Muxer, text_window: dict
+) -> tuple[int, int]:
+    """The source's subtitle cues and chapters in the window, muxed into `output`; how many
+    subtitle tracks and chapters it then holds. A source whose text cannot be read still gets
+    its cut, without them (logged)."""
+    if not _has_text(source):
+        return 0, 0
+    text = _read_text(ctx, source, text_window)
+    return _mux_text(ctx, text, output, muxer) if text else (0, 0)
+
+
+def _carry_merged_text(
+    ctx: JobContext, sources: list[ffmpeg.Source], output: Path, muxer: containers.Muxer
+) -> tuple[int, int]:
+    """Each input's subtitle cues and chapters, at its place in the merge's `output`."""
+    if not any(map(_has_text, sources)):
+        return 0, 0
+    parts, offset = [], 0.0
+    for source in sources:
+        text = (
+            _read_text(ctx, source, {"zero": 0.0, "until": source.media.duration})
+            if _has_text(source)
+            else None
+        )
+        parts.append((offset, text or text_tracks.WindowText([], [])))
+        offset += source.media.duration
+    return _mux_text(ctx, text_tracks.joined(parts), output, muxer)
+
+
+def _has_text(source: ffmpeg.Source) -> bool:
+    return bool(source.media.subtitle_tracks or source.media.chapters)
+
+
+def _read_text(ctx: JobContext, source: ffmpeg.Source, text_window: dict) -> text_tracks.WindowText | None:
+    limits = ctx.config.ffmpeg
+    try:
+        return text_tracks.read_window(
+            source, **text_window, timeout_s=limits.timeout_s, memory_limit_mb=limits.memory_limit_mb
+        )
+    except text_tracks.TextTracksUnreadable as exc:
+        log.warning("the source's subtitles and chapters could not be read (%s); cut without them", exc)
+        return None
+
+
+def _mux_text(
+    ctx: JobContext, text: text_tracks.WindowText, output: Path, muxer: containers.Muxer
+) -> tuple[int, int]:
+    text_tracks.carry(
+        ctx.ffmpeg, text, output, muxer, ctx.staged, lambda command: _run(ctx, command, 1.0, lambda _f: None)
+    )
+    return sum(bool(track.cues) for track in text.tracks), len(text.chapters)
 
 
 def _copied_media(media: MediaInfo, output: Path, muxer: containers.Muxer) -> MediaInfo | None:
@@ -197,12 +266,15 @@ def merge(ctx: JobContext, owner_id: int, video_ids: list[str], progress: Progre
                 list_file.write_text(ffmpeg.concat_list(sources))
                 command = ffmpeg.merge_copy(ctx.ffmpeg, list_file, staged, muxer, remote=ctx.blobs.remote)
                 _run(ctx, command, total, progress)
+            tracks, chapters = _carry_merged_text(ctx, sources, staged, muxer)
             named = fit_name(Path(first.name).stem, more + muxer.suffix)
-            known = _copied_media(sources[0].media, staged, muxer)  # every input holds the same streams
+            streams = dataclasses.replace(sources[0].media, subtitle_tracks=tracks, chapters=chapters)
+            known = _copied_media(streams, staged, muxer)  # every input holds the same streams
             return Outcome(_publish(ctx, staged, owner_id, named, TaskKind.MERGE, known), Method.COPY)
     name = fit_name(Path(first.name).stem, more + ".mp4")
     with ctx.staged(".mp4") as staged:
         _run(ctx, ffmpeg.merge_normalised(ctx.ffmpeg, sources, staged, ctx.encoding), total, progress)
+        _carry_merged_text(ctx, sources, staged, containers.MP4)
         return Outcome(_publish(ctx, staged, owner_id, name, TaskKind.MERGE), Method.REENCODE)
 
 

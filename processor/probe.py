@@ -44,6 +44,8 @@ class MediaInfo:
     format_name: str
     content_type: str
     color_transfer: str | None = None  # `smpte2084` (PQ) and `arib-std-b67` (HLG) are HDR
+    subtitle_tracks: int = 0  # text ones, which a cut carries (cues moved into its window)
+    chapters: int = 0
 
     @property
     def hdr(self) -> bool:
@@ -84,7 +86,8 @@ class Prober:
         reading = containers.REMOTE_READ_OPTIONS if remote else []
         return [
             self.ffprobe, "-v", "error", *containers.input_options(None, remote=remote), *reading,
-            "-print_format", "json", "-show_format", "-show_streams", str(path),
+            "-print_format", "json", "-show_format", "-show_streams",
+            "-show_chapters", str(path),
         ]  # fmt: skip
 
     def probe(self, path: Path | str, *, remote: bool = False) -> MediaInfo:
@@ -160,6 +163,11 @@ def parse_probe_output(report: dict) -> MediaInfo:
         audio_channels=int(audio["channels"]) if audio and audio.get("channels") else None,
         format_name=format_name,
         content_type=containers.ALLOWED[demuxer],
+        subtitle_tracks=sum(
+            s.get("codec_type") == "subtitle" and s.get("codec_name") in containers.TEXT_SUBTITLE_CODECS
+            for s in streams
+        ),
+        chapters=len(report.get("chapters") or []),
     )
 
 

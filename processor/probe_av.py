@@ -21,7 +21,8 @@ def report(path: str, *, remote: bool = False) -> dict:
         duration = container.duration / av.time_base if container.duration else None
         start = container.start_time / av.time_base if container.start_time else 0.0
         described = {"format_name": container.format.name, "duration": duration, "start_time": start}
-        return {"format": described, "streams": streams}
+        chapters = [{"id": chapter["id"]} for chapter in container.chapters()]  # counted, not read
+        return {"format": described, "streams": streams, "chapters": chapters}
 
 
 # FFmpeg's names of the transfer characteristics (libavutil/pixfmt.h), as ffprobe prints them;

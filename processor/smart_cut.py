@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from processor import ffmpeg
+from processor.av_child import AvChildFailed, run_av_child
 from processor.cut_plan import CutPlan
-from processor.runner import MIB, FfmpegError, run_ffmpeg
-from video_manager.processes import spawn_media_tool
+from processor.runner import run_ffmpeg
 
 log = logging.getLogger(__name__)
 SPLICE_SHARE = 0.1  # of the progress bar: the encodes take the rest
@@ -143,28 +140,11 @@ class SmartCutter:
             "demuxer": source.media.demuxer,
             "remote": source.remote,
         }
-        process = spawn_media_tool(
-            [sys.executable, "-P", "-m", "processor.smart_cut_av", command],
-            memory_limit_bytes=self.memory_limit_mb * MIB,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
         try:
-            stdout, stderr = process.communicate(json.dumps(payload).encode(), timeout=self.timeout_s)
-        except subprocess.TimeoutExpired as exc:
-            raise FfmpegError(
-                "ffmpeg_timeout", f"smart cut {command} did not finish within {self.timeout_s:g} s"
-            ) from exc
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-        if process.returncode != 0:
-            detail = stderr.decode(errors="replace").strip().splitlines()
-            reason = detail[-1] if detail else f"exited with {process.returncode}"
+            return run_av_child("processor.smart_cut_av", command, payload, timeout_s=self.timeout_s,
+                                memory_limit_mb=self.memory_limit_mb)  # fmt: skip
+        except AvChildFailed as exc:
             if command == "splice":
-                raise SpliceError(reason)
-            log.info("no cut plan: %s", reason)
+                raise SpliceError(exc.reason) from exc
+            log.info("no cut plan: %s", exc.reason)
             return None
-        return json.loads(stdout)

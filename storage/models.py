@@ -65,6 +65,9 @@ class Video(BaseModel):
     audio_codec = CharField(max_length=32, null=True)
     pix_fmt = CharField(max_length=32, null=True)
     color_transfer = CharField(max_length=32, null=True)  # HDR: smpte2084 (PQ), arib-std-b67 (HLG)
+    # Text subtitle tracks and chapters, carried by a cut (none known for videos from before).
+    subtitle_tracks = IntegerField(null=True)
+    chapters = IntegerField(null=True)
     frame_rate = CharField(max_length=32, null=True)
     sample_rate = IntegerField(null=True)
     audio_channels = IntegerField(null=True)

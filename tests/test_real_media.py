@@ -104,6 +104,73 @@ def test_every_kind_uploads_with_its_codec_and_fast_trims_into_a_container_that_
         assert languages == ["eng", "deu"]  # in order, with their tags
 
 
+def subtitles_and_chapters(path: Path) -> tuple[list[tuple], list[tuple]]:
+    """The cues (start, end, text) of a file's subtitle tracks and its chapters (start, end, title)."""
+    with av.open(str(path)) as container:
+        cues = [
+            (float(packet.pts * packet.time_base), float((packet.pts + packet.duration) * packet.time_base),
+             "".join(subtitle.dialogue.decode() for subtitle in packet.decode()))
+            for packet in container.demux(subtitles=0) if packet.size
+        ]  # fmt: skip
+        chapters = [
+            (float(c["start"] * c["time_base"]), float(c["end"] * c["time_base"]), c["metadata"]["title"])
+            for c in container.chapters()
+        ]
+    return [cue for cue in cues if cue[2]], chapters  # mov_text fills the gaps with empty samples
+
+
+TEXT_CASES = {  # the source: cues at 0.2-1.2 s and 1.5-1.9 s, chapters 0-1 s and 1-2 s, 25 fps
+    # a stream copy starts on the keyframe at 1.0 s and runs to 1.9 s
+    "fast": (1.2, 1.9, [(0.0, 0.2, "hello"), (0.5, 0.9, "again")], [(0.0, 0.9, "two")]),
+    # frame-exact: from the frame at 0.52 s to the end of the one at 1.68 s
+    "precise": (
+        0.5,
+        1.7,
+        [(0.0, 0.68, "hello"), (0.98, 1.2, "again")],
+        [(0.0, 0.48, "one"), (0.48, 1.2, "two")],
+    ),
+}
+
+
+@pytest.mark.parametrize("mode", list(TEXT_CASES))
+def test_a_trim_keeps_the_subtitle_cues_and_chapters_of_its_window_moved_to_its_start(
+    live_server, live_worker, make_user, corpus, data_dir, mode
+):
+    start, end, cues, chapters = TEXT_CASES[mode]
+    token = make_user()[2]
+    video = upload(live_server, token, corpus["mp4 with subtitles and chapters"])
+    done = wait_task(
+        token, trim(live_server, token, video["id"], start_time=start, end_time=end, mode=mode).json()
+    )
+    assert done["status"] == "finished", done
+    got = stored(data_dir, done["result"]["video_id"])
+    assert decode_errors(got) == ""
+    kept_cues, kept_chapters = subtitles_and_chapters(got)
+    assert [text for *_times, text in kept_cues] == [text for *_times, text in cues]
+    assert [title for *_times, title in kept_chapters] == [title for *_times, title in chapters]
+    for kept, wanted in zip(kept_cues + kept_chapters, cues + chapters, strict=True):
+        assert kept[:2] == pytest.approx(wanted[:2], abs=0.011), (kept, wanted)
+
+
+def test_a_merge_keeps_each_inputs_subtitle_cues_and_chapters_at_its_place(
+    live_server, live_worker, make_user, corpus, data_dir
+):
+    token = make_user()[2]
+    video = upload(live_server, token, corpus["mp4 with subtitles and chapters"])
+    done = wait_task(token, merge(live_server, token, [video["id"], video["id"]]).json())
+    assert done["status"] == "finished", done
+    got = stored(data_dir, done["result"]["video_id"])
+    assert decode_errors(got) == ""
+    cues, chapters = subtitles_and_chapters(got)
+    offset = video["duration"]  # where the second copy starts
+    assert [text for *_times, text in cues] == ["hello", "again"] * 2
+    assert [title for *_times, title in chapters] == ["one", "two"] * 2
+    wanted = [(0.2, 1.2), (1.5, 1.9), (0.2 + offset, 1.2 + offset), (1.5 + offset, 1.9 + offset)]
+    wanted += [(0, 1), (1, 2), (offset, 1 + offset), (1 + offset, 2 + offset)]
+    for kept, times in zip(cues + chapters, wanted, strict=True):
+        assert kept[:2] == pytest.approx(times, abs=0.011), (kept, times)
+
+
 OFFSET_SOURCES = {  # MPEG-TS clocks start near 1.4 s: a trim's times count from the file's start
     "broadcast 720p50 ts": ("broadcast.ts", {"size": "1280x720", "rate": 50, "gop": 50}, "smart"),
     "avchd 1080i mts with ac-3": (

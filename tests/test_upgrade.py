@@ -74,7 +74,7 @@ def test_a_round_one_data_directory_opens_unchanged(tmp_path, redis_server, samp
         version = database.execute("SELECT value FROM setting WHERE key = 'schema-version'").fetchone()
     assert columns.count("result_method") == 1 and version == (str(len(migrations.STEPS)),)
     assert all(hook_columns.count(name) == 1 for name in ("status", "failures", "paused_until"))
-    assert video_columns.count("color_transfer") == 1
+    assert video_columns.count("color_transfer") == 1 and video_columns.count("subtitle_tracks") == 1
 
 
 def test_a_round_two_webhook_table_gains_its_health_columns(tmp_path, config):
