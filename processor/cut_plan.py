@@ -30,8 +30,9 @@ class CutPlan:
     tail_start: int | None = None  # the re-encoded tail starts here (None: no tail)
     middle_end: int | None = None  # copying stops at this keyframe (None: to the file's end)
     delay: int = 0  # the source's decode delay, given to the pieces
-    profile: str = ""  # x264's name for the source's H.264 profile
-    ids: tuple[int, int] = (0, 0)  # SPS/PPS ids for the head and the tail, free in the source
+    profile: str = ""  # the piece encoder's name for the source's profile
+    ids: tuple[int, int] = (0, 0)  # parameter-set ids for the head and the tail, free in the source
+    codec: str = "h264"  # or "hevc": the pieces are encoded with x264 or x265
 
     def seconds(self, ticks: int) -> float:
         return float(ticks * self.time_base)

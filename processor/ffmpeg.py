@@ -102,6 +102,7 @@ class Window:
     start_pts: int | None = None
     end_pts: int | None = None
     origin: float = 0.0
+    decode_from: float | None = None  # a piece's decoding starts at the keyframe before this
 
     @classmethod
     def from_plan(cls, plan: CutPlan) -> Window:
@@ -125,8 +126,10 @@ class Window:
     def keyframe_seek(self) -> str:
         """For video alone, with -noaccurate_seek (nothing dropped before `trim`): a hair past
         the first frame, so decoding starts at the keyframe at or before it and not a GOP earlier
-        (a smart cut's tail starts on its keyframe)."""
-        return f"{self.start - self.origin + 0.0001:.6f}"
+        (a smart cut's tail starts on its keyframe), or at `decode_from` (an HEVC tail that
+        starts with an open-GOP keyframe's leading pictures decodes from the GOP before)."""
+        where = self.decode_from if self.decode_from is not None else self.start + 0.0001
+        return f"{where - self.origin:.6f}"
 
     def video_filter(self) -> str:
         if self.start_pts is None:
@@ -201,20 +204,31 @@ def _audio_arguments(codec: str | None) -> list[str]:
     return AAC if codec == "aac" else ["-c:a", str(codec)]
 
 
+# An HEVC piece as processor.hevc can renumber it: one slice a picture, no wavefronts or
+# weighted prediction, closed GOPs, no B-frames, no encoder-info SEI.
+X265_PIECE_PARAMS = "log-level=error:bframes=0:wpp=0:slices=1:weightp=0:open-gop=0:info=0:repeat-headers=0"
+
+
 def encode_piece(
     ffmpeg: str, source: Source, window: Window, time_base: Fraction, output: Path,
-    encoding: Encoding, profile: str, parameter_set_id: int,
+    encoding: Encoding, profile: str, parameter_set_id: int, codec: str = "h264",
 ) -> list[str]:  # fmt: skip
-    """A smart cut's head or tail: the window's frames re-encoded without B-frames under a
-    parameter-set id the source does not use, keeping the source's timestamps and time base
-    (the splice moves them) and its stored orientation (a phone video's rotation stays in the
-    track's display matrix, as for the copied frames, instead of being applied to the pixels)."""
+    """A smart cut's head or tail: the window's frames re-encoded without B-frames, in the
+    source's codec, under a parameter-set id the source does not use (x264 takes it as an
+    option; x265's output is renumbered by the splice), keeping the source's timestamps and
+    time base (the splice moves them), its pixel format and colour, and its stored orientation
+    (a phone video's rotation stays in the track's display matrix, as for the copied frames,
+    instead of being applied to the pixels)."""
+    if codec == "hevc":
+        encoder = ["-c:v", "libx265", "-pix_fmt", str(source.media.pix_fmt),
+                   "-x265-params", X265_PIECE_PARAMS, "-tag:v", "hvc1"]  # fmt: skip
+    else:
+        encoder = ["-c:v", "libx264", "-bf", "0", "-x264-params", f"sps-id={parameter_set_id}"]
     return [
         *command_start(ffmpeg), *window.clock, "-noaccurate_seek", "-noautorotate",
         "-ss", window.keyframe_seek, *source.input(),
-        "-map", "0:v:0", "-an", "-vf", window.video_filter(),
-        "-c:v", "libx264", "-crf", str(encoding.crf), "-preset", encoding.preset, "-profile:v", profile,
-        "-bf", "0", "-x264-params", f"sps-id={parameter_set_id}",
+        "-map", "0:v:0", "-an", "-vf", window.video_filter(), *encoder,
+        "-crf", str(encoding.crf), "-preset", encoding.preset, "-profile:v", profile,
         "-enc_time_base:v", "demux", "-video_track_timescale", str(time_base.denominator),
         *OUTPUT_OPTIONS, str(output),
     ]  # fmt: skip

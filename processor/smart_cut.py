@@ -85,12 +85,12 @@ class SmartCutter:
                 window = dataclasses.replace(
                     whole,
                     start=float(first * time_base), end=float(last * time_base),
-                    start_pts=first, end_pts=last,
+                    start_pts=first, end_pts=last, decode_from=_decode_from(plan, first),
                 )  # fmt: skip
                 files[name] = stack.enter_context(staged(".mp4"))
                 commands[name] = (
                     ffmpeg.encode_piece(self.ffmpeg, source, window, time_base, files[name], piece_encoding,
-                                        plan.profile, parameter_set_id),
+                                        plan.profile, parameter_set_id, plan.codec),
                     window.end - window.start,
                 )  # fmt: skip
             if plan.has_audio:
@@ -148,3 +148,14 @@ class SmartCutter:
                 raise SpliceError(exc.reason) from exc
             log.info("no cut plan: %s", exc.reason)
             return None
+
+
+def _decode_from(plan: CutPlan, first: int) -> float | None:
+    """Where an HEVC piece decodes from when it starts between keyframes. ffmpeg's seek finds
+    the last keyframe decoded before its target, and an open-GOP keyframe is decoded before the
+    leading pictures it is shown after: a piece that starts on one of those must seek to before
+    that keyframe is decoded, to the GOP before (its decode delay before the piece's first frame
+    is enough). Other pieces decode from the keyframe at or before their first frame."""
+    if plan.codec != "hevc" or first == plan.middle_end:
+        return None
+    return plan.seconds(first - plan.delay) - float(plan.time_base)

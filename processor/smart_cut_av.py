@@ -15,15 +15,17 @@ a smart cut, run as a limited child process because it demuxes an uploaded file.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
 import av
 
-from processor import h264
+from processor import h264, hevc
 from processor.containers import OPEN_OPTIONS, REMOTE_OPEN_OPTIONS
 from processor.cut_plan import CutPlan
 
@@ -93,7 +95,27 @@ class _Packet:
     duration: int
     keyframe: bool
     idr: bool
-    parameter_set_ids: frozenset[int]  # of the SPS/PPS the packet carries in band
+    cra: bool  # an HEVC open-GOP keyframe: the pictures after it may show before it
+    leading: bool  # an HEVC picture decoded after its keyframe and shown before it
+    parameter_set_ids: frozenset[int]  # of the parameter sets the packet carries in band
+
+
+def _describe(codec: str, data: bytes, keyframe: bool) -> dict:
+    """What a packet is, from its NAL units (H.264 or HEVC; other codecs are never smart-cut)."""
+    if codec == "hevc":
+        try:
+            types = {hevc.nal_type(unit) for unit in hevc.nal_units(data)}
+        except ValueError:
+            types = set()
+        return {
+            "idr": keyframe and bool(types & hevc.IDR_TYPES), "cra": keyframe and hevc.NAL_CRA in types,
+            "leading": bool(types & hevc.LEADING_TYPES),
+            "parameter_set_ids": frozenset(hevc.in_band_parameter_set_ids(data)) if keyframe else frozenset(),
+        }  # fmt: skip
+    return {
+        "idr": keyframe and h264.NAL_IDR in h264.nal_types(data), "cra": False, "leading": False,
+        "parameter_set_ids": frozenset(h264.in_band_parameter_set_ids(data)) if keyframe else frozenset(),
+    }  # fmt: skip
 
 
 def _scan(container, stream, at: int, *, stop_after_keyframe_at: int | None) -> tuple[list[_Packet], bool]:
@@ -118,11 +140,9 @@ def _scan(container, stream, at: int, *, stop_after_keyframe_at: int | None) -> 
                 after = len(found)
         if after is not None and len(found) > after + REORDER_MARGIN:
             return found, False
-        data = bytes(packet)
-        idr = packet.is_keyframe and h264.NAL_IDR in h264.nal_types(data)
-        in_band = frozenset(h264.in_band_parameter_set_ids(data)) if packet.is_keyframe else frozenset()
+        facts = _describe(stream.codec_context.name, bytes(packet), packet.is_keyframe)
         found.append(
-            _Packet(packet.pts, packet.dts, packet.duration or frame_ticks, packet.is_keyframe, idr, in_band)
+            _Packet(packet.pts, packet.dts, packet.duration or frame_ticks, packet.is_keyframe, **facts)
         )
     if not found:
         raise ValueError("no video packets where the window is")
@@ -136,16 +156,7 @@ def _cut_points(demuxer, container, stream, window, at_start, at_end, reaches_en
     context = stream.codec_context
     if demuxer not in QUALIFYING_DEMUXERS:
         raise NotQualified(f"the {demuxer} container is not smart-cut")
-    if context.name != "h264":
-        raise NotQualified(f"the video is {context.name}, not H.264")
-    if context.pix_fmt != "yuv420p":
-        raise NotQualified(f"the pixels are {context.pix_fmt}, not 8-bit 4:2:0")
-    try:
-        config = h264.AvcConfig.parse(bytes(context.extradata or b""))
-    except ValueError as exc:
-        raise NotQualified(str(exc)) from exc
-    if config.profile not in h264.PROFILES or config.length_size != 4:
-        raise NotQualified(f"H.264 profile {config.profile} with {config.length_size}-byte lengths")
+    profile, used_ids = _codec_config(context)
     if stream.time_base.numerator != 1:
         raise NotQualified(f"time base {stream.time_base} is not 1/N")
     first_key = next((p for p in at_start if p.keyframe and p.pts >= start_pts), None)
@@ -155,22 +166,56 @@ def _cut_points(demuxer, container, stream, window, at_start, at_end, reaches_en
     if not last_key.keyframe or last_key.pts < first_key.pts:
         raise NotQualified("no keyframe inside the window")
     for key in (first_key, last_key):
-        if not key.idr:
+        if not (key.idr or key.cra):
             raise NotQualified("keyframes inside the window are not IDR frames (open GOPs)")
-    has_tail = last_key.pts < end_pts and not reaches_end
+    # An HEVC open-GOP keyframe's leading pictures show before it: the tail starts with them
+    # (they need the GOP before, which the middle copies, so the tail's encode decodes from it).
+    leading = [p.pts for p in at_end[1:] if p.leading and p.pts < end_pts]
+    tail_start = min([last_key.pts, *leading])
+    has_tail = tail_start < end_pts and not reaches_end
     if has_tail and last_key.pts == first_key.pts:
         raise NotQualified("the window holds a single keyframe: nothing to copy")
     _require_progressive(container, stream, first_key.pts)
     return {
         "head_end": first_key.pts,
-        "tail_start": last_key.pts if has_tail else None,
+        "tail_start": tail_start if has_tail else None,
         "middle_end": None if reaches_end else last_key.pts,
         "delay": first_key.pts - first_key.dts,
-        "profile": h264.PROFILES[config.profile],
-        # ids neither the avcC nor the packets around the joins use; the splice refuses a copied
-        # packet that brings one of them in band
-        "ids": tuple(h264.free_ids(config.parameter_set_ids() | _in_band_ids(at_start, at_end), 2)),
+        "profile": profile,
+        "codec": context.name,
+        # ids neither the codec record nor the packets around the joins use; the splice refuses
+        # a copied packet that brings one of them in band
+        "ids": tuple(_free_ids(used_ids | _in_band_ids(at_start, at_end), context.name)),
     }
+
+
+def _codec_config(context) -> tuple[str, set[int]]:
+    """The encoder's profile for the pieces and the parameter-set ids the track's record uses;
+    NotQualified for what the pieces cannot match."""
+    if context.name == "hevc":
+        if context.pix_fmt not in hevc.PIECE_PROFILES:
+            raise NotQualified(f"the pixels are {context.pix_fmt}, not 8- or 10-bit 4:2:0")
+        try:
+            config = hevc.HvcConfig.parse(bytes(context.extradata or b""))
+            return hevc.PIECE_PROFILES[context.pix_fmt], set().union(*config.parameter_set_ids().values())
+        except ValueError as exc:
+            raise NotQualified(str(exc)) from exc
+    if context.name != "h264":
+        raise NotQualified(f"the video is {context.name}, not H.264 or HEVC")
+    if context.pix_fmt != "yuv420p":
+        raise NotQualified(f"the pixels are {context.pix_fmt}, not 8-bit 4:2:0")
+    try:
+        config = h264.AvcConfig.parse(bytes(context.extradata or b""))
+    except ValueError as exc:
+        raise NotQualified(str(exc)) from exc
+    if config.profile not in h264.PROFILES or config.length_size != 4:
+        raise NotQualified(f"H.264 profile {config.profile} with {config.length_size}-byte lengths")
+    return h264.PROFILES[config.profile], config.parameter_set_ids()
+
+
+def _free_ids(used: set[int], codec: str) -> list[int]:
+    """Two ids for the pieces: HEVC's serve as VPS, SPS and PPS id at once (VPS ids go to 15)."""
+    return h264.free_ids(used | set(range(16, 32)), 2) if codec == "hevc" else h264.free_ids(used, 2)
 
 
 def _in_band_ids(*scans: list[_Packet]) -> set[int]:
@@ -197,21 +242,22 @@ def splice(request: dict) -> dict:
             av.open(request["output"], "w", format="mp4", options=faststart) as output:  # fmt: skip
         video_in = source.streams.video[0]
         video_out = output.add_stream_from_template(video_in)
+        video_out.codec_tag = video_in.codec_tag  # hvc1 stays hvc1 (Apple's players want it), hev1 hev1
         pieces = {name: av.open(path) for name, path in request["pieces"].items() if path}
         try:
-            configs = [h264.AvcConfig.parse(bytes(video_in.codec_context.extradata))]
-            for name in ("head", "tail"):
-                if name in pieces:
-                    configs.append(
-                        h264.AvcConfig.parse(bytes(pieces[name].streams.video[0].codec_context.extradata))
-                    )
-            video_out.codec_context.extradata = configs[0].merged(*configs[1:]).to_bytes()
+            record, rewrites = _track_record(cut, video_in, pieces)
+            video_out.codec_context.extradata = record
             audio_in = list(pieces["audio"].streams.audio) if "audio" in pieces else []
             audio_out = {stream.index: _audio_track(output, stream) for stream in audio_in}
             writer = _VideoWriter(output, video_out, time_base)
+            in_band_ids = (
+                hevc.in_band_parameter_set_ids if cut.codec == "hevc" else h264.in_band_parameter_set_ids
+            )
 
             if "head" in pieces:
-                for rel in _piece(pieces["head"], time_base, writer, delay):
+                for rel in _piece(
+                    pieces["head"], time_base, writer, delay, first_pts, rewrite=rewrites.get("head")
+                ):
                     counts["head"] += 1
                     if rel >= head_end - first_pts:
                         raise ValueError("the head runs into the copied middle")
@@ -222,17 +268,33 @@ def splice(request: dict) -> dict:
                 if middle_end is not None and packet.is_keyframe and packet.pts >= middle_end:
                     break
                 if packet.pts < head_end:
-                    if counts["middle"]:
+                    # before the first copied keyframe, or (HEVC) its leading pictures: the head has them
+                    if counts["middle"] and not (cut.codec == "hevc" and _leading(packet)):
                         raise ValueError("a copied frame is shown before the first copied keyframe")
                     continue
-                if packet.is_keyframe and h264.in_band_parameter_set_ids(bytes(packet)) & pieces_ids:
+                if cut.tail_start is not None and packet.pts >= cut.tail_start:
+                    raise ValueError("a copied frame is shown where the tail is")
+                if packet.is_keyframe and in_band_ids(bytes(packet)) & pieces_ids:
                     raise ValueError("a copied keyframe brings parameter sets under a piece's id")
+                if not counts["middle"] and cut.codec == "hevc":
+                    packet = _broken_link(packet)  # its leading pictures, which needed the GOP before, go
                 writer.write(packet, packet.pts - first_pts, packet.dts - first_pts)
                 counts["middle"] += 1
             if "tail" in pieces:
                 offset = cut.tail_start - first_pts
-                for _ in _piece(pieces["tail"], time_base, writer, delay, offset):
-                    counts["tail"] += 1
+                # A tail that starts with an open-GOP keyframe's leading pictures starts before
+                # that keyframe is shown but must decode after the middle: less decode delay.
+                tail_delay = delay - (cut.middle_end - cut.tail_start)
+                tail = _piece(
+                    pieces["tail"],
+                    time_base,
+                    writer,
+                    tail_delay,
+                    cut.tail_start,
+                    offset,
+                    rewrite=rewrites.get("tail"),
+                )
+                counts["tail"] += sum(1 for _ in tail)
             if audio_in:
                 for packet in pieces["audio"].demux(*audio_in):
                     if packet.size:
@@ -243,6 +305,69 @@ def splice(request: dict) -> dict:
             for piece in pieces.values():
                 piece.close()
     return counts
+
+
+def _track_record(cut: CutPlan, video_in, pieces: dict) -> tuple[bytes, dict[str, Callable[[bytes], bytes]]]:
+    """The track's `avcC` or `hvcC`, listing the source's parameter sets and the pieces', and
+    for HEVC how each piece's packets are renumbered to the ids its sets get there."""
+    source_record = bytes(video_in.codec_context.extradata)
+    named = [(name, cut.ids[number]) for number, name in enumerate(("head", "tail")) if name in pieces]
+    if cut.codec != "hevc":
+        configs = [h264.AvcConfig.parse(bytes(pieces[name].streams.video[0].codec_context.extradata))
+                   for name, _id in named]  # fmt: skip
+        return h264.AvcConfig.parse(source_record).merged(*configs).to_bytes(), {}
+    added: dict[int, list[bytes]] = {hevc.NAL_VPS: [], hevc.NAL_SPS: [], hevc.NAL_PPS: []}
+    rewrites, level = {}, 0
+    for name, new_id in named:
+        config = hevc.HvcConfig.parse(bytes(pieces[name].streams.video[0].codec_context.extradata))
+        (vps,), (sps,), (pps,) = (config.units(kind) for kind in (hevc.NAL_VPS, hevc.NAL_SPS, hevc.NAL_PPS))
+        added[hevc.NAL_VPS].append(hevc.renumbered_vps(vps, new_id))
+        added[hevc.NAL_SPS].append(hevc.renumbered_sps(sps, new_id, new_id))
+        added[hevc.NAL_PPS].append(hevc.renumbered_pps(pps, new_id, new_id))
+        rewrites[name] = functools.partial(_renumbered, hevc.parse_sps(sps), hevc.parse_pps(pps), new_id)
+        level = max(level, config.level)
+    return hevc.HvcConfig.parse(source_record).with_sets(added, level).to_bytes(), rewrites
+
+
+def _renumbered(sps: hevc.Sps, pps: hevc.Pps, new_id: int, data: bytes) -> bytes:
+    """A piece's packet with its slices naming the piece's new PPS id; parameter sets in band
+    (the record has them) are left out."""
+    units = [
+        hevc.renumbered_slice(unit, sps, pps, new_id) if hevc.nal_type(unit) < hevc.NAL_VPS else unit
+        for unit in hevc.nal_units(data)
+        if hevc.nal_type(unit) not in hevc.PARAMETER_SET_TYPES
+    ]
+    return hevc.packet_of(units)
+
+
+def _leading(packet) -> bool:
+    try:
+        return any(hevc.nal_type(unit) in hevc.LEADING_TYPES for unit in hevc.nal_units(bytes(packet)))
+    except ValueError:
+        return False
+
+
+def _broken_link(packet):
+    """The first copied HEVC keyframe: a CRA becomes a BLA (ISO/IEC 23008-2's splice point),
+    so a decoder drops its leading pictures instead of showing them decoded from the wrong GOP."""
+    units = hevc.nal_units(bytes(packet))
+    if not any(hevc.nal_type(unit) == hevc.NAL_CRA for unit in units):
+        return packet
+    units = [hevc.as_broken_link(unit) if hevc.nal_type(unit) == hevc.NAL_CRA else unit for unit in units]
+    return _with_data(packet, hevc.packet_of(units))
+
+
+def _with_data(packet, data: bytes):
+    """A packet like `packet` (timing, keyframe flag) holding `data`."""
+    copy = av.Packet(data)
+    copy.pts, copy.dts, copy.duration, copy.time_base = (
+        packet.pts,
+        packet.dts,
+        packet.duration,
+        packet.time_base,
+    )
+    copy.is_keyframe = packet.is_keyframe
+    return copy
 
 
 def _audio_track(output, template):
@@ -270,19 +395,24 @@ class _VideoWriter:
         self.output.mux(packet)
 
 
-def _piece(container, time_base: Fraction, writer: _VideoWriter, delay: int, offset: int = 0):
-    """A re-encoded piece's packets, its first frame placed at `offset`, with the source's
-    decode delay; yields each packet's output pts."""
+def _piece(container, time_base: Fraction, writer: _VideoWriter, delay: int, first: int, offset: int = 0,
+           rewrite: Callable[[bytes], bytes] | None = None):  # fmt: skip
+    """A re-encoded piece's packets (their bytes `rewrite`n), its first frame placed at
+    `offset`, with the decode delay given; yields each packet's output pts. The piece keeps the
+    source's clock: it must start on `first`, the source frame it was cut from (a decoder
+    that dropped frames the piece should hold would otherwise shift it in time)."""
     stream = container.streams.video[0]
     scale = Fraction(stream.time_base) / time_base
     packets = [packet for packet in container.demux(stream) if packet.pts is not None and packet.size]
     start = min(packet.pts for packet in packets)
+    if start * scale != first:
+        raise ValueError(f"a piece starts at {start * scale}, not on its first frame {first}")
     for packet in packets:
         rel = (packet.pts - start) * scale
         if rel.denominator != 1:
             raise ValueError("a piece's timestamps do not fall on the source's time base")
         pts = offset + int(rel)
-        writer.write(packet, pts, pts - delay)
+        writer.write(_with_data(packet, rewrite(bytes(packet))) if rewrite else packet, pts, pts - delay)
         yield pts
 
 

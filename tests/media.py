@@ -45,12 +45,14 @@ def make_video(
     video_filter: str = "",
     index_first: bool = True,
     start_offset: float = 0.0,
+    x265_params: str = "log-level=error",
 ) -> Path:
     """A test clip (H.264/AAC by default) with a keyframe every `gop` frames; the container
     follows the file's extension. `beep` adds a 4 kHz beep at the start of every second, so the
     audio's place in time can be measured; `encoder_args` replace x264's defaults here;
     `video_filter` is applied to the picture; `index_first=False` leaves an MP4's index at its end;
-    `start_offset` seconds start the file's clock late (as Matroska and FLV files cut by editors do)."""
+    `start_offset` seconds start the file's clock late (as Matroska and FLV files cut by editors do);
+    `x265_params` are x265's (its defaults make open GOPs: `open-gop=0` closes them)."""
     command = [
         binaries.ffmpeg_path(),
         "-v",
@@ -70,7 +72,7 @@ def make_video(
     if video_codec == "libx264":
         command += list(encoder_args)
     elif video_codec == "libx265":
-        command += ["-preset", "ultrafast", "-x265-params", "log-level=error"]
+        command += ["-preset", "ultrafast", "-x265-params", x265_params]
     elif video_codec == "libvpx-vp9":
         command += ["-deadline", "realtime", "-cpu-used", "8"]
     if audio:

@@ -347,6 +347,28 @@ def test_a_precise_trim_keeps_the_codec_depth_colour_orientation_timing_and_ever
     assert decode_errors(copied) == "" and what_a_cut_keeps(copied) == what_a_cut_keeps(source)
 
 
+def test_an_iphone_like_hdr_video_is_smart_cut_keeping_what_it_holds(
+    live_server, live_worker, make_user, media_dir, data_dir
+):
+    """HEVC Main10 HLG in open GOPs (x265's CRA keyframes, each second here), turned 90°: the
+    pieces are x265 at its depth and colour under parameter-set ids of their own, the GOPs
+    between copied, and the result holds what the source does (hvc1, HDR side data, rotation)."""
+    source = iphone_like_hevc(media_dir / "iphone-smart.mov")
+    token = make_user()[2]
+    video = upload(live_server, token, source)
+    done = wait_task(token, trim(live_server, token, video["id"], start_time=0.52, end_time=3.5).json(), 180)
+    assert done["status"] == "finished" and done["result"]["method"] == "smart", done
+    got = stored(data_dir, done["result"]["video_id"])
+    assert what_a_cut_keeps(got) == what_a_cut_keeps(source)
+    report = check_cut(source, got, 0.52, 3.5)
+    assert report.frames == report.expected > 0, report
+    assert len(report.exact) >= 30, report  # the GOPs between the keyframes at 1 s and 3 s, copied
+    assert report.wrong == [] and report.timestamp_errors == 0 and report.decode_errors == 0, report
+    assert abs(report.av_offset_ms) <= 1.0, report
+    with av.open(str(got)) as container:
+        assert container.streams.video[0].codec_tag == "hvc1"
+
+
 def test_a_merge_of_different_kinds_is_encoded_as_its_first_input(
     live_server, live_worker, make_user, media_dir, data_dir, sample_video
 ):

@@ -35,7 +35,11 @@ SOURCES = {
         "encoder_args": ("-preset", "ultrafast", "-profile:v", "baseline"),
     },
     "no-audio": {"size": "640x360", "gop": 60, "audio": False, "encoder_args": SUPERFAST},
-    "hevc": {"size": "320x240", "gop": 60, "video_codec": "libx265", "seconds": 24},
+    "hevc": {"size": "320x240", "gop": 60, "video_codec": "libx265", "seconds": 24},  # open GOPs (CRA)
+    "hevc-main10-closed": {
+        "size": "320x240", "gop": 60, "video_codec": "libx265", "pix_fmt": "yuv420p10le", "seconds": 24,
+        "x265_params": "log-level=error:open-gop=0",
+    },
     "rotated-phone": {"size": "640x360", "gop": 60, "seconds": 24},  # made portrait below
     # a camera that changed settings after 6 s: its next SPS/PPS (in band, before each keyframe)
     # use id 2, which the track's avcC, written for the first 6 s, does not list; made below
@@ -54,7 +58,9 @@ CASES = [
     ("2997-baseline-44k", LONG, "smart"),
     ("no-audio", SHORT, "smart"),
     ("no-audio", LONG, "smart"),
-    ("hevc", SHORT, "reencode"),
+    ("hevc", SHORT, "smart"),  # the tail starts with the last keyframe's leading pictures
+    ("hevc", (3.9, 23.9), "smart"),  # and the head with the first one's
+    ("hevc-main10-closed", SHORT, "smart"),
     ("rotated-phone", SHORT, "smart"),
     ("sps-id-change", (3.5, 9.5), "smart"),
 ]
@@ -134,8 +140,9 @@ def cut_user(make_user) -> str:
 
 def copied_range(source: Path, start: float, end: float) -> tuple[int, int]:
     """Output indexes of the frames from the first keyframe at or after `start` to the last
-    keyframe before `end` (exclusive): those a smart cut copies (frames go on past `end` in
-    every source here)."""
+    keyframe before `end` (exclusive), less that keyframe's leading pictures (HEVC open GOPs:
+    decoded after it, shown before it, so re-encoded with the tail): those a smart cut copies
+    (frames go on past `end` in every source here)."""
     with av.open(str(source)) as container:
         stream = container.streams.video[0]
         packets = [(Fraction(p.pts) * stream.time_base, p.is_keyframe)
@@ -143,7 +150,13 @@ def copied_range(source: Path, start: float, end: float) -> tuple[int, int]:
     low, high = Fraction(str(start)), Fraction(str(end))
     inside = sorted(seconds for seconds, _ in packets if low <= seconds < high)
     keys = [seconds for seconds, key in packets if key and low <= seconds < high]
-    copied = [index for index, seconds in enumerate(inside) if min(keys) <= seconds < max(keys)]
+    last_key = packets.index((max(keys), True))
+    leading = {seconds for seconds, _ in packets[last_key:] if seconds < max(keys)}
+    copied = [
+        index
+        for index, seconds in enumerate(inside)
+        if min(keys) <= seconds < max(keys) and seconds not in leading
+    ]
     return copied[0], copied[-1]
 
 
