@@ -30,11 +30,13 @@ from processor.containers import OPEN_OPTIONS, REMOTE_OPEN_OPTIONS
 from processor.cut_plan import CutPlan
 
 QUALIFYING_DEMUXERS = ("mov",)
-# Matroska keeps no decode timestamps and MPEG-TS no avcC: their H.264 is smart-cut from a
-# stream copy of the window's GOPs into MP4 (the job's `remux_window`), which has both.
+# Matroska keeps no decode timestamps and MPEG-TS no avcC/hvcC: their H.264 and HEVC are
+# smart-cut from a stream copy of the window's GOPs into MP4 (the job's `remux_window`), which
+# has both.
 REMUXED_DEMUXERS = ("matroska", "mpegts")
 MAX_PLAN_PACKETS = 20_000  # a GOP longer than this is not worth planning around
 REORDER_MARGIN = 32  # packets read past a keyframe: more than any decoder reorders
+SEEK_LEADS_S = (0, 2, 10, None)  # how far before its target a scan seeks (None: the file's start)
 
 
 class NotQualified(Exception):
@@ -76,7 +78,8 @@ def plan(request: dict) -> dict:
             has_audio=bool(container.streams.audio),
             intra_only=stream.codec_context.codec.intra_only,
             keyframe_before=at_start[0].pts,
-            remuxable=request["demuxer"] in REMUXED_DEMUXERS and stream.codec_context.name == "h264",
+            remuxable=request["demuxer"] in REMUXED_DEMUXERS
+            and stream.codec_context.name in ("h264", "hevc"),
             qualified=False,
         )
         try:
@@ -122,18 +125,30 @@ def _scan(container, stream, at: int, *, stop_after_keyframe_at: int | None) -> 
     """Packets in decode order from the keyframe at or before `at`: up to the first keyframe at
     or after `stop_after_keyframe_at` and the frames that may be reordered around it, or (None)
     up to the next keyframe; and whether the file ended first. Packets only: nothing is
-    decoded."""
+    decoded. A seek in a file without an index (MPEG-TS) may land past its target: the scan
+    then seeks further back, and from the file's start at the last."""
+    for lead_s in SEEK_LEADS_S:
+        target = max(0, at - round(lead_s / stream.time_base)) if lead_s is not None else 0
+        found, ended = _scan_from(container, stream, target, at, stop_after_keyframe_at)
+        if found[0].pts <= at:
+            break
+    return found, ended
+
+
+def _scan_from(container, stream, target: int, at: int, stop_after_keyframe_at: int | None):
     rate = stream.average_rate or stream.base_rate
     frame_ticks = round(1 / (Fraction(rate) * stream.time_base)) if rate else 1
-    container.seek(at, stream=stream, backward=True, any_frame=False)
+    container.seek(target, stream=stream, backward=True, any_frame=False)
     found: list[_Packet] = []
     after = None
     for count, packet in enumerate(container.demux(stream)):
         if count > MAX_PLAN_PACKETS:
             raise ValueError("keyframes are too far apart to plan a cut")
-        if packet.pts is None or not packet.size:
-            continue
-        if packet.is_keyframe and found:
+        if packet.pts is None or not packet.size or (not found and not packet.is_keyframe):
+            continue  # (a seek without an index may land between keyframes)
+        if packet.is_keyframe and packet.pts <= at:
+            found, after = [], None  # a later keyframe at or before `at`: start from it
+        elif packet.is_keyframe and found:
             if stop_after_keyframe_at is None:
                 return found, False
             if after is None and packet.pts >= stop_after_keyframe_at:

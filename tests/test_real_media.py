@@ -181,6 +181,12 @@ OFFSET_SOURCES = {  # MPEG-TS clocks start near 1.4 s: a trim's times count from
     ),
     "matroska starting at 5 s": ("offset.mkv", {"gop": 25, "start_offset": 5}, "smart"),
     "flv starting at 5 s": ("offset.flv", {"gop": 25, "start_offset": 5}, "reencode"),
+    "broadcast hevc 50 fps ts": (
+        "broadcast-hevc.ts", {"size": "640x360", "rate": 50, "gop": 50, "video_codec": "libx265"}, "smart"
+    ),
+    "hevc matroska starting at 5 s": (
+        "offset-hevc.mkv", {"gop": 25, "start_offset": 5, "video_codec": "libx265"}, "smart"
+    ),
 }  # fmt: skip
 
 
