@@ -1,6 +1,7 @@
 """`make bench`: run every benchmark in turn; each prints its figures next to its baselines."""
 
 from bench import (
+    hevc_cut,
     ietf_upload,
     plain_upload,
     processing,
@@ -19,6 +20,7 @@ for module in (
     s3_upload,
     processing,
     smart_cut,
+    hevc_cut,
     webhooks,
     viewing,
     soak,

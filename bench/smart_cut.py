@@ -30,7 +30,10 @@ def moviepy_trim(source: Path, window: tuple[float, float]) -> float | None:
     return time.perf_counter() - started
 
 
-def trims(sources: dict[str, Path], overrides: dict[str, str], method: str) -> dict[tuple[str, str], float]:
+def trims(
+    sources: dict[str, Path], overrides: dict[str, str], method: str,
+    windows: dict[str, tuple[float, float]] = WINDOWS,
+) -> dict[tuple[str, str], float]:  # fmt: skip
     """Median seconds of each (source, window) precise trim, request to finished."""
     timings = {}
     with running_stack(f"cut-{method}", with_worker=True, overrides=overrides) as stack:
@@ -47,7 +50,7 @@ def trims(sources: dict[str, Path], overrides: dict[str, str], method: str) -> d
             with open(path, "rb") as handle:
                 uploaded = requests.post(f"{url}/api/videos/upload/", headers=headers, files={"file": handle})
             video_id = uploaded.json()["id"]
-            for label, (start, end) in WINDOWS.items():
+            for label, (start, end) in windows.items():
                 body = {"start_time": start, "end_time": end}
                 timings[name, label] = median_of(
                     RUNS, lambda video_id=video_id, body=body: run(video_id, body)

@@ -84,7 +84,7 @@ class Muxer:
 MP4 = Muxer("mp4", ".mp4", "mov_text")
 MOV = Muxer("mov", ".mov", "mov_text")
 MATROSKA = Muxer("matroska", ".mkv", "srt")
-# Subtitle codecs that are text: a cut carries their cues (processor.text_tracks). Picture-based
+# Subtitle codecs that are text: a cut carries their cues (processor.side_tracks). Picture-based
 # ones (DVD, Blu-ray PGS) are left out of results.
 TEXT_SUBTITLE_CODECS = frozenset({"mov_text", "subrip", "srt", "ass", "ssa", "webvtt", "text"})
 # What ffmpeg's MP4 muxer holds (checked with the shipped ffmpeg), and what only MOV does.

@@ -13,6 +13,7 @@ read; anything else raises ValueError and the trim falls back to a full re-encod
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 NAL_IDR_W_RADL = 19
@@ -31,28 +32,19 @@ PIECE_PROFILES = {"yuv420p": "main", "yuv420p10le": "main10"}  # x265's, by the 
 # -- bits ---------------------------------------------------------------------------------------
 
 
+NEEDS_ESCAPE = re.compile(rb"\x00\x00(?=[\x00-\x03])")
+HEADER_BYTES = 256  # of a slice read as bits: far more than any header of our pieces
+
+
 def unescaped(payload: bytes) -> bytes:
-    """A NAL unit's payload without its emulation-prevention bytes (00 00 03 → 00 00)."""
-    out, zeros = bytearray(), 0
-    for byte in payload:
-        if zeros >= 2 and byte == 3:
-            zeros = 0
-            continue
-        out.append(byte)
-        zeros = zeros + 1 if byte == 0 else 0
-    return bytes(out)
+    """A NAL unit's payload without its emulation-prevention bytes (00 00 03 → 00 00; a valid
+    payload never holds 00 00 00, so the matches cannot overlap)."""
+    return payload.replace(b"\x00\x00\x03", b"\x00\x00")
 
 
 def escaped(rbsp: bytes) -> bytes:
     """The inverse: an emulation-prevention byte before any 00, 01, 02 or 03 after two zeros."""
-    out, zeros = bytearray(), 0
-    for byte in rbsp:
-        if zeros >= 2 and byte <= 3:
-            out.append(3)
-            zeros = 0
-        out.append(byte)
-        zeros = zeros + 1 if byte == 0 else 0
-    return bytes(out)
+    return NEEDS_ESCAPE.sub(b"\x00\x00\x03", rbsp)
 
 
 class BitReader:
@@ -310,7 +302,7 @@ def renumbered_slice(unit: bytes, sps: Sps, pps: Pps, pps_id: int) -> bytes:
     are the ones it was encoded under."""
     kind = nal_type(unit)
     rbsp = unescaped(unit[2:])
-    reader = BitReader(rbsp)
+    reader = BitReader(rbsp[:HEADER_BYTES])
     if not reader.flag():
         raise ValueError("a piece's picture has more than one slice")
     if kind in IRAP_TYPES:
@@ -325,7 +317,10 @@ def renumbered_slice(unit: bytes, sps: Sps, pps: Pps, pps_id: int) -> bytes:
     header = reader.bits[:id_start] + ue_bits(pps_id) + reader.bits[id_end : reader.position - 1] + "1"
     header += "0" * (-len(header) % 8)
     data_start = -(-reader.position // 8)
-    return unit[:2] + escaped(_to_bytes(header) + rbsp[data_start:])
+    renumbered = unit[:2] + escaped(_to_bytes(header) + rbsp[data_start:])
+    if not renumbered.endswith(escaped(rbsp[data_start:])) or not unit.endswith(escaped(rbsp[data_start:])):
+        raise ValueError("the slice data's escaping changed at the header's end")
+    return renumbered
 
 
 def _rest_of_slice_header(reader: BitReader, kind: int, sps: Sps, pps: Pps) -> None:

@@ -58,3 +58,97 @@ def presentation_duration(path: Path) -> float | None:
                     return duration / timescale if timescale else None
             return None
     return None
+
+
+FIRST_SAMPLES = 64  # read of the first video samples' times: more than any decoder reorders
+
+
+def hides_frames(path: Path) -> bool | None:
+    """Whether the video track's edit list starts after its first shown frame (a copy cut made
+    elsewhere keeps the GOP before its first frame and hides it): the first edit's media time
+    against the composition times of the first samples. An edit that only takes out the
+    decode delay of B-frames hides nothing. None when the boxes cannot be read."""
+    with open(path, "rb") as handle:
+        video = _video_track(handle, path.stat().st_size)
+        if video is None:
+            return None
+        edits, times = video
+    if not edits:
+        return False
+    media_time = next((start for start in edits if start >= 0), 0)
+    return bool(times) and min(times) < media_time
+
+
+def _video_track(handle: BinaryIO, size: int) -> tuple[list[int], list[int]] | None:
+    """(the edit list's media start times, the first samples' composition times) of the first
+    video track, in its media time scale."""
+    moov = next(((body, end) for kind, body, end in boxes(handle, 0, size) if kind == b"moov"), None)
+    if moov is None:
+        return None
+    for kind, body, end in boxes(handle, *moov):
+        if kind != b"trak":
+            continue
+        inner = {name: (start, stop) for name, start, stop in boxes(handle, body, end)}
+        media = inner.get(b"mdia")
+        if media is None:
+            continue
+        parts = {name: (start, stop) for name, start, stop in boxes(handle, *media)}
+        if b"hdlr" not in parts or _read(handle, parts[b"hdlr"][0] + 8, 4) != b"vide" or b"minf" not in parts:
+            continue
+        table = next((span for name, *span in boxes(handle, *parts[b"minf"]) if name == b"stbl"), None)
+        if table is None:
+            return None
+        tables = {name: (start, stop) for name, start, stop in boxes(handle, *table)}
+        edits = _edits(handle, inner[b"edts"]) if b"edts" in inner else []
+        return edits, _composition_times(handle, tables)
+    return None
+
+
+def _read(handle: BinaryIO, position: int, count: int) -> bytes:
+    handle.seek(position)
+    return handle.read(count)
+
+
+def _edits(handle: BinaryIO, edts: tuple[int, int]) -> list[int]:
+    """The media start time of each entry of `elst` (-1: an empty edit)."""
+    for name, body, _end in boxes(handle, *edts):
+        if name != b"elst":
+            continue
+        version = _read(handle, body, 1)[0]
+        (count,) = struct.unpack(">I", _read(handle, body + 4, 4))
+        layout = struct.Struct(">Qqhh" if version == 1 else ">Iihh")
+        entries = _read(handle, body + 8, layout.size * min(count, 16))
+        return [
+            layout.unpack_from(entries, index * layout.size)[1]
+            for index in range(len(entries) // layout.size)
+        ]
+    return []
+
+
+def _composition_times(handle: BinaryIO, tables: dict[bytes, tuple[int, int]]) -> list[int]:
+    """Decode time plus composition offset of the first FIRST_SAMPLES samples."""
+    if b"stts" not in tables:
+        return []
+    decode, moment = [], 0
+    for count, delta in _pairs(handle, tables[b"stts"][0], signed=False):
+        for _ in range(min(count, FIRST_SAMPLES - len(decode))):
+            decode.append(moment)
+            moment += delta
+        if len(decode) >= FIRST_SAMPLES:
+            break
+    offsets: list[int] = []
+    if b"ctts" in tables:
+        signed = _read(handle, tables[b"ctts"][0], 1)[0] == 1
+        for count, offset in _pairs(handle, tables[b"ctts"][0], signed=signed):
+            offsets += [offset] * min(count, FIRST_SAMPLES - len(offsets))
+            if len(offsets) >= FIRST_SAMPLES:
+                break
+    offsets += [0] * (len(decode) - len(offsets))
+    return [time + offset for time, offset in zip(decode, offsets, strict=False)]
+
+
+def _pairs(handle: BinaryIO, body: int, *, signed: bool) -> Iterator[tuple[int, int]]:
+    """The (count, value) entries of an stts or ctts box (at most FIRST_SAMPLES of them)."""
+    (count,) = struct.unpack(">I", _read(handle, body + 4, 4))
+    entries = _read(handle, body + 8, 8 * min(count, FIRST_SAMPLES))
+    yield from struct.iter_unpack(">Ii" if signed else ">II", entries)

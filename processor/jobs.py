@@ -26,11 +26,11 @@ from peewee import DatabaseError, InterfaceError, OperationalError
 from redis.exceptions import RedisError
 from rq import Queue, get_current_job
 
-from processor import containers, ffmpeg, isobmff, text_tracks
+from processor import containers, ffmpeg, isobmff, side_tracks
 from processor.cut_plan import CutPlan
 from processor.dispatch import dispatch
 from processor.ingest import Ingestor, media_info
-from processor.probe import MediaInfo
+from processor.probe import MediaInfo, frame_rate
 from processor.queue import RUN_TASK, queue_preparation
 from processor.runner import FfmpegError, run_ffmpeg
 from processor.smart_cut import SmartCutter, SpliceError
@@ -132,13 +132,13 @@ def trim(
             ffmpeg.intra_copy_muxer(source),
             dataclasses.replace(source.media, audio_codec=ffmpeg.intra_copy_audio_codec(source)),
             lambda out: ffmpeg.trim_intra_copy(ctx.ffmpeg, source, every_frame, out),
-            _text_window(every_frame),
+            _result_window(every_frame),
         )
     name = fit_name(Path(video.name).stem, window + ".mp4")
     exact = ffmpeg.Window.from_plan(plan) if plan else ffmpeg.Window(start, end)
 
     def published(staged: Path, method: Method) -> Outcome:
-        _carry_text(ctx, source, staged, containers.MP4, _text_window(exact))
+        _carry_side_tracks(ctx, source, staged, containers.MP4, _result_window(exact))
         return Outcome(_publish(ctx, staged, owner_id, name, TaskKind.TRIM), method)
 
     with ctx.staged(".mp4") as staged:
@@ -166,78 +166,83 @@ def _trim_copied(
     muxer: containers.Muxer,
     media: MediaInfo,
     command_for: Callable[[Path], list[str]],
-    text_window: dict,
+    result_window: dict,
 ) -> Outcome:
     """A stream-copied trim (fast, or every frame of an all-intra source) into the muxer chosen
     for its source, named after the source, the window and that muxer's suffix; `media` is what
-    the copy holds, `text_window` where the source's subtitles and chapters are cut."""
+    the copy holds, `result_window` where the source's subtitles and chapters are cut."""
     with ctx.staged(muxer.suffix) as staged:
         _run(ctx, command_for(staged), seconds, progress)
-        tracks, chapters = _carry_text(ctx, source, staged, muxer, text_window)
+        carried = _carry_side_tracks(ctx, source, staged, muxer, result_window)
         name = fit_name(stem, window + muxer.suffix)
-        known = _copied_media(
-            dataclasses.replace(media, subtitle_tracks=tracks, chapters=chapters), staged, muxer
-        )
+        known = _copied_media(dataclasses.replace(media, **carried), staged, muxer)
         return Outcome(_publish(ctx, staged, owner_id, name, TaskKind.TRIM, known), Method.COPY)
 
 
-def _text_window(window: ffmpeg.Window) -> dict:
+def _result_window(window: ffmpeg.Window) -> dict:
     """Where a frame-exact trim's result starts and ends, in seconds from the file's start."""
     return {"zero": window.start - window.origin, "until": window.end - window.origin}
 
 
-def _carry_text(
-    ctx: JobContext, source: ffmpeg.Source, output: Path, muxer: containers.Muxer, text_window: dict
-) -> tuple[int, int]:
-    """The source's subtitle cues and chapters in the window, muxed into `output`; how many
-    subtitle tracks and chapters it then holds. A source whose text cannot be read still gets
-    its cut, without them (logged)."""
-    if not _has_text(source):
-        return 0, 0
-    text = _read_text(ctx, source, text_window)
-    return _mux_text(ctx, text, output, muxer) if text else (0, 0)
+def _carry_side_tracks(
+    ctx: JobContext, source: ffmpeg.Source, output: Path, muxer: containers.Muxer, result_window: dict
+) -> dict:
+    """The source's subtitle cues and chapters in the window and its timecode moved on to the
+    result's first frame, muxed into `output`; what it then holds (MediaInfo's fields). A source
+    whose side tracks cannot be read still gets its cut, without them (logged)."""
+    if not _has_side_tracks(source):
+        return NO_SIDE_TRACKS
+    carried = _read_side_tracks(ctx, source, result_window)
+    return _mux_side_tracks(ctx, carried, output, muxer, source.media) if carried else NO_SIDE_TRACKS
 
 
-def _carry_merged_text(
+def _carry_merged_side_tracks(
     ctx: JobContext, sources: list[ffmpeg.Source], output: Path, muxer: containers.Muxer
-) -> tuple[int, int]:
-    """Each input's subtitle cues and chapters, at its place in the merge's `output`."""
-    if not any(map(_has_text, sources)):
-        return 0, 0
+) -> dict:
+    """Each input's subtitle cues and chapters, at its place in the merge's `output`; the first
+    input's timecode."""
+    if not any(map(_has_side_tracks, sources)):
+        return NO_SIDE_TRACKS
     parts, offset = [], 0.0
     for source in sources:
-        text = (
-            _read_text(ctx, source, {"zero": 0.0, "until": source.media.duration})
-            if _has_text(source)
-            else None
-        )
-        parts.append((offset, text or text_tracks.WindowText([], [])))
+        whole = {"zero": 0.0, "until": source.media.duration}
+        carried = _read_side_tracks(ctx, source, whole) if _has_side_tracks(source) else None
+        parts.append((offset, carried or side_tracks.SideTracks([], [])))
         offset += source.media.duration
-    return _mux_text(ctx, text_tracks.joined(parts), output, muxer)
+    return _mux_side_tracks(ctx, side_tracks.joined(parts), output, muxer, sources[0].media)
 
 
-def _has_text(source: ffmpeg.Source) -> bool:
-    return bool(source.media.subtitle_tracks or source.media.chapters)
+NO_SIDE_TRACKS = {"subtitle_tracks": 0, "chapters": 0, "timecode": None}
 
 
-def _read_text(ctx: JobContext, source: ffmpeg.Source, text_window: dict) -> text_tracks.WindowText | None:
+def _has_side_tracks(source: ffmpeg.Source) -> bool:
+    return bool(source.media.subtitle_tracks or source.media.chapters or source.media.timecode)
+
+
+def _read_side_tracks(
+    ctx: JobContext, source: ffmpeg.Source, result_window: dict
+) -> side_tracks.SideTracks | None:
     limits = ctx.config.ffmpeg
     try:
-        return text_tracks.read_window(
-            source, **text_window, timeout_s=limits.timeout_s, memory_limit_mb=limits.memory_limit_mb
+        return side_tracks.read_window(
+            source, **result_window, timeout_s=limits.timeout_s, memory_limit_mb=limits.memory_limit_mb
         )
-    except text_tracks.TextTracksUnreadable as exc:
-        log.warning("the source's subtitles and chapters could not be read (%s); cut without them", exc)
+    except side_tracks.SideTracksUnreadable as exc:
+        log.warning("the source's subtitles, chapters and timecode could not be read (%s); cut without", exc)
         return None
 
 
-def _mux_text(
-    ctx: JobContext, text: text_tracks.WindowText, output: Path, muxer: containers.Muxer
-) -> tuple[int, int]:
-    text_tracks.carry(
-        ctx.ffmpeg, text, output, muxer, ctx.staged, lambda command: _run(ctx, command, 1.0, lambda _f: None)
-    )
-    return sum(bool(track.cues) for track in text.tracks), len(text.chapters)
+def _mux_side_tracks(
+    ctx: JobContext, carried: side_tracks.SideTracks, output: Path, muxer: containers.Muxer, media: MediaInfo
+) -> dict:
+    rate = frame_rate(media.frame_rate)
+    timecode = None
+    if media.timecode and rate:
+        timecode = side_tracks.shifted_timecode(media.timecode, round(carried.zero * rate), rate)
+    run = functools.partial(_run, ctx, duration=1.0, progress=lambda _fraction: None)
+    side_tracks.carry(ctx.ffmpeg, carried, output, muxer, ctx.staged, run, timecode)
+    tracks = sum(bool(track.cues) for track in carried.tracks)
+    return {"subtitle_tracks": tracks, "chapters": len(carried.chapters), "timecode": timecode}
 
 
 def _copied_media(media: MediaInfo, output: Path, muxer: containers.Muxer) -> MediaInfo | None:
@@ -266,15 +271,15 @@ def merge(ctx: JobContext, owner_id: int, video_ids: list[str], progress: Progre
                 list_file.write_text(ffmpeg.concat_list(sources))
                 command = ffmpeg.merge_copy(ctx.ffmpeg, list_file, staged, muxer, remote=ctx.blobs.remote)
                 _run(ctx, command, total, progress)
-            tracks, chapters = _carry_merged_text(ctx, sources, staged, muxer)
+            carried = _carry_merged_side_tracks(ctx, sources, staged, muxer)
             named = fit_name(Path(first.name).stem, more + muxer.suffix)
-            streams = dataclasses.replace(sources[0].media, subtitle_tracks=tracks, chapters=chapters)
+            streams = dataclasses.replace(sources[0].media, **carried)
             known = _copied_media(streams, staged, muxer)  # every input holds the same streams
             return Outcome(_publish(ctx, staged, owner_id, named, TaskKind.MERGE, known), Method.COPY)
     name = fit_name(Path(first.name).stem, more + ".mp4")
     with ctx.staged(".mp4") as staged:
         _run(ctx, ffmpeg.merge_normalised(ctx.ffmpeg, sources, staged, ctx.encoding), total, progress)
-        _carry_merged_text(ctx, sources, staged, containers.MP4)
+        _carry_merged_side_tracks(ctx, sources, staged, containers.MP4)
         return Outcome(_publish(ctx, staged, owner_id, name, TaskKind.MERGE), Method.REENCODE)
 
 
@@ -316,7 +321,14 @@ def _hides_frames(ctx: JobContext, sources: list[ffmpeg.Source]) -> bool:
     elsewhere): the concat demuxer would show them, so such a merge is re-encoded."""
     cutter = _cutter(ctx)
     unique = {str(source.path): source for source in sources if source.media.demuxer == "mov"}
-    return any(cutter.hides_frames(source) for source in unique.values())
+    return any(_edit_list_hides_frames(cutter, source) for source in unique.values())
+
+
+def _edit_list_hides_frames(cutter: SmartCutter, source: ffmpeg.Source) -> bool:
+    """Read from the file's boxes where it is here (no child process: a copy merge's fixed
+    cost), else (object storage, or boxes it cannot read) by the PyAV child."""
+    known = None if source.remote else isobmff.hides_frames(Path(source.path))
+    return cutter.hides_frames(source) if known is None else known
 
 
 def _sources(ctx: JobContext, owner_id: int, video_ids: list[str]) -> list[ffmpeg.Source]:

@@ -46,6 +46,7 @@ class MediaInfo:
     color_transfer: str | None = None  # `smpte2084` (PQ) and `arib-std-b67` (HLG) are HDR
     subtitle_tracks: int = 0  # text ones, which a cut carries (cues moved into its window)
     chapters: int = 0
+    timecode: str | None = None  # a camera's (a MOV timecode track), of the first frame
 
     @property
     def hdr(self) -> bool:
@@ -168,7 +169,20 @@ def parse_probe_output(report: dict) -> MediaInfo:
             for s in streams
         ),
         chapters=len(report.get("chapters") or []),
+        timecode=_timecode(streams),
     )
+
+
+TIMECODE = re.compile(r"^\d{2}:\d{2}:\d{2}[:;.]\d{2}$")
+
+
+def _timecode(streams: list[dict]) -> str | None:
+    """The first stream's `timecode` tag (the video's, or a timecode track's) that reads as one."""
+    for stream in streams:
+        value = str((stream.get("tags") or {}).get("timecode", ""))
+        if TIMECODE.match(value):
+            return value
+    return None
 
 
 def check_limits(info: MediaInfo, limits: MediaLimits) -> MediaInfo:

@@ -44,6 +44,8 @@ def _stream(stream) -> dict:
         "duration": float(stream.duration * stream.time_base) if stream.duration else None,
         "disposition": {"attached_pic": int(bool(stream.disposition & Disposition.attached_pic))},
     }
+    if "timecode" in stream.metadata:
+        described["tags"] = {"timecode": stream.metadata["timecode"]}
     if context is None:
         return described
     if stream.type == "video":

@@ -1,10 +1,10 @@
 """Smart cut: a frame-exact trim at nearly stream-copy speed.
 
-Only the frames from the cut's start to the first IDR frame inside it (the head) and from the
-last IDR frame to the cut's end (the tail) are re-encoded; every packet between is copied. Head,
+Only the frames from the cut's start to the first keyframe inside it (the head) and from the
+last keyframe to the cut's end (the tail) are re-encoded; every packet between is copied. Head,
 tail and the audio window encode in parallel (three ffmpeg runs); a PyAV child then splices
 them with the copied packets (processor.smart_cut_av). Sources that do not qualify (not H.264
-in MP4, not 8-bit 4:2:0, interlaced, open GOPs, no IDR frame inside the window) are
+or HEVC, not 4:2:0, interlaced, open-GOP H.264, no keyframe inside the window) are
 told apart by `plan`, and the trim re-encodes the whole window as before.
 """
 

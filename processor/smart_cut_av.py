@@ -2,14 +2,16 @@
 a smart cut, run as a limited child process because it demuxes an uploaded file.
 
 - `plan` reads the packets around the cut's start and end (never the whole file) and finds the
-  IDR frames the copied middle runs between, or says why the source does not qualify;
+  keyframes the copied middle runs between (IDR frames; for HEVC also open-GOP CRA pictures),
+  or says why the source does not qualify;
 - `hidden` counts the video packets an edit list hides at the start (a merge's copy check);
 - `splice` writes the output MP4: the re-encoded head's packets, the source's packets from the
-  first IDR up to the last one, the re-encoded tail's packets, and the re-encoded audio, under
-  one `avcC` that lists every parameter set. Timestamps are the source's, moved so the first
-  frame is at 0; the pieces (encoded without B-frames) get the source's decode delay, so decode
-  order stays strictly increasing across the joins. Any packet that breaks that is an error,
-  and the job falls back to the full re-encode.
+  first keyframe up to the last one, the re-encoded tail's packets, and the re-encoded audio,
+  under one `avcC` or `hvcC` that lists every parameter set (HEVC pieces renumbered by
+  processor.hevc). Timestamps are the source's, moved so the first frame is at 0; the pieces
+  (encoded without B-frames) get the source's decode delay, so decode order stays strictly
+  increasing across the joins. Any packet that breaks that is an error, and the job falls back
+  to the full re-encode.
 """
 
 from __future__ import annotations
@@ -258,6 +260,7 @@ def splice(request: dict) -> dict:
         video_in = source.streams.video[0]
         video_out = output.add_stream_from_template(video_in)
         video_out.codec_tag = video_in.codec_tag  # hvc1 stays hvc1 (Apple's players want it), hev1 hev1
+        output.metadata.update(source.metadata)  # the creation time among them
         pieces = {name: av.open(path) for name, path in request["pieces"].items() if path}
         try:
             record, rewrites = _track_record(cut, video_in, pieces)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from processor import containers
 from processor.ffmpeg import AAC, Encoding, Source, command_start
 
 PLAYLIST = "hls.m3u8"
@@ -58,8 +59,10 @@ def hls(ffmpeg: str, source: Source, folder: Path, encoding: Encoding) -> list[s
 
 
 def faststart(ffmpeg: str, source: Source, output: Path) -> list[str]:
-    """The same streams, copied, with the index (`moov`) moved to the front."""
+    """The same streams, copied, with the index (`moov`) moved to the front, in MP4, or in MOV
+    where MP4 cannot hold them (ProRes from a camera)."""
+    muxer = containers.muxer_for(source.media.video_codec, source.media.audio_codec)
     return [
         *command_start(ffmpeg), *source.input(), "-map", "0:v", "-map", "0:a?", "-c", "copy",
-        "-movflags", "+faststart", "-f", "mp4", str(output),
+        *muxer.options(), str(output),
     ]  # fmt: skip

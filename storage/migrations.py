@@ -57,17 +57,20 @@ def video_color_transfer(migrator: SchemaMigrator) -> list:
     return _missing_columns(migrator, "video", {"color_transfer": CharField(max_length=32, null=True)})
 
 
-def video_text_tracks(migrator: SchemaMigrator) -> list:
-    """Round 3: how many text subtitle tracks and chapters a video has, so a cut carries them.
-    Videos from before it count none: their cuts keep picture and sound, as they did."""
-    return _missing_columns(
-        migrator, "video", {"subtitle_tracks": IntegerField(null=True), "chapters": IntegerField(null=True)}
-    )
+def video_side_tracks(migrator: SchemaMigrator) -> list:
+    """Round 3: how many text subtitle tracks and chapters a video has, and its timecode, so a
+    cut carries them. Videos from before it have none: their cuts keep picture and sound."""
+    columns = {
+        "subtitle_tracks": IntegerField(null=True),
+        "chapters": IntegerField(null=True),
+        "timecode": CharField(max_length=16, null=True),
+    }
+    return _missing_columns(migrator, "video", columns)
 
 
 STEPS: list[Callable[[SchemaMigrator], list]] = [
     task_result_method, webhook_health, task_dispatch, upload_received, video_color_transfer,
-    video_text_tracks,
+    video_side_tracks,
 ]  # fmt: skip
 
 

@@ -68,6 +68,7 @@ class Video(BaseModel):
     # Text subtitle tracks and chapters, carried by a cut (none known for videos from before).
     subtitle_tracks = IntegerField(null=True)
     chapters = IntegerField(null=True)
+    timecode = CharField(max_length=16, null=True)  # a camera's, of the first frame: HH:MM:SS:FF
     frame_rate = CharField(max_length=32, null=True)
     sample_rate = IntegerField(null=True)
     audio_channels = IntegerField(null=True)

@@ -9,7 +9,10 @@ import subprocess
 import pytest
 
 from processor import isobmff
+from processor.ffmpeg import Encoding
+from processor.ffmpeg import Source as FfmpegSource
 from processor.probe import Prober
+from processor.smart_cut import SmartCutter
 from tests.media import make_video
 from video_manager import binaries
 
@@ -48,3 +51,30 @@ def test_a_box_with_a_64_bit_size_and_garbage_after_it(tmp_path):
     assert isobmff.index_at_end(path) is False
     path.write_bytes(b"not a box at all")
     assert isobmff.presentation_duration(path) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("plain.mp4", {}),
+        ("bframes.mp4", {"encoder_args": ("-preset", "superfast", "-bf", "3")}),  # an edit for the delay
+        ("prores.mov", {"video_codec": "prores_ks", "pix_fmt": "yuv422p10le", "audio_codec": "pcm_s16le"}),
+    ],
+)
+def test_the_edit_list_read_directly_hides_frames_where_the_pyav_child_counts_them(tmp_path, name, options):
+    """What a copy merge asks of each MP4/MOV input, read from the boxes, equals the child's
+    answer (which decodes the packets' discard flags): a source and an edit-list-only copy cut
+    made elsewhere (`-ss 1.3 -c copy`, hiding 1.0 to 1.28 s of H.264) and one without that
+    edit list."""
+    source = make_video(tmp_path / name, seconds=4, size="160x120", gop=15, **options)
+    hiding = tmp_path / f"hiding-{name}"
+    subprocess.run([binaries.ffmpeg_path(), "-v", "error", "-y", "-ss", "1.3", "-i", str(source),
+                    "-c", "copy", str(hiding)], check=True)  # fmt: skip
+    cutter = SmartCutter(binaries.ffmpeg_path(), Encoding(), 60, 2048)
+    answers = {}
+    for path in (source, hiding, copy_cut(source, tmp_path / f"zeroed-{name}", 1.3, 3.1)):
+        child = cutter.hides_frames(FfmpegSource(path, Prober(None).probe(path)))
+        assert isobmff.hides_frames(path) == child, path.name
+        answers[path.name] = child
+    # every ProRes frame is a keyframe: its copy cut starts on its first shown frame
+    assert answers[hiding.name] is (name != "prores.mov") and answers[source.name] is False

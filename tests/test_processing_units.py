@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from processor import containers, encoders, ffmpeg
+from processor import containers, encoders, ffmpeg, streaming
 from processor.jobs import JobContext, _run_task
 from processor.probe import MediaInfo
 from processor.runner import FfmpegError, parse_progress_line, run_ffmpeg, scrub
@@ -235,3 +235,11 @@ def test_inputs_read_only_our_bytes_through_an_accepted_demuxer():
     merged = ffmpeg.merge_copy("ffmpeg", Path("list.txt"), Path("o.mp4"), containers.MP4, remote=True)
     assert merged[merged.index("-format_whitelist") + 1].startswith("concat,mov,")
     assert "-request_size" not in merged  # the list file itself is local
+
+
+def test_a_faststart_copy_goes_into_a_container_that_holds_the_streams():
+    """A camera's ProRes MOV with its index at the end is copied into MOV, not MP4, which cannot
+    hold ProRes (the copy failed, and the video played only once fully fetched)."""
+    prores = streaming.faststart("ffmpeg", source(video_codec="prores", audio_codec="pcm_s16le"), Path("o"))
+    assert prores[-3:-1] == ["-f", "mov"] and "+faststart" in prores
+    assert streaming.faststart("ffmpeg", source(), Path("o"))[-3:-1] == ["-f", "mp4"]

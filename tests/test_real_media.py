@@ -26,6 +26,7 @@ CHAPTERS = (
     "[CHAPTER]\nTIMEBASE=1/1000\nSTART=1000\nEND=2000\ntitle=two\n"
 )
 PICTURE = ["-f", "lavfi", "-i", "testsrc=size=320x240:rate=25"]
+RECORDED_AT = "2026-05-01T10:00:00.000000Z"
 TONE = ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
 LOW_TONE = ["-f", "lavfi", "-i", "sine=frequency=220:sample_rate=48000"]
 
@@ -48,7 +49,7 @@ def corpus(media_dir) -> dict[str, Path]:
         ),
         "prores mov with timecode": generate(
             media_dir / "camera.mov", *PICTURE, *TONE, "-c:v", "prores_ks", "-profile:v", "2",
-            "-c:a", "pcm_s16le", "-timecode", "01:00:00:00",
+            "-c:a", "pcm_s16le", "-timecode", "01:00:00:00", "-metadata", f"creation_time={RECORDED_AT}",
         ),
         "av1 webm": generate(
             media_dir / "av1.webm", *PICTURE, *TONE, "-c:v", "libsvtav1", "-preset", "12", "-g", "25",
@@ -169,6 +170,37 @@ def test_a_merge_keeps_each_inputs_subtitle_cues_and_chapters_at_its_place(
     wanted += [(0, 1), (1, 2), (offset, 1 + offset), (1 + offset, 2 + offset)]
     for kept, times in zip(cues + chapters, wanted, strict=True):
         assert kept[:2] == pytest.approx(times, abs=0.011), (kept, times)
+
+
+def timecodes_and_creation_time(path: Path) -> tuple[set[str], str | None]:
+    with av.open(str(path)) as container:
+        found = {stream.metadata["timecode"] for stream in container.streams if "timecode" in stream.metadata}
+        return found, container.metadata.get("creation_time")
+
+
+@pytest.mark.parametrize(
+    ("mode", "start", "timecode"),
+    [
+        ("fast", 1.2, "01:00:01:05"),  # every ProRes frame is a keyframe: it starts at 1.2 s, frame 30
+        ("precise", 0.5, "01:00:00:13"),  # the first frame at or after 0.5 s, at 0.52 s: frame 13
+    ],
+)
+def test_a_trim_of_a_camera_file_moves_its_timecode_to_its_first_frame_and_keeps_its_creation_time(
+    live_server, live_worker, make_user, corpus, data_dir, mode, start, timecode
+):
+    source = corpus["prores mov with timecode"]
+    assert timecodes_and_creation_time(source) == ({"01:00:00:00"}, RECORDED_AT)
+    token = make_user()[2]
+    video = upload(live_server, token, source)
+    done = wait_task(
+        token, trim(live_server, token, video["id"], start_time=start, end_time=1.7, mode=mode).json()
+    )
+    assert done["status"] == "finished", done
+    got = stored(data_dir, done["result"]["video_id"])
+    assert decode_errors(got) == ""
+    assert timecodes_and_creation_time(got) == ({timecode}, RECORDED_AT)
+    with av.open(str(got)) as container:
+        assert [stream.type for stream in container.streams] == ["video", "audio", "data"]  # one tmcd track
 
 
 OFFSET_SOURCES = {  # MPEG-TS clocks start near 1.4 s: a trim's times count from the file's start

@@ -1,18 +1,22 @@
-"""Subtitles and chapters through a cut: a trim keeps the text subtitle cues and the chapters of
-its window, moved to where its result starts.
+"""Subtitles, chapters and timecode through a cut: a trim keeps the text subtitle cues and the
+chapters of its window, moved to where its result starts, and a camera's timecode moved on to
+its first frame.
 
 ffmpeg cannot be trusted with them in the cut itself (a stream copy of a subtitle track keeps the
 cue before the window at a negative time and shifts the whole result by it; `-copyts` leaves
-them unshifted), so they are read cue by cue (processor.text_tracks_av), cut to the window,
-written as SRT and FFMETADATA files and muxed into the finished result by stream copy.
+them unshifted; a copied timecode still names the source's first frame), so they are read cue by
+cue (processor.side_tracks_av), cut to the window, written as SRT and FFMETADATA files and muxed
+into the finished result by stream copy, with its timecode.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from processor import containers, ffmpeg
@@ -34,24 +38,27 @@ class Chapter:
 
 
 @dataclass(frozen=True)
-class WindowText:
-    """What a result holds of its source's subtitles and chapters."""
+class SideTracks:
+    """What a result holds of its source's subtitles and chapters, and where in the source it
+    starts (`zero`, seconds from the file's start: its timecode moves on by that much)."""
 
     tracks: list[TextTrack]
     chapters: list[Chapter]
+    zero: float = 0.0
 
     @classmethod
-    def from_json(cls, answer: dict) -> WindowText:
+    def from_json(cls, answer: dict) -> SideTracks:
         return cls(
             tracks=[
                 TextTrack(track["language"], track["title"], [tuple(cue) for cue in track["cues"]])
                 for track in answer["tracks"]
             ],
             chapters=[Chapter(**chapter) for chapter in answer["chapters"]],
+            zero=answer["zero"],
         )
 
 
-def joined(parts: list[tuple[float, WindowText]]) -> WindowText:
+def joined(parts: list[tuple[float, SideTracks]]) -> SideTracks:
     """A merge's text: each input's (from its start, at its offset in the result) one after
     another; the n-th subtitle track of each input goes into the result's n-th track, labelled
     as the first input that has one labels it."""
@@ -65,27 +72,28 @@ def joined(parts: list[tuple[float, WindowText]]) -> WindowText:
             else:
                 tracks.append(TextTrack(track.language, track.title, moved))
         chapters += [Chapter(c.start + offset, c.end + offset, c.title) for c in text.chapters]
-    return WindowText(tracks, chapters)
+    return SideTracks(tracks, chapters)  # from the first input's start
 
 
 def read_window(
     source: ffmpeg.Source, *, until: float, zero: float | None = None, keyframe_for: float | None = None,
     timeout_s: float, memory_limit_mb: int,
-) -> WindowText:  # fmt: skip
-    """The window's cues and chapters; seconds count from the file's start (see text_tracks_av)."""
+) -> SideTracks:  # fmt: skip
+    """The window's cues and chapters; seconds count from the file's start (see side_tracks_av)."""
     request = {
         "source": str(source.path), "demuxer": source.media.demuxer, "remote": source.remote,
-        "until": repr(until), "zero": repr(zero), "keyframe_for": keyframe_for,
+        "until": repr(until), "zero": repr(zero),
+        "keyframe_for": None if keyframe_for is None else repr(keyframe_for),  # 1.2, not 1.19999...
     }  # fmt: skip
     try:
-        answer = run_av_child("processor.text_tracks_av", "window", request, timeout_s=timeout_s,
+        answer = run_av_child("processor.side_tracks_av", "window", request, timeout_s=timeout_s,
                               memory_limit_mb=memory_limit_mb)  # fmt: skip
     except AvChildFailed as exc:
-        raise TextTracksUnreadable(exc.reason) from exc
-    return WindowText.from_json(answer)
+        raise SideTracksUnreadable(exc.reason) from exc
+    return SideTracks.from_json(answer)
 
 
-class TextTracksUnreadable(Exception):
+class SideTracksUnreadable(Exception):
     """The source's subtitles or chapters could not be read; the result goes without them."""
 
 
@@ -121,13 +129,34 @@ def _escaped(value: str) -> str:
     return value
 
 
+def shifted_timecode(timecode: str, frames: int, rate: Fraction) -> str:
+    """`timecode` (HH:MM:SS:FF, or drop-frame HH:MM:SS;FF at 29.97 and 59.94) moved on by
+    `frames` at `rate`, as a camera would have counted on to that frame."""
+    nominal = max(1, round(rate))
+    drop = nominal // 15 if timecode[8] in ";." and rate.denominator == 1001 else 0
+    hours, minutes, seconds, count = (int(part) for part in re.split("[:;.]", timecode))
+    total_minutes = hours * 60 + minutes
+    number = (total_minutes * 60 + seconds) * nominal + count - drop * (total_minutes - total_minutes // 10)
+    number = (number + frames) % (24 * 3600 * nominal - drop * 9 * 144)
+    if drop:  # count the skipped labels back in: two (four) at each minute but every tenth
+        per_ten, per_minute = nominal * 600 - drop * 9, nominal * 60 - drop
+        tens, rest = divmod(number, per_ten)
+        number += drop * 9 * tens + (drop * ((rest - drop) // per_minute) if rest > drop else 0)
+    frame = number % nominal
+    whole = number // nominal
+    separator = ";" if drop else ":"
+    return f"{whole // 3600 % 24:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}{separator}{frame:02d}"
+
+
 def carry(
-    ffmpeg_path: str, text: WindowText, result: Path, muxer: containers.Muxer,
+    ffmpeg_path: str, text: SideTracks, result: Path, muxer: containers.Muxer,
     staged: Callable[[str], contextlib.AbstractContextManager[Path]], run: Callable[[list[str]], None],
+    timecode: str | None = None,
 ) -> None:  # fmt: skip
-    """Mux `text` into the finished `result` (stream copy, into a file of its own, then moved over
-    it: the result is never half-written). Its chapters replace any the cut itself copied; a
-    track with no cue in the window is left out (an empty SRT file is no track)."""
+    """Mux `text` and `timecode` into the finished `result` (stream copy, into a file of its own,
+    then moved over it: the result is never half-written). Its chapters and timecode replace any
+    the cut itself copied; a track with no cue in the window is left out (an empty SRT file is
+    no track)."""
     tracks = [track for track in text.tracks if track.cues]
     with contextlib.ExitStack() as stack:
         subtitle_files = []
@@ -141,9 +170,9 @@ def carry(
             chapters_file.write_text(ffmetadata(text.chapters), encoding="utf-8")
         joined = stack.enter_context(staged(muxer.suffix))
         run(
-            ffmpeg.with_text_tracks(
+            ffmpeg.with_side_tracks(
                 ffmpeg_path, result, muxer, subtitle_files, [(t.language, t.title) for t in tracks],
-                chapters_file, joined,
+                chapters_file, joined, timecode,
             )
         )  # fmt: skip
         os.replace(joined, result)

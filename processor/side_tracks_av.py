@@ -1,4 +1,4 @@
-"""`python -m processor.text_tracks_av window` (JSON in on stdin, JSON out): the text subtitle
+"""`python -m processor.side_tracks_av window` (JSON in on stdin, JSON out): the text subtitle
 cues and the chapters that fall in a window of a source, moved to start where the cut's result
 starts, read with PyAV in a limited child process (processor.av_child) like every other reading
 of an upload.
