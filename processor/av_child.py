@@ -6,9 +6,26 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 
 from processor.runner import MIB, FfmpegError
 from video_manager.processes import spawn_media_tool
+
+
+def child_main(commands: dict[str, Callable[[dict], dict]]) -> int:
+    """The child's side: the command named on its command line, run on the request read from
+    stdin; its answer as JSON on stdout, or why not on stderr (the file's path left out: a
+    hostile file may upset PyAV in any way)."""
+    import av  # only the child needs PyAV
+
+    request = json.load(sys.stdin)
+    try:
+        result = commands[sys.argv[1] if len(sys.argv) > 1 else ""](request)
+    except (av.FFmpegError, OSError, ValueError, KeyError) as exc:
+        print(str(exc).replace(request.get("source", "\0"), "input"), file=sys.stderr)
+        return 1
+    print(json.dumps(result))
+    return 0
 
 
 class AvChildFailed(Exception):

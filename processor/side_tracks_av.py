@@ -11,13 +11,13 @@ straddles an edge is cut to the window; the answer's times count from the result
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from fractions import Fraction
 
 import av
 
+from processor.av_child import child_main
 from processor.containers import OPEN_OPTIONS, REMOTE_OPEN_OPTIONS, TEXT_SUBTITLE_CODECS
 
 # Cues are looked for from this long before the window: one that started earlier and still
@@ -106,16 +106,5 @@ def _plain(subtitle) -> str:
     return ASS_OVERRIDES.sub("", text).replace("\\N", "\n").replace("\\n", "\n").replace("\\h", " ")
 
 
-def main() -> int:
-    request = json.load(sys.stdin)
-    try:
-        result = {"window": window}[sys.argv[1] if len(sys.argv) > 1 else ""](request)
-    except (av.FFmpegError, OSError, ValueError, KeyError) as exc:
-        print(str(exc).replace(request.get("source", "\0"), "input"), file=sys.stderr)
-        return 1
-    print(json.dumps(result))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(child_main({"window": window}))

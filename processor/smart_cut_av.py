@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import math
 import sys
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from fractions import Fraction
 import av
 
 from processor import h264, hevc
+from processor.av_child import child_main
 from processor.containers import OPEN_OPTIONS, REMOTE_OPEN_OPTIONS
 from processor.cut_plan import CutPlan
 
@@ -450,17 +450,5 @@ def hidden(request: dict) -> dict:
         return {"hidden": count}
 
 
-def main() -> int:
-    command = sys.argv[1] if len(sys.argv) > 1 else ""
-    request = json.load(sys.stdin)
-    try:
-        result = {"plan": plan, "splice": splice, "hidden": hidden}[command](request)
-    except (av.FFmpegError, OSError, ValueError, KeyError) as exc:
-        print(str(exc).replace(request.get("source", "\0"), "input"), file=sys.stderr)
-        return 1
-    print(json.dumps(result))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(child_main({"plan": plan, "splice": splice, "hidden": hidden}))

@@ -3,7 +3,9 @@ the checkout, and nothing in that folder (a stray config.py) may shadow our modu
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,13 +26,23 @@ STRAY = 'raise SystemExit("the stray {} in the working folder was imported")\n'
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
-    """`pip install <checkout>` into a folder of its own (the dependencies come from our venv)."""
+    """`pip install <checkout>` into a folder of its own (the dependencies come from our venv).
+    setuptools builds in the checkout's `build/`: it goes again unless it was there before."""
     target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-         "--target", str(target), str(PROJECT_ROOT)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    build = PROJECT_ROOT / "build"
+    lock_path = tmp_path_factory.getbasetemp().parent / "install.lock"  # seen by every test process
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time in the one build folder
+        built_here = not build.exists()
+        try:
+            subprocess.run(
+                [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                 "--no-deps", "--target", str(target), str(PROJECT_ROOT)],
+                check=True, capture_output=True,
+            )  # fmt: skip
+        finally:
+            if built_here:
+                shutil.rmtree(build, ignore_errors=True)
     return target
 
 

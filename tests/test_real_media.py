@@ -341,6 +341,10 @@ PRECISE_SOURCES = {  # cut frame-exact (re-encoded, or smart-cut where it can), 
     ),
     "obs-like mkv with two audio tracks": lambda media_dir: obs_like_matroska(media_dir / "obs-two.mkv"),
     "android-like vfr h.264 rotated mp4": lambda media_dir: android_like_vfr(media_dir / "android.mp4"),
+    "screen recording with one keyframe": lambda media_dir: make_video(  # x264's GOP of 250 frames
+        media_dir / "screen.mp4", seconds=4, size="640x360", pattern="testsrc2", beep=True, gop=250,
+        encoder_args=("-preset", "superfast", "-tune", "stillimage"),
+    ),
 }  # fmt: skip
 
 
