@@ -33,6 +33,7 @@ class CutPlan:
     profile: str = ""  # the piece encoder's name for the source's profile
     ids: tuple[int, int] = (0, 0)  # parameter-set ids for the head and the tail, free in the source
     codec: str = "h264"  # or "hevc": the pieces are encoded with x264 or x265
+    open_gop: bool = False  # a keyframe at the window's edges is not an IDR frame
 
     def seconds(self, ticks: int) -> float:
         return float(ticks * self.time_base)

@@ -13,8 +13,18 @@ read; anything else raises ValueError and the trim falls back to a full re-encod
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+
+from processor.bits import (
+    HEADER_BYTES,
+    BitReader,
+    escaped,
+    nal_units,
+    to_bytes,
+    trailing_start,
+    ue_bits,
+    unescaped,
+)
 
 NAL_IDR_W_RADL = 19
 NAL_IDR_N_LP = 20
@@ -23,73 +33,9 @@ NAL_BLA_W_LP = 16
 NAL_VPS, NAL_SPS, NAL_PPS = 32, 33, 34
 IDR_TYPES = frozenset({NAL_IDR_W_RADL, NAL_IDR_N_LP})
 IRAP_TYPES = frozenset(range(16, 24))
-LEADING_TYPES = frozenset(range(6, 10))  # RADL and RASL pictures
 SLICE_P, SLICE_I = 1, 2
 PARAMETER_SET_TYPES = frozenset({NAL_VPS, NAL_SPS, NAL_PPS})
 PIECE_PROFILES = {"yuv420p": "main", "yuv420p10le": "main10"}  # x265's, by the source's pixels
-
-
-# -- bits ---------------------------------------------------------------------------------------
-
-
-NEEDS_ESCAPE = re.compile(rb"\x00\x00(?=[\x00-\x03])")
-HEADER_BYTES = 256  # of a slice read as bits: far more than any header of our pieces
-
-
-def unescaped(payload: bytes) -> bytes:
-    """A NAL unit's payload without its emulation-prevention bytes (00 00 03 → 00 00; a valid
-    payload never holds 00 00 00, so the matches cannot overlap)."""
-    return payload.replace(b"\x00\x00\x03", b"\x00\x00")
-
-
-def escaped(rbsp: bytes) -> bytes:
-    """The inverse: an emulation-prevention byte before any 00, 01, 02 or 03 after two zeros."""
-    return NEEDS_ESCAPE.sub(b"\x00\x00\x03", rbsp)
-
-
-class BitReader:
-    def __init__(self, data: bytes) -> None:
-        self.bits = "".join(f"{byte:08b}" for byte in data)
-        self.position = 0
-
-    def u(self, count: int) -> int:
-        if self.position + count > len(self.bits):
-            raise ValueError("a header runs past its NAL unit")
-        value = int(self.bits[self.position : self.position + count] or "0", 2)
-        self.position += count
-        return value
-
-    def flag(self) -> bool:
-        return bool(self.u(1))
-
-    def ue(self) -> int:
-        zeros = 0
-        while self.u(1) == 0:
-            zeros += 1
-            if zeros > 31:
-                raise ValueError("an Exp-Golomb code is too long")
-        return (1 << zeros) - 1 + self.u(zeros)
-
-    def se(self) -> int:
-        value = self.ue()
-        return (value + 1) // 2 if value % 2 else -(value // 2)
-
-
-def ue_bits(value: int) -> str:
-    code = value + 1
-    return "0" * (code.bit_length() - 1) + f"{code:b}"
-
-
-def _to_bytes(bits: str) -> bytes:
-    return int(bits, 2).to_bytes(len(bits) // 8, "big") if bits else b""
-
-
-def _trailing_start(bits: str) -> int:
-    """Where an RBSP's trailing bits (a 1, then zeros) start."""
-    end = bits.rstrip("0")
-    if not end:
-        raise ValueError("no RBSP trailing bits")
-    return len(end) - 1
 
 
 # -- parameter sets -----------------------------------------------------------------------------
@@ -266,12 +212,12 @@ def _with_ue_replaced(unit: bytes, spans: list[tuple[tuple[int, int], int]]) -> 
     """A parameter set whose Exp-Golomb fields at the given bit spans hold new values; the bits
     after them move, and the trailing bits are written anew."""
     bits = "".join(f"{byte:08b}" for byte in unescaped(unit[2:]))
-    body = bits[: _trailing_start(bits)]
+    body = bits[: trailing_start(bits)]
     for (start, end), value in sorted(spans, reverse=True):
         body = body[:start] + ue_bits(value) + body[end:]
     body += "1"
     body += "0" * (-len(body) % 8)
-    return unit[:2] + escaped(_to_bytes(body))
+    return unit[:2] + escaped(to_bytes(body))
 
 
 def renumbered_vps(unit: bytes, vps_id: int) -> bytes:
@@ -317,7 +263,7 @@ def renumbered_slice(unit: bytes, sps: Sps, pps: Pps, pps_id: int) -> bytes:
     header = reader.bits[:id_start] + ue_bits(pps_id) + reader.bits[id_end : reader.position - 1] + "1"
     header += "0" * (-len(header) % 8)
     data_start = -(-reader.position // 8)
-    renumbered = unit[:2] + escaped(_to_bytes(header) + rbsp[data_start:])
+    renumbered = unit[:2] + escaped(to_bytes(header) + rbsp[data_start:])
     if not renumbered.endswith(escaped(rbsp[data_start:])) or not unit.endswith(escaped(rbsp[data_start:])):
         raise ValueError("the slice data's escaping changed at the header's end")
     return renumbered
@@ -439,20 +385,3 @@ class HvcConfig:
 def as_broken_link(unit: bytes) -> bytes:
     """A CRA picture's NAL unit retyped BLA_W_LP: the same picture, starting a new sequence."""
     return bytes([(unit[0] & 0x81) | (NAL_BLA_W_LP << 1)]) + unit[1:]
-
-
-def nal_units(packet: bytes) -> list[bytes]:
-    """The NAL units of a packet with 4-byte lengths; ValueError when malformed."""
-    units, position = [], 0
-    while position + 4 <= len(packet):
-        size = int.from_bytes(packet[position : position + 4], "big")
-        position += 4
-        if size <= 0 or position + size > len(packet):
-            raise ValueError("a malformed HEVC packet")
-        units.append(packet[position : position + size])
-        position += size
-    return units
-
-
-def packet_of(units: list[bytes]) -> bytes:
-    return b"".join(len(unit).to_bytes(4, "big") + unit for unit in units)

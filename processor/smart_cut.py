@@ -4,7 +4,7 @@ Only the frames from the cut's start to the first keyframe inside it (the head) 
 last keyframe to the cut's end (the tail) are re-encoded; every packet between is copied. Head,
 tail and the audio window encode in parallel (three ffmpeg runs); a PyAV child then splices
 them with the copied packets (processor.smart_cut_av). Sources that do not qualify (not H.264
-or HEVC, not 4:2:0, interlaced, open-GOP H.264, no keyframe inside the window) are
+or HEVC, not 4:2:0, interlaced, no keyframe inside the window) are
 told apart by `plan`, and the trim re-encodes the whole window as before.
 """
 
@@ -151,11 +151,12 @@ class SmartCutter:
 
 
 def _decode_from(plan: CutPlan, first: int) -> float | None:
-    """Where an HEVC piece decodes from when it starts between keyframes. ffmpeg's seek finds
-    the last keyframe decoded before its target, and an open-GOP keyframe is decoded before the
-    leading pictures it is shown after: a piece that starts on one of those must seek to before
-    that keyframe is decoded, to the GOP before (its decode delay before the piece's first frame
-    is enough). Other pieces decode from the keyframe at or before their first frame."""
-    if plan.codec != "hevc" or first == plan.middle_end:
+    """Where a piece of an open-GOP source decodes from when it starts between keyframes.
+    ffmpeg's seek finds the last keyframe decoded before its target, and an open-GOP keyframe is
+    decoded before the leading pictures it is shown after: a piece that starts on one of those
+    must seek to before that keyframe is decoded, to the GOP before (its decode delay before the
+    piece's first frame is enough). Other pieces decode from the keyframe at or before their
+    first frame."""
+    if not plan.open_gop or first == plan.middle_end:
         return None
     return plan.seconds(first - plan.delay) - float(plan.time_base)

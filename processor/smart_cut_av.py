@@ -26,7 +26,7 @@ from fractions import Fraction
 
 import av
 
-from processor import h264, hevc
+from processor import bits, h264, hevc
 from processor.av_child import child_main
 from processor.containers import OPEN_OPTIONS, REMOTE_OPEN_OPTIONS
 from processor.cut_plan import CutPlan
@@ -101,7 +101,6 @@ class _Packet:
     keyframe: bool
     idr: bool
     cra: bool  # an HEVC open-GOP keyframe: the pictures after it may show before it
-    leading: bool  # an HEVC picture decoded after its keyframe and shown before it
     parameter_set_ids: frozenset[int]  # of the parameter sets the packet carries in band
 
 
@@ -109,16 +108,15 @@ def _describe(codec: str, data: bytes, keyframe: bool) -> dict:
     """What a packet is, from its NAL units (H.264 or HEVC; other codecs are never smart-cut)."""
     if codec == "hevc":
         try:
-            types = {hevc.nal_type(unit) for unit in hevc.nal_units(data)}
+            types = {hevc.nal_type(unit) for unit in bits.nal_units(data)}
         except ValueError:
             types = set()
         return {
             "idr": keyframe and bool(types & hevc.IDR_TYPES), "cra": keyframe and hevc.NAL_CRA in types,
-            "leading": bool(types & hevc.LEADING_TYPES),
             "parameter_set_ids": frozenset(hevc.in_band_parameter_set_ids(data)) if keyframe else frozenset(),
         }  # fmt: skip
     return {
-        "idr": keyframe and h264.NAL_IDR in h264.nal_types(data), "cra": False, "leading": False,
+        "idr": keyframe and h264.NAL_IDR in h264.nal_types(data), "cra": False,
         "parameter_set_ids": frozenset(h264.in_band_parameter_set_ids(data)) if keyframe else frozenset(),
     }  # fmt: skip
 
@@ -173,7 +171,7 @@ def _cut_points(demuxer, container, stream, window, at_start, at_end, reaches_en
     context = stream.codec_context
     if demuxer not in QUALIFYING_DEMUXERS:
         raise NotQualified(f"the {demuxer} container is not smart-cut")
-    profile, used_ids = _codec_config(context)
+    profile, used_ids, open_gops = _codec_config(context)
     if stream.time_base.numerator != 1:
         raise NotQualified(f"time base {stream.time_base} is not 1/N")
     first_key = next((p for p in at_start if p.keyframe and p.pts >= start_pts), None)
@@ -183,11 +181,11 @@ def _cut_points(demuxer, container, stream, window, at_start, at_end, reaches_en
     if not last_key.keyframe or last_key.pts < first_key.pts:
         raise NotQualified("no keyframe inside the window")
     for key in (first_key, last_key):
-        if not (key.idr or key.cra):
+        if not (key.idr or key.cra or open_gops):
             raise NotQualified("keyframes inside the window are not IDR frames (open GOPs)")
-    # An HEVC open-GOP keyframe's leading pictures show before it: the tail starts with them
+    # An open-GOP keyframe's leading pictures (decoded after it, shown before it) start the tail
     # (they need the GOP before, which the middle copies, so the tail's encode decodes from it).
-    leading = [p.pts for p in at_end[1:] if p.leading and p.pts < end_pts]
+    leading = [p.pts for p in at_end[1:] if p.pts < last_key.pts and p.pts < end_pts]
     tail_start = min([last_key.pts, *leading])
     has_tail = tail_start < end_pts and not reaches_end
     if has_tail and last_key.pts == first_key.pts:
@@ -200,21 +198,25 @@ def _cut_points(demuxer, container, stream, window, at_start, at_end, reaches_en
         "delay": first_key.pts - first_key.dts,
         "profile": profile,
         "codec": context.name,
+        "open_gop": not (first_key.idr and last_key.idr),
         # ids neither the codec record nor the packets around the joins use; the splice refuses
         # a copied packet that brings one of them in band
         "ids": tuple(_free_ids(used_ids | _in_band_ids(at_start, at_end), context.name)),
     }
 
 
-def _codec_config(context) -> tuple[str, set[int]]:
-    """The encoder's profile for the pieces and the parameter-set ids the track's record uses;
-    NotQualified for what the pieces cannot match."""
+def _codec_config(context) -> tuple[str, set[int], bool]:
+    """The encoder's profile for the pieces, the parameter-set ids the track's record uses, and
+    whether open-GOP keyframes can be copied from (HEVC: always, as BLA pictures; H.264: when
+    processor.h264 can rewrite its slice headers); NotQualified for what the pieces cannot
+    match."""
     if context.name == "hevc":
         if context.pix_fmt not in hevc.PIECE_PROFILES:
             raise NotQualified(f"the pixels are {context.pix_fmt}, not 8- or 10-bit 4:2:0")
         try:
             config = hevc.HvcConfig.parse(bytes(context.extradata or b""))
-            return hevc.PIECE_PROFILES[context.pix_fmt], set().union(*config.parameter_set_ids().values())
+            used = set().union(*config.parameter_set_ids().values())
+            return hevc.PIECE_PROFILES[context.pix_fmt], used, True
         except ValueError as exc:
             raise NotQualified(str(exc)) from exc
     if context.name != "h264":
@@ -227,7 +229,12 @@ def _codec_config(context) -> tuple[str, set[int]]:
         raise NotQualified(str(exc)) from exc
     if config.profile not in h264.PROFILES or config.length_size != 4:
         raise NotQualified(f"H.264 profile {config.profile} with {config.length_size}-byte lengths")
-    return h264.PROFILES[config.profile], config.parameter_set_ids()
+    try:
+        h264.ParameterSets.of(config)
+        rewritable = True
+    except (ValueError, KeyError):
+        rewritable = False
+    return h264.PROFILES[config.profile], config.parameter_set_ids(), rewritable
 
 
 def _free_ids(used: set[int], codec: str) -> list[int]:
@@ -250,8 +257,14 @@ def _require_progressive(container, stream, keyframe_pts: int) -> None:
 def splice(request: dict) -> dict:
     """Write the output; returns how many packets of each kind went in."""
     cut = CutPlan.from_json(request["plan"])
-    time_base, first_pts, delay = cut.time_base, cut.first_pts, cut.delay
+    time_base, first_pts = cut.time_base, cut.first_pts
     head_end, middle_end = cut.head_end, cut.middle_end
+    # A tail that starts with an open-GOP keyframe's leading pictures is shown from before that
+    # keyframe but decodes after the middle: it gets less decode delay, and when its leading
+    # pictures outnumber the source's delay, everything decodes that much earlier instead.
+    leading = middle_end - cut.tail_start if cut.tail_start is not None and middle_end is not None else 0
+    earlier = max(0, leading - cut.delay)
+    delay = cut.delay + earlier
     pieces_ids = set(cut.ids)
     counts = {"head": 0, "middle": 0, "tail": 0, "audio": 0}
     faststart = {"movflags": "+faststart"}
@@ -279,6 +292,7 @@ def splice(request: dict) -> dict:
                     counts["head"] += 1
                     if rel >= head_end - first_pts:
                         raise ValueError("the head runs into the copied middle")
+            copied = _CopiedFrames(cut.codec, bytes(video_in.codec_context.extradata))
             source.seek(head_end, stream=video_in, backward=True, any_frame=False)
             for packet in source.demux(video_in):
                 if packet.pts is None or not packet.size:
@@ -286,23 +300,21 @@ def splice(request: dict) -> dict:
                 if middle_end is not None and packet.is_keyframe and packet.pts >= middle_end:
                     break
                 if packet.pts < head_end:
-                    # before the first copied keyframe, or (HEVC) its leading pictures: the head has them
-                    if counts["middle"] and not (cut.codec == "hevc" and _leading(packet)):
+                    # before the first copied keyframe, or an open-GOP one's leading pictures: the
+                    # head has them
+                    if counts["middle"] and not copied.open_gop:
                         raise ValueError("a copied frame is shown before the first copied keyframe")
                     continue
                 if cut.tail_start is not None and packet.pts >= cut.tail_start:
                     raise ValueError("a copied frame is shown where the tail is")
                 if packet.is_keyframe and in_band_ids(bytes(packet)) & pieces_ids:
                     raise ValueError("a copied keyframe brings parameter sets under a piece's id")
-                if not counts["middle"] and cut.codec == "hevc":
-                    packet = _broken_link(packet)  # its leading pictures, which needed the GOP before, go
-                writer.write(packet, packet.pts - first_pts, packet.dts - first_pts)
+                packet = copied.next(packet) if counts["middle"] else copied.first(packet)
+                writer.write(packet, packet.pts - first_pts, packet.dts - first_pts - earlier)
                 counts["middle"] += 1
             if "tail" in pieces:
                 offset = cut.tail_start - first_pts
-                # A tail that starts with an open-GOP keyframe's leading pictures starts before
-                # that keyframe is shown but must decode after the middle: less decode delay.
-                tail_delay = delay - (cut.middle_end - cut.tail_start)
+                tail_delay = delay - leading
                 tail = _piece(
                     pieces["tail"],
                     time_base,
@@ -352,27 +364,62 @@ def _renumbered(sps: hevc.Sps, pps: hevc.Pps, new_id: int, data: bytes) -> bytes
     (the record has them) are left out."""
     units = [
         hevc.renumbered_slice(unit, sps, pps, new_id) if hevc.nal_type(unit) < hevc.NAL_VPS else unit
-        for unit in hevc.nal_units(data)
+        for unit in bits.nal_units(data)
         if hevc.nal_type(unit) not in hevc.PARAMETER_SET_TYPES
     ]
-    return hevc.packet_of(units)
+    return bits.packet_of(units)
 
 
-def _leading(packet) -> bool:
-    try:
-        return any(hevc.nal_type(unit) in hevc.LEADING_TYPES for unit in hevc.nal_units(bytes(packet)))
-    except ValueError:
-        return False
+class _CopiedFrames:
+    """The source's packets as they go into the result. The first copied keyframe is made a
+    point decoding can start from: an HEVC CRA picture becomes a BLA one (ISO/IEC 23008-2's
+    splice point: a decoder drops its leading pictures instead of showing them decoded from
+    the wrong GOP); an H.264 open-GOP keyframe becomes an IDR frame, and the frames after it
+    have their frame numbers and picture order counts moved to match (processor.h264)."""
 
+    def __init__(self, codec: str, record: bytes) -> None:
+        self.codec, self.record = codec, record
+        self.open_gop = False  # the first copied keyframe was not an IDR frame
+        self._sets: h264.ParameterSets | None = None
+        self._moved: h264.Renumbering | None = None
 
-def _broken_link(packet):
-    """The first copied HEVC keyframe: a CRA becomes a BLA (ISO/IEC 23008-2's splice point),
-    so a decoder drops its leading pictures instead of showing them decoded from the wrong GOP."""
-    units = hevc.nal_units(bytes(packet))
-    if not any(hevc.nal_type(unit) == hevc.NAL_CRA for unit in units):
-        return packet
-    units = [hevc.as_broken_link(unit) if hevc.nal_type(unit) == hevc.NAL_CRA else unit for unit in units]
-    return _with_data(packet, hevc.packet_of(units))
+    def first(self, packet):
+        units = bits.nal_units(bytes(packet))
+        if self.codec == "hevc":
+            self.open_gop = any(hevc.nal_type(unit) == hevc.NAL_CRA for unit in units)
+            retyped = [
+                hevc.as_broken_link(unit) if hevc.nal_type(unit) == hevc.NAL_CRA else unit for unit in units
+            ]
+            return _with_data(packet, bits.packet_of(retyped)) if self.open_gop else packet
+        if any(unit[0] & 0x1F == h264.NAL_IDR for unit in units):
+            return packet
+        self.open_gop = True
+        self._sets = h264.ParameterSets.of(h264.AvcConfig.parse(self.record))
+        rewritten = []
+        for unit in units:
+            if unit[0] & 0x1F == h264.NAL_NON_IDR:
+                unit, self._moved = h264.as_idr(unit, self._sets)
+            else:
+                self._sets.learn(unit)  # SPS and PPS sent in band before it
+            rewritten.append(unit)
+        return _with_data(packet, bits.packet_of(rewritten))
+
+    def next(self, packet):
+        if self._moved is None:  # closed GOPs, HEVC, or after an IDR frame that restarted the count
+            return packet
+        rewritten = []
+        for unit in bits.nal_units(bytes(packet)):
+            kind = unit[0] & 0x1F
+            if kind == h264.NAL_IDR:
+                self._moved = None
+            elif kind == h264.NAL_NON_IDR and self._moved is not None:
+                unit = h264.renumbered(unit, self._sets, self._moved)
+            elif kind in (2, 3, 4):
+                raise ValueError("data-partitioned slices are not renumbered")
+            else:
+                self._sets.learn(unit)
+            rewritten.append(unit)
+        return _with_data(packet, bits.packet_of(rewritten))
 
 
 def _with_data(packet, data: bytes):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import av
+import numpy as np
 import pytest
 
-from processor import h264
+from processor import bits, h264
 from tests.media import make_video
+from video_manager import binaries
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +65,52 @@ def test_keyframe_packets_hold_an_idr_slice_and_others_do_not(x264_clip):
 def test_in_band_parameter_sets_are_not_an_avcc_record():
     with pytest.raises(ValueError):
         h264.AvcConfig.parse(b"\x00\x00\x00\x01\x67")
+
+
+@pytest.mark.parametrize(
+    "encoder_args",
+    [
+        ("-preset", "superfast", "-bf", "3", "-x264-params", "open-gop=1"),  # CABAC, B-pyramid, MMCO
+        ("-preset", "ultrafast", "-x264-params", "open-gop=1:bframes=2:cabac=0:ref=3"),  # CAVLC
+    ],
+)
+def test_an_open_gop_keyframe_made_an_idr_frame_decodes_the_frames_after_it_the_same(tmp_path, encoder_args):
+    """The second keyframe of an open-GOP clip and everything decoded after it, the keyframe
+    rewritten as an IDR frame and the rest renumbered (its leading frames, which need the GOP
+    before, left out): the same pictures as the source's from that keyframe on, and no word
+    from ffmpeg's decoder (a memory management operation naming a frame from before would be
+    one)."""
+    source = make_video(tmp_path / "open.mp4", seconds=4, size="192x108", audio=False, gop=30,
+                        pattern="testsrc2", encoder_args=encoder_args)  # fmt: skip
+    cut = tmp_path / "from-keyframe.mp4"
+    with av.open(str(source)) as container, av.open(str(cut), "w", format="mp4") as written:
+        stream = container.streams.video[0]
+        sets = h264.ParameterSets.of(h264.AvcConfig.parse(bytes(stream.codec_context.extradata)))
+        track = written.add_stream_from_template(stream)
+        packets = [p for p in container.demux(stream) if p.size]
+        start = [index for index, p in enumerate(packets) if p.is_keyframe][1]
+        keyframe, moved = packets[start], None
+        assert h264.NAL_IDR not in h264.nal_types(bytes(keyframe))  # open GOPs indeed
+        for packet in packets[start:]:
+            if packet.pts < keyframe.pts:
+                continue  # a leading frame
+            units = []
+            for unit in bits.nal_units(bytes(packet)):
+                if unit[0] & 0x1F == h264.NAL_NON_IDR and moved is None:
+                    unit, moved = h264.as_idr(unit, sets)
+                elif unit[0] & 0x1F == h264.NAL_NON_IDR:
+                    unit = h264.renumbered(unit, sets, moved)
+                units.append(unit)
+            copy = av.Packet(bits.packet_of(units))
+            copy.pts, copy.dts, copy.time_base = packet.pts, packet.dts, packet.time_base
+            copy.is_keyframe, copy.stream = packet is keyframe, track
+            written.mux(copy)
+    with av.open(str(source)) as container:
+        wanted = [f.to_ndarray() for f in container.decode(video=0) if f.pts >= keyframe.pts]
+    with av.open(str(cut)) as container:
+        got = [f.to_ndarray() for f in container.decode(video=0)]
+    assert len(got) == len(wanted) > 60
+    assert all(np.array_equal(a, b) for a, b in zip(got, wanted, strict=True))
+    decoded = subprocess.run([binaries.ffmpeg_path(), "-v", "error", "-i", str(cut), "-f", "null", "-"],
+                             capture_output=True, text=True, check=True)  # fmt: skip
+    assert decoded.stderr == ""

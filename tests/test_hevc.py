@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from processor import hevc
+from processor import bits, hevc
 from processor.ffmpeg import X265_PIECE_PARAMS
 from video_manager import binaries
 
@@ -49,9 +49,9 @@ def renumbered_copy(piece: Path, output: Path, new_id: int) -> None:
                 continue
             units = [
                 hevc.renumbered_slice(unit, old_sps, old_pps, new_id)
-                for unit in hevc.nal_units(bytes(packet))
+                for unit in bits.nal_units(bytes(packet))
             ]
-            copy = av.Packet(hevc.packet_of(units))
+            copy = av.Packet(bits.packet_of(units))
             copy.pts, copy.dts, copy.time_base, copy.is_keyframe = (
                 packet.pts,
                 packet.dts,
@@ -81,8 +81,8 @@ def test_a_renumbered_piece_decodes_to_the_same_pictures(tmp_path, pix_fmt, pres
 
 def test_emulation_prevention_survives_removal_and_insertion():
     rbsp = bytes([0, 0, 0, 0, 1, 0, 0, 2, 0, 0, 3, 7, 0, 0])
-    assert hevc.escaped(rbsp) == bytes([0, 0, 3, 0, 0, 3, 1, 0, 0, 3, 2, 0, 0, 3, 3, 7, 0, 0])
-    assert hevc.unescaped(hevc.escaped(rbsp)) == rbsp
+    assert bits.escaped(rbsp) == bytes([0, 0, 3, 0, 0, 3, 1, 0, 0, 3, 2, 0, 0, 3, 3, 7, 0, 0])
+    assert bits.unescaped(bits.escaped(rbsp)) == rbsp
 
 
 def test_an_hvcc_record_survives_parse_and_build_and_takes_more_sets(tmp_path):
@@ -113,7 +113,7 @@ def test_slices_the_pieces_never_have_are_refused(tmp_path):
         config = hevc.HvcConfig.parse(bytes(container.streams.video[0].codec_context.extradata))
         packet = next(p for p in container.demux(video=0) if p.size)
     sps, pps = hevc.parse_sps(config.units(hevc.NAL_SPS)[0]), hevc.parse_pps(config.units(hevc.NAL_PPS)[0])
-    (unit,) = [u for u in hevc.nal_units(bytes(packet)) if hevc.nal_type(u) < hevc.NAL_VPS]
+    (unit,) = [u for u in bits.nal_units(bytes(packet)) if hevc.nal_type(u) < hevc.NAL_VPS]
     second_slice = unit[:2] + bytes([unit[2] & 0x7F]) + unit[3:]  # first_slice_segment_in_pic_flag = 0
     with pytest.raises(ValueError, match="more than one slice"):
         hevc.renumbered_slice(second_slice, sps, pps, 3)

@@ -36,6 +36,10 @@ SOURCES = {
     },
     "no-audio": {"size": "640x360", "gop": 60, "audio": False, "encoder_args": SUPERFAST},
     "hevc": {"size": "320x240", "gop": 60, "video_codec": "libx265", "seconds": 24},  # open GOPs (CRA)
+    "h264-open-gop": {  # keyframes that are not IDR frames, B-pyramid with memory management ops
+        "size": "320x240", "gop": 60, "seconds": 24,
+        "encoder_args": ("-preset", "superfast", "-bf", "3", "-x264-params", "open-gop=1"),
+    },
     "hevc-main10-closed": {
         "size": "320x240", "gop": 60, "video_codec": "libx265", "pix_fmt": "yuv420p10le", "seconds": 24,
         "x265_params": "log-level=error:open-gop=0",
@@ -61,6 +65,7 @@ CASES = [
     ("hevc", SHORT, "smart"),  # the tail starts with the last keyframe's leading pictures
     ("hevc", (3.9, 23.9), "smart"),  # and the head with the first one's
     ("hevc-main10-closed", SHORT, "smart"),
+    ("h264-open-gop", SHORT, "smart"),  # more leading frames at the tail than the source's delay
     ("rotated-phone", SHORT, "smart"),
     ("sps-id-change", (3.5, 9.5), "smart"),
 ]
