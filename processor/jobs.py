@@ -138,8 +138,14 @@ def trim(
     exact = ffmpeg.Window.from_plan(plan) if plan else ffmpeg.Window(start, end)
 
     def published(staged: Path, method: Method) -> Outcome:
-        _carry_side_tracks(ctx, source, staged, containers.MP4, _result_window(exact))
-        return Outcome(_publish(ctx, staged, owner_id, name, TaskKind.TRIM), method)
+        carried = _carry_side_tracks(ctx, source, staged, containers.MP4, _result_window(exact))
+        known = None
+        if method == Method.SMART:  # the source's video; its audio re-encoded as AAC at its rate
+            audio = "aac" if source.has_audio else None
+            known = _known_media(
+                dataclasses.replace(source.media, audio_codec=audio, **carried), staged, containers.MP4
+            )
+        return Outcome(_publish(ctx, staged, owner_id, name, TaskKind.TRIM, known), method)
 
     with ctx.staged(".mp4") as staged:
         if plan and ctx.config.jobs.smart_cut and (plan.qualified or plan.remuxable):
@@ -175,7 +181,7 @@ def _trim_copied(
         _run(ctx, command_for(staged), seconds, progress)
         carried = _carry_side_tracks(ctx, source, staged, muxer, result_window)
         name = fit_name(stem, window + muxer.suffix)
-        known = _copied_media(dataclasses.replace(media, **carried), staged, muxer)
+        known = _known_media(dataclasses.replace(media, **carried), staged, muxer)
         return Outcome(_publish(ctx, staged, owner_id, name, TaskKind.TRIM, known), Method.COPY)
 
 
@@ -245,9 +251,10 @@ def _mux_side_tracks(
     return {"subtitle_tracks": tracks, "chapters": len(carried.chapters), "timecode": timecode}
 
 
-def _copied_media(media: MediaInfo, output: Path, muxer: containers.Muxer) -> MediaInfo | None:
-    """What a stream copy into MP4 or MOV holds, known without probing it (a child process and
-    a quarter of a second): the streams it was copied from (`media`), for as long as its movie
+def _known_media(media: MediaInfo, output: Path, muxer: containers.Muxer) -> MediaInfo | None:
+    """What a result in MP4 or MOV made of its source's own streams holds (a stream copy, or a
+    smart cut: copied frames and pieces in the same codec and format), known without probing
+    it (a child process and a tenth of a second or more): `media`, for as long as its movie
     header says. None, so that it is probed, for other containers or a header we cannot read."""
     if muxer not in (containers.MP4, containers.MOV):
         return None
@@ -274,7 +281,7 @@ def merge(ctx: JobContext, owner_id: int, video_ids: list[str], progress: Progre
             carried = _carry_merged_side_tracks(ctx, sources, staged, muxer)
             named = fit_name(Path(first.name).stem, more + muxer.suffix)
             streams = dataclasses.replace(sources[0].media, **carried)
-            known = _copied_media(streams, staged, muxer)  # every input holds the same streams
+            known = _known_media(streams, staged, muxer)  # every input holds the same streams
             return Outcome(_publish(ctx, staged, owner_id, named, TaskKind.MERGE, known), Method.COPY)
     name = fit_name(Path(first.name).stem, more + ".mp4")
     with ctx.staged(".mp4") as staged:

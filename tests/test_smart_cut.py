@@ -13,10 +13,12 @@ import av
 import pytest
 import requests
 
+from processor.probe import Prober
 from tests.api import share, stored, trim, upload, wait_task
 from tests.browser import CHROMIUM, CHROMIUM_FLAGS, needs_chromium
 from tests.cut_check import check_cut
 from tests.media import made_once, make_video
+from tests.servers import auth
 from video_manager import binaries
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -188,6 +190,14 @@ def test_precise_trims_hold_exactly_the_window(
     if method == "smart":
         first, last = copied_range(source, *window)
         assert any(run[0] <= first and last <= run[1] for run in report.exact_runs), (first, last)
+        # What the result was recorded as, without probing it, is what a probe finds in it.
+        recorded = requests.get(
+            f"{live_server.url}/api/videos/{done['result']['video_id']}/", headers=auth(cut_user), timeout=10
+        ).json()
+        probed = Prober(None).probe(stored(data_dir, done["result"]["video_id"]))
+        assert recorded["duration"] == pytest.approx(probed.duration, abs=0.001)
+        fields = ("video_codec", "audio_codec", "width", "height")
+        assert [recorded[field] for field in fields] == [getattr(probed, field) for field in fields]
     assert report.rotations == {90 if name == "rotated-phone" else 0}  # one orientation: the source's
     assert audio_languages(stored(data_dir, done["result"]["video_id"])) == audio_languages(source)
 
