@@ -212,7 +212,9 @@ def test_redis_down_gives_503_and_creates_nothing(tmp_path, five_seconds):
 def test_worker_killed_mid_job_is_recovered(tmp_path, media_dir):
     """SIGKILL of the worker (with its work horse and ffmpeg): the task is retried by the next
     worker and finishes; no half-written video is ever listed."""
-    clip = make_video(media_dir / "killme.mp4", seconds=30, size="1280x720", pattern="testsrc2")
+    # one keyframe, at 0: a trim from 0.5 s re-encodes its whole window (a smart cut, or a trim of
+    # the whole file, which is a copy, would be over before the kill)
+    clip = make_video(media_dir / "killme.mp4", seconds=30, size="1280x720", pattern="testsrc2", gop=1000)
     redis = EmbeddedRedis(tmp_path)
     redis.start()
     env = process_env(tmp_path, redis.url, jobs_heartbeat_timeout_s="2", jobs_retry_delay_s="0")
@@ -221,7 +223,7 @@ def test_worker_killed_mid_job_is_recovered(tmp_path, media_dir):
     try:
         token = cli_create_user(env, "k")
         source = upload(server, token, clip)
-        task = trim(server, token, source["id"], start_time=0, end_time=30).json()
+        task = trim(server, token, source["id"], start_time=0.5, end_time=30).json()
         wait_until(lambda: task_state(token, task)["progress"] > 0.05, 60, "progress past 5 %")
         worker.kill_hard()
         listed = requests.get(f"{server.url}/api/videos/", headers=auth(token)).json()["results"]
