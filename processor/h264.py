@@ -67,7 +67,7 @@ class AvcConfig:
     def parameter_set_ids(self) -> set[int]:
         """Every SPS and PPS id in use (an SPS's id follows its three header bytes; a PPS starts
         with its own id)."""
-        return {_exp_golomb(unit[4:]) for unit in self.sps} | {_exp_golomb(unit[1:]) for unit in self.pps}
+        return {_first_id(unit[4:]) for unit in self.sps} | {_first_id(unit[1:]) for unit in self.pps}
 
 
 def nal_types(packet: bytes, length_size: int = 4) -> list[int]:
@@ -83,9 +83,9 @@ def in_band_parameter_set_ids(packet: bytes, length_size: int = 4) -> set[int]:
     for unit in _nal_units(packet, length_size):
         kind = unit[0] & 0x1F
         if kind == NAL_SPS and len(unit) > 4:
-            ids.add(_exp_golomb(unit[4:]))
+            ids.add(_first_id(unit[4:]))
         elif kind == NAL_PPS and len(unit) > 1:
-            ids.add(_exp_golomb(unit[1:]))
+            ids.add(_first_id(unit[1:]))
     return ids
 
 
@@ -116,12 +116,10 @@ def _sets(data: bytes, position: int, count: int) -> tuple[tuple[bytes, ...], in
     return tuple(units), position
 
 
-def _exp_golomb(data: bytes) -> int:
-    """The first unsigned Exp-Golomb value of a bit string (emulation prevention is irrelevant
-    this early in a parameter set)."""
-    bits = "".join(f"{byte:08b}" for byte in data[:8])
-    zeros = len(bits) - len(bits.lstrip("0"))
-    return int(bits[zeros : 2 * zeros + 1], 2) - 1
+def _first_id(data: bytes) -> int:
+    """The first Exp-Golomb value of a parameter set's body: its id (an SPS's after its three
+    profile bytes; emulation prevention is irrelevant this early)."""
+    return BitReader(data[:8]).ue()
 
 
 # -- open GOPs: the first copied keyframe made an IDR frame ---------------------------------------
