@@ -198,14 +198,15 @@ def test_a_worker_started_while_redis_is_down_waits_for_it(tmp_path, base_clip):
 
 
 def test_worker_sigterm_lets_the_running_job_finish(tmp_path, redis_server, media_dir):
-    clip = make_video(media_dir / "graceful.mp4", seconds=20, size="1280x720", pattern="testsrc2")
+    # one keyframe: a trim from 0.5 s re-encodes for seconds (a whole-file trim is a quick copy)
+    clip = make_video(media_dir / "graceful.mp4", seconds=20, size="960x540", pattern="testsrc2", gop=1000)
     env = process_env(tmp_path, redis_server.url)
     server = LiveServer(env).start()
     worker = LiveWorker(env).start()
     try:
         token = cli_create_user(env, "graceful")
         video = upload(server, token, clip)
-        task = trim(server, token, video["id"], start_time=0, end_time=20).json()
+        task = trim(server, token, video["id"], start_time=0.5, end_time=20).json()
         wait_until(lambda: task_state(token, task)["status"] == "started", 60, "task started")
         worker.process.terminate()  # warm shutdown: RQ finishes the current job first
         worker.process.wait(timeout=120)
