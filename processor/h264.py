@@ -365,7 +365,7 @@ def _with_header(unit: bytes, header: SliceHeader, new_header: str) -> bytes:
     if header.pps.cabac:
         data = rbsp[-(-header.end // 8) :]
         return unit[:1] + escaped(to_bytes(new_header + "1" * (-len(new_header) % 8)) + data)
-    whole = "".join(f"{byte:08b}" for byte in rbsp)
+    whole = BitReader(rbsp).bits
     rest = whole[header.end : trailing_start(whole)] + "1"
     joined = new_header + rest
     return unit[:1] + escaped(to_bytes(joined + "0" * (-len(joined) % 8)))

@@ -211,7 +211,7 @@ def parse_pps(unit: bytes) -> Pps:
 def _with_ue_replaced(unit: bytes, spans: list[tuple[tuple[int, int], int]]) -> bytes:
     """A parameter set whose Exp-Golomb fields at the given bit spans hold new values; the bits
     after them move, and the trailing bits are written anew."""
-    bits = "".join(f"{byte:08b}" for byte in unescaped(unit[2:]))
+    bits = BitReader(unescaped(unit[2:])).bits
     body = bits[: trailing_start(bits)]
     for (start, end), value in sorted(spans, reverse=True):
         body = body[:start] + ue_bits(value) + body[end:]
@@ -264,7 +264,8 @@ def renumbered_slice(unit: bytes, sps: Sps, pps: Pps, pps_id: int) -> bytes:
     header += "0" * (-len(header) % 8)
     data_start = -(-reader.position // 8)
     renumbered = unit[:2] + escaped(to_bytes(header) + rbsp[data_start:])
-    if not renumbered.endswith(escaped(rbsp[data_start:])) or not unit.endswith(escaped(rbsp[data_start:])):
+    data = escaped(rbsp[data_start:])  # the slice data as it is sent: it must not change
+    if not renumbered.endswith(data) or not unit.endswith(data):
         raise ValueError("the slice data's escaping changed at the header's end")
     return renumbered
 
