@@ -1,10 +1,8 @@
 """What seeing a video costs, on a 1 GiB 1080p H.264/AAC upload: the poster against the upload
-itself, and a share's first HLS segment against downloading the whole share, with how much of
-the source ffmpeg had read when that first segment was served."""
+itself, and downloading the whole share (the adaptive ladder's costs are bench/ladder.py's)."""
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -47,34 +45,10 @@ def poster_seconds(video: Path) -> float:
     return time.perf_counter() - started
 
 
-def ffmpeg_read_bytes(marker: str) -> int | None:
-    """Bytes read so far by the running ffmpeg whose command line names `marker`."""
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if marker in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
-                io = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
-                return int(io["rchar"])
-        except (OSError, ValueError):
-            continue
-    return None
-
-
-def first_segment(stack, video_id: str, source_size: int) -> tuple[float, int | None, float]:
-    """A new share's playlist and first segment: (seconds to both, bytes ffmpeg had read then,
-    seconds to download the whole share)."""
+def share_download(stack, video_id: str, source_size: int) -> float:
+    """Seconds to download a new share whole (median of RUNS)."""
     link = share(stack.server, stack.token, video_id, 3600).json()["url"]
     settled()
-    started = time.perf_counter()
-    playlist = requests.get(link + "/hls.m3u8", timeout=60)
-    assert playlist.status_code == 200, playlist.text
-    read = ffmpeg_read_bytes(video_id)
-    name = next(line for line in playlist.text.splitlines() if line.endswith(".m4s"))
-    requests.get(f"{link}/hls-init.mp4", timeout=60).raise_for_status()
-    requests.get(f"{link}/{name}", timeout=60).raise_for_status()
-    latency = time.perf_counter() - started
-    wait_until(
-        lambda: "#EXT-X-ENDLIST" in requests.get(link + "/hls.m3u8").text, 600, "the whole rendition", 0.5
-    )
 
     def download() -> float:
         began = time.perf_counter()
@@ -83,7 +57,7 @@ def first_segment(stack, video_id: str, source_size: int) -> tuple[float, int | 
         assert received == source_size
         return time.perf_counter() - began
 
-    return latency, read, median_of(RUNS, download)
+    return median_of(RUNS, download)
 
 
 def main() -> None:
@@ -95,23 +69,15 @@ def main() -> None:
         poster_path = stack.data_dir / "media" / video_id.replace("-", "")[:2] / video_id / "poster.jpg"
         wait_until(poster_path.is_file, 120, "the poster from the worker", 0.05)
         poster_s = median_of(RUNS, lambda: poster_seconds(stored))
-        latency, read, download_s = first_segment(stack, video_id, size)
+        download_s = share_download(stack, video_id, size)
     rows = [
         (f"tus upload of {size / GiB:.2f} GiB 1080p (the upload itself)", f"{upload_s:8.2f} s"),
         (
             "poster (ffmpeg, keyframes of the first 10 s)",
             f"{poster_s:8.3f} s = {100 * poster_s / upload_s:.1f} %",
         ),
-        ("share: HLS playlist + first segment", f"{latency:8.2f} s"),
         ("share: whole MP4 download (loopback)", f"{download_s:8.2f} s"),
     ]
-    if read is not None:
-        rows.append(
-            (
-                "  source read when the first segment was served",
-                f"{read / MiB:8.1f} MiB = {100 * read / size:.1f} %",
-            )
-        )
     report(f"Viewing a {size / GiB:.2f} GiB upload (median of {RUNS})", rows)
 
 

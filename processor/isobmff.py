@@ -152,3 +152,68 @@ def _pairs(handle: BinaryIO, body: int, *, signed: bool) -> Iterator[tuple[int, 
     (count,) = struct.unpack(">I", _read(handle, body + 4, 4))
     entries = _read(handle, body + 8, 8 * min(count, FIRST_SAMPLES))
     yield from struct.iter_unpack(">Ii" if signed else ">II", entries)
+
+
+def find_box(handle: BinaryIO, start: int, end: int, path: list[bytes]) -> tuple[int, int] | None:
+    """(body, end) of the box at `path` (types from the outside in), the first of each type."""
+    for kind, body, stop in boxes(handle, start, end):
+        if kind == path[0]:
+            return (body, stop) if len(path) == 1 else find_box(handle, body, stop, path[1:])
+    return None
+
+
+SAMPLE_ENTRY_HEADER = 78  # a visual sample entry's fields before its child boxes (ISO 14496-12)
+
+
+def avc_profile(init: Path) -> str | None:
+    """`PPCCLL` (profile, constraint flags, level in hex) of an fMP4 init segment's H.264
+    track, as the RFC 6381 `avc1.` codec name wants it; None if it has no `avcC`."""
+    with open(init, "rb") as handle:
+        stsd = find_box(
+            handle, 0, init.stat().st_size, [b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd"]
+        )
+        if stsd is None:
+            return None
+        entry = find_box(handle, stsd[0] + 8, stsd[1], [b"avc1"]) or find_box(
+            handle, stsd[0] + 8, stsd[1], [b"avc3"]
+        )
+        if entry is None:
+            return None
+        config = find_box(handle, entry[0] + SAMPLE_ENTRY_HEADER, entry[1], [b"avcC"])
+        if config is None:
+            return None
+        return _read(handle, config[0] + 1, 3).hex()
+
+
+def first_sample_end(segment: Path) -> int | None:
+    """How many bytes of an fMP4 segment (one `moof` + `mdat`) hold its first sample, the
+    segment's keyframe: the range an I-frame playlist names."""
+    with open(segment, "rb") as handle:
+        size = segment.stat().st_size
+        moof, mdat_body = None, None
+        for kind, body, stop in boxes(handle, 0, size):
+            if kind == b"moof" and moof is None:
+                moof = (body, stop)
+            elif kind == b"mdat" and moof is not None:
+                mdat_body = body
+                break
+        trun = find_box(handle, moof[0], moof[1], [b"traf", b"trun"]) if moof else None
+        tfhd = find_box(handle, moof[0], moof[1], [b"traf", b"tfhd"]) if moof else None
+        if trun is None or tfhd is None or mdat_body is None:
+            return None
+        flags = int.from_bytes(_read(handle, trun[0] + 1, 3), "big")
+        if flags & 0x200:  # per-sample sizes
+            position = trun[0] + 8 + (4 if flags & 0x1 else 0) + (4 if flags & 0x4 else 0)
+            position += 4 if flags & 0x100 else 0
+            (first,) = struct.unpack(">I", _read(handle, position, 4))
+        else:
+            first = _default_sample_size(handle, tfhd)
+        return mdat_body + first if first else None
+
+
+def _default_sample_size(handle: BinaryIO, tfhd: tuple[int, int]) -> int:
+    flags = int.from_bytes(_read(handle, tfhd[0] + 1, 3), "big")
+    position = tfhd[0] + 8
+    for bit, width in ((0x1, 8), (0x2, 4), (0x8, 4)):
+        position += width if flags & bit else 0
+    return struct.unpack(">I", _read(handle, position, 4))[0] if flags & 0x10 else 0

@@ -15,7 +15,7 @@ from video_manager.config import Config
 RUN_TASK = "processor.jobs.run_task"
 PREPARE = "processor.renditions.prepare"  # poster and faststart copy, at ingest (background queue)
 STORYBOARD = "processor.renditions.storyboard"
-STREAM = "processor.renditions.stream"  # HLS
+LADDER = "processor.ladder_jobs.plan"  # the adaptive ladder (HLS and MP4 renditions)
 
 
 def job_queue(config: Config, connection: Redis) -> Queue:

@@ -1,10 +1,11 @@
-"""What viewers need, made from a video: the poster and storyboard, thumbnails at any time, the
-HLS rendition, and a `+faststart` copy of an MP4 whose index is at the end.
+"""What viewers need, made from a video: the poster and storyboard, thumbnails at any time, and
+a `+faststart` copy of an MP4 whose index is at the end (the adaptive ladder is
+processor.ladder_jobs').
 
 `Renderer` makes each one (the server uses it for thumbnails on demand and for a poster that
 is not there yet); the RQ entry points below are the worker's side: `prepare` at ingest (the
-poster and the faststart copy, from the background queue), `storyboard` and `stream` (HLS) when
-first asked for.
+poster and the faststart copy, from the background queue, and the ladder's planning when
+`renditions.on_upload`), `storyboard` when first asked for.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from rq import get_current_job
+
 from processor import isobmff, stills, streaming
-from processor.ffmpeg import Encoding, Source
+from processor.ffmpeg import Source
 from processor.ingest import media_info
+from processor.queue import LADDER, job_queue
 from processor.runner import FfmpegError, run_ffmpeg
 from storage.database import db, open_database
 from storage.factory import blob_store_from_config, media_store_from_config
@@ -60,7 +64,7 @@ class Renderer:
     def source(self, video: Video) -> Source:
         return Source(path=self.blobs.source(video.id), media=media_info(video), remote=self.blobs.remote)
 
-    def _run(
+    def run_ffmpeg(
         self,
         command: list[str],
         *,
@@ -84,7 +88,7 @@ class Renderer:
             return made
         with self.media.staged(".jpg") as staged:
             for command in stills.poster_attempts(self.ffmpeg, self.source(video), staged):
-                self._run(command)
+                self.run_ffmpeg(command)
                 if staged.stat().st_size:
                     return self.media.put(video.id, POSTER, staged)
             raise FfmpegError("invalid_output", "ffmpeg wrote no poster: the video has no frame to show")
@@ -96,7 +100,7 @@ class Renderer:
         if made is not None:
             return made
         with self.media.staged(".jpg") as staged:
-            self._run(stills.frame_at(self.ffmpeg, self.source(video), seconds, width, staged))
+            self.run_ffmpeg(stills.frame_at(self.ffmpeg, self.source(video), seconds, width, staged))
             kept = self.media.cache(video.id, name, staged)
         older = self.media.names(video.id, "thumb-")
         if len(older) > THUMBNAILS_KEPT:
@@ -110,7 +114,7 @@ class Renderer:
             return made
         board = stills.Storyboard.for_duration(video.duration or 0.0)
         with self.media.staged(".jpg") as sprite, self.media.staged(".json") as layout:
-            self._run(stills.storyboard(self.ffmpeg, self.source(video), board, sprite),
+            self.run_ffmpeg(stills.storyboard(self.ffmpeg, self.source(video), board, sprite),
                       duration=video.duration or 0.0, timeout_s=self.config.ffmpeg.timeout_s)  # fmt: skip
             layout.write_text(json.dumps(board.as_dict()))
             self.media.put(video.id, SPRITE, sprite)
@@ -132,72 +136,21 @@ class Renderer:
         if made is not None:
             return made
         with self.media.staged(".mp4") as staged:
-            self._run(streaming.faststart(self.ffmpeg, self.source(video), staged),
+            self.run_ffmpeg(streaming.faststart(self.ffmpeg, self.source(video), staged),
                       duration=video.duration or 0.0, timeout_s=self.config.ffmpeg.timeout_s)  # fmt: skip
             return self.media.put(video.id, FASTSTART, staged)
 
     def faststart_if_made(self, video: Video) -> Path | None:
         return None if self.blobs.local_file(video.id) is None else self.media.get(video.id, FASTSTART)
 
-    def stream(self, video: Video) -> None:
-        """The HLS rendition, written where the server serves it from as it grows; one maker at
-        a time per video (a second request while it is being made finds the lock held).
-
-        A video deleted meanwhile stops it (ffmpeg is killed at its next progress report), and
-        whatever it wrote goes: the deletion's own cleanup may have run before the last segment."""
-        key = _stream_lock(video.id)
-        try:
-            with self.locks.hold_if_free(key) as taken:
-                if not taken or hls_complete(self.media, video.id):
-                    return
-                self.media.remove(video.id, self.media.names(video.id, "hls"))  # an earlier, broken run
-                folder = self.media.path(video.id, streaming.PLAYLIST).parent
-                folder.mkdir(parents=True, exist_ok=True)
-                encoding = Encoding(crf=self.config.jobs.x264_crf, preset=self.config.jobs.x264_preset)
-                self._run(streaming.hls(self.ffmpeg, self.source(video), folder, encoding),
-                          duration=video.duration or 0.0, timeout_s=self.config.ffmpeg.timeout_s,
-                          on_progress=_stop_when_deleted(video.id))  # fmt: skip
-                if _exists(video.id):
-                    self.media.upload_made(video.id, self.media.names(video.id, "hls"))
-        except VideoDeleted:
-            log.info("video %s was deleted while its stream was made; stopped", video.id)
-        finally:
-            if not _exists(video.id):
-                self.delete_all(video.id)
-
     def delete_all(self, video_id: uuid.UUID) -> None:
         """Everything made for a video, and its lock, when the video goes."""
         self.media.delete_all(video_id)
-        self.locks.forget(_stream_lock(video_id))
+        self.locks.forget(ladder_lock(video_id))
 
 
-def _stream_lock(video_id: uuid.UUID) -> str:
-    return f"hls-{video_id}"
-
-
-class VideoDeleted(Exception):
-    """The video went while something was being made from it."""
-
-
-DELETION_CHECK_S = 1.0
-
-
-def _exists(video_id: uuid.UUID) -> bool:
-    return Video.select().where(Video.id == video_id).exists()
-
-
-def _stop_when_deleted(video_id: uuid.UUID) -> Callable[[float], None]:
-    """A progress callback that stops ffmpeg (run_ffmpeg kills it) once the video is deleted."""
-    checked = time.monotonic()
-
-    def check(_fraction: float) -> None:
-        nonlocal checked
-        if time.monotonic() - checked >= DELETION_CHECK_S:
-            checked = time.monotonic()
-            if not _exists(video_id):
-                raise VideoDeleted(str(video_id))
-
-    return check
+def ladder_lock(video_id: uuid.UUID) -> str:
+    return f"ladder-{video_id}"
 
 
 def sweep_orphaned_media(media: MediaStore) -> int:
@@ -213,11 +166,6 @@ def sweep_orphaned_media(media: MediaStore) -> int:
     return len(gone)
 
 
-def hls_complete(media: MediaStore, video_id: uuid.UUID) -> bool:
-    playlist = media.get(video_id, streaming.PLAYLIST)
-    return playlist is not None and streaming.END_TAG in playlist.read_text()
-
-
 # -- the worker's jobs -----------------------------------------------------------------------------
 
 
@@ -229,6 +177,10 @@ def prepare(video_id: str) -> None:
         started = time.monotonic()
         renderer.poster(video)
         renderer.faststart(video)
+        if renderer.config.renditions.enabled and renderer.config.renditions.on_upload:
+            job_queue(renderer.config, get_current_job().connection).enqueue(
+                LADDER, video_id, job_id=f"ladder-{video_id}"
+            )
         log.info("video %s prepared for viewing in %.2f s", video_id, time.monotonic() - started)
 
 
@@ -236,12 +188,6 @@ def storyboard(video_id: str) -> None:
     with _video(video_id) as (renderer, video):
         if video is not None:
             renderer.storyboard(video)
-
-
-def stream(video_id: str) -> None:
-    with _video(video_id) as (renderer, video):
-        if video is not None:
-            renderer.stream(video)
 
 
 @contextlib.contextmanager

@@ -1,10 +1,10 @@
-"""ffmpeg commands for playback renditions: HLS (fMP4 segments) and the `+faststart` copy.
+"""ffmpeg commands for playback renditions: the adaptive ladder's pieces (processor.ladder
+plans them, processor.ladder_jobs runs them) and the `+faststart` copy.
 
-HLS is cut on keyframes by stream copy when browsers can play the streams as they are (H.264
-8-bit 4:2:0, AAC or no audio); anything else is re-encoded to H.264 8-bit 4:2:0, an HDR source
-tone-mapped to SDR. ffmpeg writes an EVENT playlist
-that grows as segments are finished (each written to a temp name, then renamed), so a player
-can start before the whole source has been read.
+Every rung is H.264 8-bit 4:2:0 in fMP4 segments; an HDR source is tone-mapped to SDR. Encoded
+rungs have keyframes only where the plan's segments start (closed GOPs, IDR), so the muxer cuts
+every rung on the same source frames; the audio is its own rendition, AAC-LC stereo, encoded
+once from the whole source.
 """
 
 from __future__ import annotations
@@ -12,22 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from processor import containers
-from processor.ffmpeg import AAC, Encoding, Source, command_start
+from processor.ffmpeg import Source, command_start
+from processor.ladder import LADDER_CRF, Chunk, Rung
 
-PLAYLIST = "hls.m3u8"
-INIT_SEGMENT = "hls-init.mp4"
-SEGMENT_PATTERN = "hls-%05d.m4s"
-SEGMENT_S = 6
-END_TAG = "#EXT-X-ENDLIST"
-
-
-def copyable_for_hls(source: Source) -> bool:
-    media = source.media
-    return (
-        media.video_codec == "h264"
-        and media.pix_fmt in ("yuv420p", "yuvj420p")
-        and media.audio_codec in (None, "aac")
-    )
+AUDIO_BITRATE = "128k"
+MIN_FRAME_FRACTION = 0.25  # forced keyframe times are this much of a frame early: never a frame late
 
 
 # HDR (PQ or HLG, BT.2020) to SDR BT.709 by real tone mapping: to linear light, to BT.709
@@ -40,21 +29,108 @@ TONE_MAP_TO_SDR = (
 SDR_TAGS = ["-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709", "-color_range", "tv"]
 
 
-def hls(ffmpeg: str, source: Source, folder: Path, encoding: Encoding) -> list[str]:
-    if copyable_for_hls(source):
-        codecs = ["-c", "copy"]
-    else:
-        picture = ["-vf", TONE_MAP_TO_SDR, *SDR_TAGS] if source.media.hdr else ["-pix_fmt", "yuv420p"]
-        codecs = [
-            "-c:v", "libx264", "-preset", encoding.preset, "-crf", str(encoding.crf), *picture,
-            "-force_key_frames", f"expr:gte(t,n_forced*{SEGMENT_S})", *AAC,
-        ]  # fmt: skip
+def rung_names(height: int) -> tuple[str, str, str]:
+    """(media playlist, init segment, segment pattern) of a rung (height 0: the audio)."""
+    key = height or "audio"
+    return f"hls-{key}.m3u8", f"hls-{key}-init.mp4", f"hls-{key}-%05d.m4s"
+
+
+def iframes_name(height: int) -> str:
+    return f"hls-{height}-iframes.m3u8"
+
+
+def mp4_name(height: int) -> str:
+    return f"rendition-{height}.mp4"
+
+
+def _hls_output(folder: Path, height: int, segment_s: float) -> list[str]:
+    playlist, init, pattern = rung_names(height)
     return [
-        *command_start(ffmpeg), *source.input(), "-map", "0:v:0", "-map", "0:a:0?", *codecs,
-        "-f", "hls", "-hls_time", str(SEGMENT_S), "-hls_playlist_type", "event",
-        "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", INIT_SEGMENT,
-        "-hls_segment_filename", str(folder / SEGMENT_PATTERN),
-        "-hls_flags", "temp_file+independent_segments", str(folder / PLAYLIST),
+        "-f", "hls", "-hls_time", f"{segment_s:g}", "-hls_playlist_type", "vod",
+        "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", init,
+        "-hls_segment_filename", str(folder / pattern), "-hls_flags", "independent_segments",
+        str(folder / playlist),
+    ]  # fmt: skip
+
+
+def copied_rung(ffmpeg: str, source: Source, folder: Path, height: int, segment_s: float) -> list[str]:
+    """The source's own video, cut at its keyframes by the plan's rule."""
+    return [
+        *command_start(ffmpeg), *source.input(), "-map", "0:v:0", "-c", "copy",
+        *_hls_output(folder, height, segment_s),
+    ]  # fmt: skip
+
+
+def encoder_options(encoder: str, rung: Rung, threads: int) -> list[str]:
+    """Capped quality, IDR keyframes only where forced (closed GOPs: segments decode alone)."""
+    cap = f"{rung.max_kbps}k"
+    buffer = f"{2 * rung.max_kbps}k"
+    if encoder == "h264_nvenc":
+        codec = ["-c:v", "h264_nvenc", "-preset", "p4", "-rc", "vbr", "-cq", str(LADDER_CRF), "-b:v", "0",
+                 "-maxrate", cap, "-bufsize", buffer, "-forced-idr", "1", "-g", "100000",
+                 "-strict_gop", "1"]  # fmt: skip
+    else:
+        codec = ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(LADDER_CRF), "-maxrate", cap,
+                 "-bufsize", buffer, "-forced-idr", "1", "-g", "100000", "-sc_threshold", "0"]  # fmt: skip
+        if threads:
+            codec += ["-threads", str(threads)]
+    return [*codec, "-pix_fmt", "yuv420p", "-profile:v", "high"]
+
+
+def encoded_chunk(
+    ffmpeg: str, source: Source, chunk: Chunk, rung: Rung, *, origin: float, frame_s: float, hdr: bool,
+    encoder: str, threads: int, output: Path,
+) -> list[str]:  # fmt: skip
+    """One chunk of one rung: exactly the chunk's frames (sought to its first, by time from the
+    file's start; floored to the microsecond so that frame is never skipped), their own times."""
+    seek = int((origin + chunk.start) * 1_000_000) / 1_000_000
+    scale = f"scale={rung.width}:{rung.height}"
+    picture = ["-vf", f"{TONE_MAP_TO_SDR},{scale}", *SDR_TAGS] if hdr else ["-vf", scale]
+    early = frame_s * MIN_FRAME_FRACTION
+    keyframes = ",".join(f"{max(0.0, at - early):.6f}" for at in chunk.keyframes_at)
+    limits = ["-threads", str(threads), "-filter_threads", str(threads)] if threads else []
+    return [
+        *command_start(ffmpeg), *limits, "-ss", f"{seek:.6f}", *source.input(),
+        "-map", "0:v:0", "-an", "-sn", "-dn", "-frames:v", str(chunk.count), "-fps_mode", "passthrough",
+        *picture, *encoder_options(encoder, rung, threads), "-force_key_frames", keyframes,
+        "-video_track_timescale", "90000", "-f", "mp4", str(output),
+    ]  # fmt: skip
+
+
+def whole_audio(ffmpeg: str, source: Source, output: Path) -> list[str]:
+    return [
+        *command_start(ffmpeg), *source.input(), "-map", "0:a:0", "-vn", "-sn", "-dn",
+        "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ac", "2", "-ar", "48000", "-f", "mp4", str(output),
+    ]  # fmt: skip
+
+
+def audio_segments(ffmpeg: str, audio: Path, folder: Path, segment_s: float) -> list[str]:
+    return [*command_start(ffmpeg), "-i", str(audio), "-map", "0:a", "-c", "copy",
+            *_hls_output(folder, 0, segment_s)]  # fmt: skip
+
+
+def concat_list(chunks: list[tuple[Path, float]]) -> str:
+    """The concat demuxer's list: each chunk with its exact span, so the next starts where the
+    source's next frame does (not where the chunk's last frame's guessed duration ends)."""
+    return "".join(f"file '{path}'\nduration {span:.6f}\n" for path, span in chunks)
+
+
+def stitched_rung(ffmpeg: str, chunk_list: Path, folder: Path, height: int, segment_s: float) -> list[str]:
+    """The chunks joined by copy and cut at their keyframes (half the segment length, so every
+    keyframe starts a segment). Timestamps stay as they are: the first frame at 0."""
+    return [
+        *command_start(ffmpeg), "-f", "concat", "-safe", "0", "-i", str(chunk_list), "-map", "0:v",
+        "-c", "copy", "-avoid_negative_ts", "disabled", *_hls_output(folder, height, segment_s / 2),
+    ]  # fmt: skip
+
+
+def mp4_rendition(ffmpeg: str, video: list[str], audio: Path | None, output: Path) -> list[str]:
+    """A rung and the audio in one faststart MP4, by copy. `video` is the rung's input
+    arguments (the chunks' concat list, or the source)."""
+    audio_input = ["-i", str(audio), "-map", "1:a"] if audio else []
+    return [
+        *command_start(ffmpeg), *video, *audio_input[:2], "-map", "0:v:0", *audio_input[2:], "-c", "copy",
+        "-avoid_negative_ts", "disabled", "-movflags", "+faststart", "-f", "mp4", str(output),
     ]  # fmt: skip
 
 

@@ -7,7 +7,7 @@ from flask import g
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from server import auth, health, media, metrics, shares, tasks, videos, web, webhooks
+from server import auth, health, media, metrics, shares, streams, tasks, videos, web, webhooks
 from server.errors import register_error_handlers
 from server.openapi import complete_spec
 from server.requests import StreamingRequest, refuse_big_bodies
@@ -94,7 +94,8 @@ def create_app(config: Config | None = None) -> APIFlask:
     app.spec_processor(complete_spec)
     register_error_handlers(app)
     blueprints = (
-        auth.bp, videos.bp, media.bp, tus.bp, tasks.bp, shares.bp, webhooks.bp, health.bp, metrics.bp, web.bp
+        auth.bp, videos.bp, media.bp, streams.bp, tus.bp, tasks.bp, shares.bp, webhooks.bp, health.bp,
+        metrics.bp, web.bp,
     )  # fmt: skip
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

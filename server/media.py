@@ -1,19 +1,16 @@
 """Seeing a video before cutting it: the poster and thumbnails at any time, the storyboard for
-scrubbing, and HLS for shares too big to download before playing.
+scrubbing, and the URLs the owner's player plays (the adaptive ladder is server.streams').
 
 Pictures are made by ffmpeg under the usual input rules and limits: the poster at ingest (by
 the worker; on demand here if it is not there yet), thumbnails on demand (a few at a time per
 process, kept for the next request), the storyboard by the worker (at ingest for short videos,
-else on the first request: 202 until it is ready). HLS is cut by the worker on the first
-request for a share's playlist; the playlist is served as soon as its first segment exists and
-grows until ffmpeg is done.
+else on the first request: 202 until it is ready).
 """
 
 from __future__ import annotations
 
 import re
 import threading
-import time
 import uuid
 from datetime import timedelta
 
@@ -21,15 +18,16 @@ from apiflask import APIBlueprint
 from flask import Response, request, send_file
 from pydantic import BaseModel, Field
 
-from processor import stills, streaming
-from processor.queue import STORYBOARD, STREAM
-from processor.renditions import POSTER, SPRITE, hls_complete
+from processor import stills
+from processor.queue import STORYBOARD
+from processor.renditions import POSTER, SPRITE
 from processor.runner import FfmpegError
 from server.auth import current_user, token_auth
 from server.errors import fail, not_found
 from server.queueing import queue_render
 from server.services import services
 from server.shares import PUBLIC_CACHING, live_share
+from server.streams import master_ready, start_ladder
 from server.urls import external_url
 from server.videos import owned_video, require_ready, send_video
 from storage.models import Video, VideoStatus, utcnow
@@ -92,6 +90,10 @@ def _rendering(make, *args):
 
 class PlaybackOut(BaseModel):
     url: str = Field(description="Plays the video in a `<video>` element, no token header needed")
+    hls_url: str | None = Field(
+        description="The adaptive ladder's master playlist (hls.js, Safari), once a rung is ready; "
+        "asking for playback starts the ladder"
+    )
     expires_at: str
 
 
@@ -102,8 +104,12 @@ class PlaybackOut(BaseModel):
 def playback(video_id: uuid.UUID):
     video = require_ready(owned_video(video_id))
     access = services().signer.playback_token(video.id)
+    hls_url = None
+    if start_ladder(video) and master_ready(video) is not None:
+        hls_url = external_url("streams.owner_playlist", video_id=video.id, access=access)
     return {
         "url": external_url("media.stream", video_id=video.id, access=access),
+        "hls_url": hls_url,
         "expires_at": iso_utc(utcnow() + timedelta(seconds=PLAYBACK_LIFETIME_S)),
     }
 
@@ -183,48 +189,3 @@ def storyboard_vtt(board: stills.Storyboard, duration: float, sprite_url: str) -
 def _clock(seconds: float) -> str:
     minutes, millis = divmod(round(seconds * 1000), 60_000)
     return f"{minutes // 60:02d}:{minutes % 60:02d}:{millis // 1000:02d}.{millis % 1000:03d}"
-
-
-@bp.get("/s/<token>/hls.m3u8")
-@bp.doc(
-    summary="HLS playlist of the shared video (fMP4 segments, cut by the worker on first request)",
-    security=[],
-    responses={503: "Still being started: retry"},
-)
-def shared_playlist(token: str):
-    video = live_share(token).video
-    media = services().renderer.media
-    if not hls_complete(media, video.id):
-        _await_first_segment(video)
-    response = send_file(
-        media.path(video.id, streaming.PLAYLIST), mimetype="application/vnd.apple.mpegurl", max_age=None
-    )
-    response.headers["Cache-Control"] = "no-cache"  # it grows until ffmpeg is done
-    return response
-
-
-def _await_first_segment(video: Video) -> None:
-    media = services().renderer.media
-    playlist = media.path(video.id, streaming.PLAYLIST)
-    stale = not playlist.is_file() or time.time() - playlist.stat().st_mtime > 2 * streaming.SEGMENT_S + 30
-    if stale and not queue_render(STREAM, video):
-        fail(503, "queue_unavailable", "The job queue (Redis) is unavailable; try again shortly.")
-    deadline = time.monotonic() + FIRST_SEGMENT_WAIT_S
-    while time.monotonic() < deadline:
-        if playlist.is_file() and ".m4s" in playlist.read_text():
-            return
-        time.sleep(0.1)
-    fail(503, "rendition_pending", "The stream is being prepared; try again shortly.", {"Retry-After": "2"})
-
-
-@bp.get("/s/<token>/<name>")
-@bp.doc(summary="A segment of the shared video's HLS rendition", security=[])
-def shared_segment(token: str, name: str):
-    video = live_share(token).video
-    path = services().renderer.media.get(video.id, name) if SEGMENT_NAME.fullmatch(name) else None
-    if path is None:
-        not_found("segment")
-    response = send_file(path, mimetype="video/iso.segment" if name.endswith(".m4s") else "video/mp4",
-                         conditional=True, etag=True, max_age=None)  # fmt: skip
-    response.headers["Cache-Control"] = PUBLIC_CACHING
-    return response

@@ -5,6 +5,12 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 
+class RenditionStatusOut(BaseModel):
+    height: int
+    bitrate: int = Field(description="Bits per second: measured once ready, else the rung's cap")
+    status: str = Field(description="`queued`, `encoding`, `ready` or `failed`")
+
+
 class VideoOut(BaseModel):
     id: str
     name: str
@@ -20,6 +26,9 @@ class VideoOut(BaseModel):
     created_at: str
     download_url: str
     thumbnail_url: str = Field(description="The poster (JPEG); `?time=S&width=W` for any frame")
+    renditions: list[RenditionStatusOut] = Field(
+        description="The adaptive ladder's rungs, highest first (empty until it is first asked for)"
+    )
 
 
 class VideoListOut(BaseModel):

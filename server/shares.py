@@ -139,7 +139,7 @@ def _page(token: str):
         name=video.name,
         content_type=video.content_type,
         poster_url=external_url("media.shared_thumbnail", token=token),
-        playlist_url=external_url("media.shared_playlist", token=token),
+        playlist_url=external_url("streams.shared_playlist", token=token),
         video_url=external_url("shares.public", token=token),
         download_url=external_url("shares.public", token=token, download=1),
         hls_js_url=url_for("web.vendor", library="hls.js", filename="hls.min.js"),

@@ -136,6 +136,54 @@ class Share(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
 
+class RenditionStatus(StrEnum):
+    QUEUED = "queued"
+    ENCODING = "encoding"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class Rendition(BaseModel):
+    """One rung of a video's adaptive ladder (or its audio, `height` 0): what the master
+    playlist lists once it is ready, with what was measured from its segments."""
+
+    video = ForeignKeyField(Video, backref="renditions", on_delete="CASCADE")
+    height = IntegerField()
+    width = IntegerField()
+    copy = IntegerField(default=0)  # 1: the source's own frames
+    max_kbps = IntegerField(default=0)
+    status = CharField(max_length=16, default=RenditionStatus.QUEUED)
+    peak_bps = IntegerField(default=0)
+    average_bps = IntegerField(default=0)
+    codecs = CharField(max_length=64, default="")
+    frame_rate = FloatField(default=0.0)
+    error = TextField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("video", "height"), True),)
+
+    AUDIO_HEIGHT = 0  # the audio rendition's row
+
+    @property
+    def bitrate(self) -> int:
+        """Bits per second: measured once ready, else the rung's cap."""
+        return self.average_bps if self.status == RenditionStatus.READY else self.max_kbps * 1000
+
+
+class RenditionChunk(BaseModel):
+    """Who encoded one chunk of one rung, and how long it took: the fleet's share of a ladder."""
+
+    rendition = ForeignKeyField(Rendition, backref="chunks", on_delete="CASCADE")
+    index = IntegerField()
+    worker = CharField(max_length=255)
+    seconds = FloatField()
+    attempts = IntegerField(default=1)
+
+    class Meta:
+        indexes = ((("rendition", "index"), True),)
+
+
 class TaskStatus(StrEnum):
     QUEUED = "queued"
     STARTED = "started"
@@ -261,5 +309,5 @@ class Setting(BaseModel):
 
 ALL_MODELS: list[type[Model]] = [
     User, Token, Video, Upload, ChunkedUpload, ChunkPart, Task, Share, Webhook, Delivery, DeliveryAttempt,
-    Reservation, Setting,
+    Reservation, Setting, Rendition, RenditionChunk,
 ]  # fmt: skip

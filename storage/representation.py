@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from storage.models import Share, Task, TaskStatus, Video
+from storage.models import Rendition, Share, Task, TaskStatus, Video
 from storage.signing import ShareSigner
 from video_manager.config import Config
 
@@ -69,6 +69,11 @@ class Representer:
             "created_at": iso_utc(video.created_at),
             "download_url": self.base_url + VIDEO_DOWNLOAD.format(video_id=video.id),
             "thumbnail_url": self.base_url + VIDEO_THUMBNAIL.format(video_id=video.id),
+            "renditions": [
+                {"height": row.height, "bitrate": row.bitrate, "status": row.status}
+                for row in video.renditions.order_by(Rendition.height.desc())
+                if row.height != Rendition.AUDIO_HEIGHT
+            ],
         }
 
     def task(self, task: Task) -> dict:

@@ -4,7 +4,6 @@ real server, worker and ffmpeg; pictures are decoded and compared with the sourc
 from __future__ import annotations
 
 import io
-import subprocess
 import time
 import uuid
 from fractions import Fraction
@@ -16,9 +15,9 @@ import pytest
 import requests
 
 from tests.api import share, stream_started, upload, wait_until
+from tests.hls import check_ladder, ready_ladder
 from tests.media import make_video
 from tests.servers import LiveServer, LiveWorker, auth, cli_create_user, process_env
-from video_manager import binaries
 
 pytestmark = pytest.mark.e2e
 
@@ -160,42 +159,22 @@ def test_the_storyboard_lists_tiles_of_the_sprite(live_server, live_worker, make
 def test_hls_of_a_share_covers_the_video_and_every_segment_decodes(
     live_server, live_worker, make_user, media_dir
 ):
+    """A minute of 320x240 H.264/AAC with the default ladder: nothing smaller than the source is
+    in it, so its one rung is the source's own frames (copied), with the audio beside it."""
     token = make_user()[2]
     clip = make_video(media_dir / "minute.mp4", seconds=60, rate=RATE, gop=2 * RATE)
     video = upload(live_server, token, clip)
     link = share(live_server, token, video["id"], 600).json()
-    first = requests.get(link["url"] + "/hls.m3u8", timeout=30)
-    assert first.status_code == 200, first.text
-    assert first.headers["Content-Type"] == "application/vnd.apple.mpegurl"
-    assert "#EXTINF" in first.text
-
-    def complete() -> str | None:
-        text = requests.get(link["url"] + "/hls.m3u8", timeout=30).text
-        return text if "#EXT-X-ENDLIST" in text else None
-
-    wait_until(lambda: complete() is not None, 60, "the whole playlist", interval_s=0.5)
-    playlist = complete()
-    durations = [
-        float(line.split(":")[1].rstrip(",")) for line in playlist.splitlines() if line.startswith("#EXTINF")
-    ]
-    assert sum(durations) == pytest.approx(60.0, abs=0.1)
-    segments = [line for line in playlist.splitlines() if line and not line.startswith("#")]
-    assert len(segments) == len(durations) >= 9
-    init = requests.get(f"{link['url']}/hls-init.mp4", timeout=30)
-    assert init.status_code == 200
-    for name in segments:
-        piece = requests.get(f"{link['url']}/{name}", timeout=30)
-        assert piece.status_code == 200, name
-        decoded = subprocess.run(
-            [binaries.ffmpeg_path(), "-v", "error", "-i", "pipe:0", "-f", "null", "-"],
-            input=init.content + piece.content, capture_output=True, timeout=60,
-        )  # fmt: skip
-        assert decoded.returncode == 0 and decoded.stderr == b"", (name, decoded.stderr[-500:])
+    stream_started(link["url"])
+    rungs = ready_ladder(live_server, token, video["id"])
+    assert [(r["width"], r["height"], r["chunks"]) for r in rungs] == [(320, 240, [])]
+    by_rung = check_ladder(link["url"], clip, (320, 240), audio=True)
+    assert len(by_rung["hls-240.m3u8"]) >= 9
     assert requests.get(f"{link['url']}/../../etc/passwd", timeout=30).status_code == 404
-    assert requests.get(f"{link['url']}/hls-99999.m4s", timeout=30).status_code == 404
+    assert requests.get(f"{link['url']}/hls-240-99999.m4s", timeout=30).status_code == 404
     requests.delete(f"{live_server.url}/api/shares/{link['id']}/", headers=auth(token))
     assert requests.get(link["url"] + "/hls.m3u8", timeout=30).status_code == 410
-    assert requests.get(f"{link['url']}/{segments[0]}", timeout=30).status_code == 410
+    assert requests.get(f"{link['url']}/hls-240-00000.m4s", timeout=30).status_code == 410
 
 
 def test_playback_urls_play_without_a_header_and_index_at_end_gets_a_faststart_copy(
@@ -233,16 +212,17 @@ def test_playback_urls_play_without_a_header_and_index_at_end_gets_a_faststart_c
 
 
 def _left_of(data_dir, video_id: str) -> list[str]:
-    """Media files and the stream's lock file a video still has on this host."""
+    """Media files and the ladder's lock file a video still has on this host."""
     media = data_dir / "media" / uuid.UUID(video_id).hex[:2] / video_id
     leftovers = [str(p) for p in media.rglob("*")] if media.exists() else []
-    lock = data_dir / "uploads" / "locks" / f"hls-{video_id}.lock"
+    lock = data_dir / "uploads" / "locks" / f"ladder-{video_id}.lock"
     return leftovers + ([str(lock)] if lock.exists() else [])
 
 
 def test_a_video_deleted_while_its_stream_is_made_leaves_nothing(tmp_path, redis_server, media_dir):
-    """ac3 audio: the stream must be encoded, which takes long enough to delete the video
-    meanwhile. The render stops, and neither a segment nor its lock stays."""
+    """A 720p source's ladder takes long enough to delete the video while it is made (the lowest
+    rung playing, the others encoding). What is being made is dropped once it is done, the jobs
+    still queued make nothing, and neither a segment nor the ladder's lock stays."""
     clip = make_video(media_dir / "deleted-mid-hls.mp4", seconds=40, size="1280x720", pattern="testsrc2",
                       audio_codec="ac3")  # fmt: skip
     env = process_env(tmp_path, redis_server.url)

@@ -12,7 +12,7 @@ import av
 import pytest
 import requests
 
-from tests.api import merge, share, stored, trim, upload, wait_task, wait_until
+from tests.api import merge, stored, trim, upload, wait_task
 from tests.cut_check import check_cut
 from tests.media import make_video, turned_90
 from tests.servers import auth
@@ -456,38 +456,3 @@ def test_a_copy_cut_mp4_whose_edit_list_hides_frames_merges_and_trims_with_only_
         report
     )
     assert report.decode_errors == 0 and abs(report.av_offset_ms) <= 1.0, report
-
-
-def test_a_share_of_an_hdr_video_streams_a_tone_mapped_sdr_rendition(
-    live_server, live_worker, make_user, media_dir
-):
-    """Browsers get H.264 8-bit BT.709 from an iPhone-like HLG source: tone-mapped (its pictures
-    change), not HDR pixels squeezed into 8 bits under SDR (or HDR) tags."""
-    token = make_user()[2]
-    source = iphone_like_hevc(media_dir / "iphone-hls.mov")
-    video = upload(live_server, token, source)
-    assert video["status"] == "ready", video
-    link = share(live_server, token, video["id"], 600).json()["url"]
-    wait_until(
-        lambda: "#EXT-X-ENDLIST" in requests.get(f"{link}/hls.m3u8", timeout=30).text,
-        90,
-        "the rendition",
-        0.5,
-    )
-    playlist = requests.get(f"{link}/hls.m3u8", timeout=30).text
-    first = next(line for line in playlist.splitlines() if line and not line.startswith("#"))
-    rendition = media_dir / "iphone-hls-first.mp4"
-    rendition.write_bytes(
-        requests.get(f"{link}/hls-init.mp4", timeout=30).content
-        + requests.get(f"{link}/{first}", timeout=30).content
-    )
-    with av.open(str(rendition)) as container:
-        stream = container.streams.video[0]
-        context = stream.codec_context
-        assert (context.name, context.pix_fmt) == ("h264", "yuv420p")
-        assert (context.color_trc, context.color_primaries) == (1, 1)  # BT.709, not HLG / BT.2020
-        streamed = next(container.decode(stream)).to_ndarray(format="gray8").mean()
-    with av.open(str(source)) as container:
-        original = next(container.decode(video=0)).to_ndarray(format="gray8").mean()
-    # The curve was applied, not only the tags (the mean ignores the turn by the display matrix).
-    assert abs(streamed - original) > 5

@@ -100,6 +100,17 @@ class FfmpegConfig:
     ffprobe: str = ""
     timeout_s: float = 3600.0
     memory_limit_mb: int = 4096  # address-space ceiling of every ffmpeg and probe process
+    encoder: str = "auto"  # the ladder's H.264 encoder: "auto" (NVENC when it works), "libx264", "h264_nvenc"
+    threads: int = 0  # threads per ladder encode (0: ffmpeg's choice); 1 makes a worker use one core
+
+
+@dataclass(frozen=True)
+class RenditionsConfig:
+    enabled: bool = True  # shares and the player stream an adaptive ladder (HLS)
+    ladder: list[int] = field(default_factory=lambda: [1080, 720, 480, 360])  # short sides, never upscaled
+    chunk_s: float = 30.0  # seconds of source per encode job: the unit the fleet shares
+    segment_s: float = 4.0  # HLS segment length (every rung starts its segments on the same frames)
+    on_upload: bool = False  # make the ladder at upload; false: on the first share or playback request
 
 
 @dataclass(frozen=True)
@@ -156,6 +167,7 @@ class Config:
     locks: LocksConfig = field(default_factory=LocksConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     ffmpeg: FfmpegConfig = field(default_factory=FfmpegConfig)
+    renditions: RenditionsConfig = field(default_factory=RenditionsConfig)
     tus: TusConfig = field(default_factory=TusConfig)
     jobs: JobsConfig = field(default_factory=JobsConfig)
     shares: SharesConfig = field(default_factory=SharesConfig)

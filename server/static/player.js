@@ -9,6 +9,7 @@ const $ = (selector) => document.querySelector(selector)
 const player = $('#player')
 let video = null
 let storyboard = null // { cues: [{start, end, x, y, w, h}], sprite: object URL }
+let adaptive = null // the hls.js instance playing the ladder, when there is one
 
 export function currentVideo () { return video }
 
@@ -22,9 +23,27 @@ export async function play (chosen) {
   $('#trim-start').value = (0).toFixed(3)
   $('#trim-end').value = chosen.duration.toFixed(3)
   drawMarks()
-  const { url } = await api('GET', `/api/videos/${chosen.id}/playback/`)
-  player.src = url
+  const { url, hls_url: ladder } = await api('GET', `/api/videos/${chosen.id}/playback/`)
+  playUrls(url, ladder)
   loadStoryboard(chosen).catch(() => {}) // previews are a help, not a need
+}
+
+// The adaptive ladder through hls.js once it is made (asking for playback starts it), else the
+// file itself; any fatal hls.js error falls back to the file.
+function playUrls (file, ladder) {
+  if (adaptive) { adaptive.destroy(); adaptive = null }
+  if (ladder && window.Hls && window.Hls.isSupported()) {
+    adaptive = new window.Hls()
+    adaptive.on(window.Hls.Events.ERROR, (_event, data) => {
+      if (data.fatal) { adaptive.destroy(); adaptive = null; player.src = file }
+    })
+    adaptive.loadSource(ladder)
+    adaptive.attachMedia(player)
+  } else if (ladder && player.canPlayType('application/vnd.apple.mpegurl')) {
+    player.src = ladder
+  } else {
+    player.src = file
+  }
 }
 
 async function loadStoryboard (chosen) {
