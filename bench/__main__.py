@@ -3,6 +3,7 @@
 from bench import (
     hevc_cut,
     ietf_upload,
+    ladder,
     plain_upload,
     processing,
     s3_upload,
@@ -23,6 +24,7 @@ for module in (
     hevc_cut,
     webhooks,
     viewing,
+    ladder,
     soak,
 ):
     module.main()
