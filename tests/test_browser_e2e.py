@@ -12,6 +12,7 @@ import requests
 
 from tests.api import share, upload
 from tests.browser import PAGE_TEST_MARKS, WAIT_MS, chromium, shot, sign_in
+from tests.hls import ready_ladder
 from tests.media import make_video
 from tests.servers import auth
 
@@ -190,3 +191,36 @@ def test_a_share_plays_through_hls_in_chromium(live_server, live_worker, make_us
         assert page.evaluate("document.querySelector('#player').currentTime") == pytest.approx(20, abs=0.5)
         assert len(segments) >= 2, segments
         shot(page, "hls-share")
+
+
+def test_a_shares_ladder_switches_rung_in_chromium_when_the_network_is_throttled(
+    live_server, live_worker, make_user, media_dir
+):
+    """854x480 H.264 at 3 Mbit/s: the source on top, 360p below. On a network throttled to
+    1.2 Mbit/s hls.js plays 360p; with the network back it climbs to the top rung."""
+    token = make_user()[2]
+    clip = make_video(media_dir / "ladder-switch.mp4", seconds=24, size="854x480", pattern="testsrc2", gop=30,
+                      encoder_args=("-preset", "ultrafast", "-b:v", "3M"))  # fmt: skip
+    video = upload(live_server, token, clip)
+    link = share(live_server, token, video["id"], 600).json()["url"]
+    ready_ladder(live_server, token, video["id"])
+    with chromium() as page:
+        network = page.context.new_cdp_session(page)
+        network.send("Network.enable")
+        slow = {"offline": False, "latency": 40, "downloadThroughput": 150_000, "uploadThroughput": 150_000}
+        network.send("Network.emulateNetworkConditions", slow)
+        page.goto(link)
+        page.wait_for_function("window.hlsPlayer && window.hlsPlayer.levels.length === 2", timeout=WAIT_MS)
+        page.evaluate("""() => {
+            window.loadedLevels = []
+            const hls = window.hlsPlayer
+            hls.on(window.Hls.Events.FRAG_LOADED, (_e, { frag }) => frag.type === 'main' && window.loadedLevels.push(frag.level))
+            const v = document.querySelector('#player'); v.muted = true; v.play()
+        }""")
+        top = page.evaluate("window.hlsPlayer.levels.findIndex(l => l.height === 480)")
+        page.wait_for_function("window.loadedLevels.length >= 1", timeout=WAIT_MS)
+        assert top not in page.evaluate("window.loadedLevels")  # throttled: the lower rung
+        fast = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+        network.send("Network.emulateNetworkConditions", fast)
+        page.wait_for_function(f"window.loadedLevels.includes({top})", timeout=WAIT_MS)
+        shot(page, "hls-ladder-switched")
