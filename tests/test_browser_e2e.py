@@ -214,7 +214,9 @@ def test_a_shares_ladder_switches_rung_in_chromium_when_the_network_is_throttled
         page.evaluate("""() => {
             window.loadedLevels = []
             const hls = window.hlsPlayer
-            hls.on(window.Hls.Events.FRAG_LOADED, (_e, { frag }) => frag.type === 'main' && window.loadedLevels.push(frag.level))
+            hls.on(window.Hls.Events.FRAG_LOADED, (_e, { frag }) => {
+                if (frag.type === 'main') window.loadedLevels.push(frag.level)
+            })
             const v = document.querySelector('#player'); v.muted = true; v.play()
         }""")
         top = page.evaluate("window.hlsPlayer.levels.findIndex(l => l.height === 480)")
