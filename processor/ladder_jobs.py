@@ -1,14 +1,16 @@
 """The adaptive ladder, made by the whole fleet: RQ jobs that split one video's encode.
 
 `plan` reads the source's frames, plans the ladder (processor.ladder), records a Rendition row
-per rung and queues the work: the audio once, whole; the copied rung (if any); for each
-encoded rung one job per chunk and a `stitch` job that depends on them (RQ's `depends_on`,
-allowing failure so a rung whose chunk failed for good is marked failed, not left waiting).
+per rung and queues the work: the audio once, whole; the copied rung (if any); one job per
+chunk of the lowest encoded rung, one per chunk of the others together (one decode of the
+source for all of them); and per rung a `stitch` job that depends on its chunks (RQ's
+`depends_on`, allowing failure so a rung whose chunk failed for good is marked failed, not left
+waiting).
 Lowest rungs are queued first and stitches jump the queue, so a share plays before the ladder
 is done. Any worker on any host takes any job: chunks go through the media store (S3 too).
 
 A chunk job retries alone (RQ's Retry), a worker killed mid-chunk included. Every chunk is
-checked against the plan (frame count, first and last frame times) before it is kept, and
+checked against the plan (frame count, last frame and keyframe times) before it is kept, and
 every stitched rung's segments against the plan's boundaries before it is listed.
 """
 
@@ -91,38 +93,35 @@ def _plan_and_queue(config: Config, renderer: Renderer, video: Video) -> None:
     )
     waits_for = [audio_job] if audio_job else []
     expected = ladder.segment_durations(made, frames.end)
-    for rung in sorted(made.rungs, key=lambda r: r.width * r.height):
+    encoded = sorted((rung for rung in made.rungs if not rung.copy), key=lambda r: r.width * r.height)
+    for rung in made.rungs:
         if rung.copy:
             queue.enqueue(
-                copied,
-                str(video.id),
-                rung,
-                expected,
-                frames.frame_s,
-                job_id=f"{prefix}-{rung.height}",
-                depends_on=_after(waits_for),
-                at_front=True,
-            )
-            continue
+                copied, str(video.id), rung, expected, frames.frame_s, job_id=f"{prefix}-{rung.height}",
+                depends_on=_after(waits_for), at_front=True,
+            )  # fmt: skip
+    for group in encode_groups(encoded):
         chunk_jobs = [
             queue.enqueue(
-                encode_chunk, str(video.id), rung, chunk, origin, frames.frame_s, traits.hdr,
-                job_id=f"{prefix}-{rung.height}-{chunk.index}", retry=Retry(max=CHUNK_RETRIES),
-                job_timeout=CHUNK_TIMEOUT_S,
+                encode_chunk, str(video.id), group, chunk, origin, frames.frame_s, traits.hdr,
+                job_id=f"{prefix}-{'-'.join(str(r.height) for r in group)}-{chunk.index}",
+                retry=Retry(max=CHUNK_RETRIES), job_timeout=CHUNK_TIMEOUT_S,
             )
             for chunk in made.chunks
         ]  # fmt: skip
-        queue.enqueue(
-            stitch,
-            str(video.id),
-            rung,
-            made.chunks,
-            expected,
-            frames.frame_s,
-            job_id=f"{prefix}-{rung.height}",
-            depends_on=_after([*chunk_jobs, *waits_for]),
-        )
+        for rung in group:
+            queue.enqueue(
+                stitch, str(video.id), rung, made.chunks, expected, frames.frame_s,
+                job_id=f"{prefix}-{rung.height}", depends_on=_after([*chunk_jobs, *waits_for]),
+            )  # fmt: skip
     log.info("video %s: ladder of %d rungs in %d chunks queued", video.id, len(made.rungs), len(made.chunks))
+
+
+def encode_groups(encoded: list[Rung]) -> list[list[Rung]]:
+    """The rungs each chunk job encodes from one decode of the source, smallest first: the lowest
+    alone (it is queued first, so a share plays it soon), the others together (decoding the
+    source once for all of them: a 1080p decode costs about as much as a 480p encode)."""
+    return [encoded[:1], encoded[1:]] if len(encoded) > 1 else [encoded]
 
 
 def _after(jobs: list) -> Dependency | None:
@@ -155,40 +154,45 @@ def frames_from(answer: dict) -> Frames:
 # -- encoding ---------------------------------------------------------------------------------
 
 
-def encode_chunk(video_id: str, rung: Rung, chunk: Chunk, origin: float, frame_s: float, hdr: bool) -> None:
-    """One chunk of one rung, kept in the media store once it matches the plan. Raises on
-    failure, so RQ retries it (alone)."""
+def encode_chunk(
+    video_id: str, rungs: list[Rung], chunk: Chunk, origin: float, frame_s: float, hdr: bool
+) -> None:
+    """One chunk of one or more rungs, each kept in the media store once it matches the plan.
+    Raises on failure, so RQ retries it (alone)."""
     with _job(video_id) as (config, renderer, video):
         if video is None:
             return
-        rendition = _rendition(video.id, rung.height, RenditionStatus.ENCODING)
-        name = chunk_name(rung.height, chunk.index)
-        if renderer.media.get(video.id, name) is not None:
-            return  # made by an earlier attempt that died after keeping it
+        renditions = [_rendition(video.id, rung.height, RenditionStatus.ENCODING) for rung in rungs]
+        names = [chunk_name(rung.height, chunk.index) for rung in rungs]
+        if None in renditions or all(renderer.media.get(video.id, name) for name in names):
+            return  # the ladder went with its video, or an earlier attempt kept the chunk
         started = time.monotonic()
         encoder = h264_encoder(config.ffmpeg.encoder, renderer.ffmpeg)
-        with renderer.media.staged(".mp4") as staged:
+        with contextlib.ExitStack() as staging:
+            outputs = [staging.enter_context(renderer.media.staged(".mp4")) for _ in rungs]
             command = streaming.encoded_chunk(
-                renderer.ffmpeg, renderer.source(video), chunk, rung, origin=origin, frame_s=frame_s, hdr=hdr,
-                encoder=encoder, threads=config.ffmpeg.threads, output=staged,
+                renderer.ffmpeg, renderer.source(video), chunk, rungs, outputs, origin=origin,
+                frame_s=frame_s, hdr=hdr, encoder=encoder, threads=config.ffmpeg.threads,
             )  # fmt: skip
             renderer.run_ffmpeg(command, duration=chunk.span, timeout_s=CHUNK_TIMEOUT_S)
-            check_chunk(config, staged, chunk, frame_s)
-            renderer.media.put(video.id, name, staged)
+            for output in outputs:
+                check_chunk(config, output, chunk, frame_s)
+            for name, output in zip(names, outputs, strict=True):
+                renderer.media.put(video.id, name, output)
         job = get_current_job()
         retries_left = job.retries_left if job is not None and job.retries_left is not None else CHUNK_RETRIES
-        RenditionChunk.insert(
-            rendition=rendition,
-            index=chunk.index,
-            worker=_worker_name(),
-            seconds=time.monotonic() - started,
-            attempts=1 + CHUNK_RETRIES - retries_left,
-        ).on_conflict_replace().execute()
+        for rendition in renditions:
+            RenditionChunk.insert(
+                rendition=rendition, index=chunk.index, worker=_worker_name(),
+                seconds=time.monotonic() - started, attempts=1 + CHUNK_RETRIES - retries_left,
+            ).on_conflict_replace().execute()  # fmt: skip
 
 
 def check_chunk(config: Config, path: Path, chunk: Chunk, frame_s: float) -> None:
-    """The chunk holds exactly the planned frames: their count, the first at 0 and the last
-    where the source's is (relative to the chunk's first)."""
+    """The chunk holds the planned frames at their times: their count, the last frame where the
+    source's is and the keyframes where the segments start (each relative to the chunk's first
+    frame). That the seek landed on the right first frame is what tests/test_ladder_e2e.py
+    measures, frame by frame against the source."""
     answer = run_av_child(
         "processor.ladder_av",
         "frames",

@@ -78,23 +78,30 @@ def encoder_options(encoder: str, rung: Rung, threads: int) -> list[str]:
 
 
 def encoded_chunk(
-    ffmpeg: str, source: Source, chunk: Chunk, rung: Rung, *, origin: float, frame_s: float, hdr: bool,
-    encoder: str, threads: int, output: Path,
+    ffmpeg: str, source: Source, chunk: Chunk, rungs: list[Rung], outputs: list[Path], *, origin: float,
+    frame_s: float, hdr: bool, encoder: str, threads: int,
 ) -> list[str]:  # fmt: skip
-    """One chunk of one rung: exactly the chunk's frames (sought to its first, by time from the
-    file's start; floored to the microsecond so that frame is never skipped), their own times."""
+    """One chunk of one or more rungs from one decode: exactly the chunk's frames (sought to its
+    first, by time from the file's start; floored to the microsecond so that frame is never
+    skipped), at their own times, split to each rung's size."""
     seek = int((origin + chunk.start) * 1_000_000) / 1_000_000
-    scale = f"scale={rung.width}:{rung.height}"
-    picture = ["-vf", f"{TONE_MAP_TO_SDR},{scale}", *SDR_TAGS] if hdr else ["-vf", scale]
+    picture = f"{TONE_MAP_TO_SDR}," if hdr else ""
+    labels = "".join(f"[s{i}]" for i in range(len(rungs)))
+    graph = f"[0:v:0]{picture}split={len(rungs)}{labels};" + ";".join(
+        f"[s{i}]scale={rung.width}:{rung.height}[v{i}]" for i, rung in enumerate(rungs)
+    )
     early = frame_s * MIN_FRAME_FRACTION
     keyframes = ",".join(f"{max(0.0, at - early):.6f}" for at in chunk.keyframes_at)
     limits = ["-threads", str(threads), "-filter_threads", str(threads)] if threads else []
-    return [
-        *command_start(ffmpeg), *limits, "-ss", f"{seek:.6f}", *source.input(),
-        "-map", "0:v:0", "-an", "-sn", "-dn", "-frames:v", str(chunk.count), "-fps_mode", "passthrough",
-        *picture, *encoder_options(encoder, rung, threads), "-force_key_frames", keyframes,
-        "-video_track_timescale", "90000", "-f", "mp4", str(output),
-    ]  # fmt: skip
+    command = [*command_start(ffmpeg), *limits, "-ss", f"{seek:.6f}", *source.input()]
+    command += ["-filter_complex", graph]
+    for i, (rung, output) in enumerate(zip(rungs, outputs, strict=True)):
+        command += [
+            "-map", f"[v{i}]", "-frames:v", str(chunk.count), "-fps_mode", "passthrough",
+            *(SDR_TAGS if hdr else []), *encoder_options(encoder, rung, threads),
+            "-force_key_frames", keyframes, "-video_track_timescale", "90000", "-f", "mp4", str(output),
+        ]  # fmt: skip
+    return command
 
 
 def whole_audio(ffmpeg: str, source: Source, output: Path) -> list[str]:

@@ -95,9 +95,10 @@ def test_a_1080p_ladder_is_split_across_two_workers_and_a_killed_chunk_is_redone
     chunks = [chunk for rung in rungs[1:] for chunk in rung["chunks"]]
     assert len(chunks) == 3 * 4  # three encoded rungs of four two-second chunks
     assert len({chunk["worker"] for chunk in chunks}) == 2, chunks  # the fleet shared the work
-    assert sorted(chunk["attempts"] for chunk in chunks) == [1] * 11 + [2], (
-        chunks
-    )  # only the killed one redone
+    redone = [(chunk["index"], chunk["attempts"]) for chunk in chunks if chunk["attempts"] != 1]
+    # Only the killed job was redone: one chunk, of the 360 rung alone or of the 480 and 720 together.
+    assert len(redone) in (1, 2) and {attempts for _, attempts in redone} == {2}, chunks
+    assert len({index for index, _ in redone}) == 1, chunks
     described = requests.get(f"{server.url}/api/videos/{video['id']}/", headers=auth(token)).json()
     listed = [(r["height"], r["status"]) for r in described["renditions"]]
     assert listed == [(1080, "ready"), (720, "ready"), (480, "ready"), (360, "ready")]

@@ -78,16 +78,27 @@ def test_chunks_are_whole_segments_covering_every_frame_once():
 
 
 def test_a_chunk_encode_takes_exactly_its_frames_with_keyframes_only_where_its_segments_start():
-    plan = ladder.plan_ladder(traits(), frames(300), [720], segment_s=2, chunk_s=4)
-    chunk, rung = plan.chunks[1], plan.rungs[1]
+    plan = ladder.plan_ladder(traits(), frames(300), [720, 360], segment_s=2, chunk_s=4)
+    chunk = plan.chunks[1]
     command = streaming.encoded_chunk(
-        "ffmpeg", source_stub(), chunk, rung, origin=0.5, frame_s=1 / 30, hdr=False, encoder="libx264",
-        threads=1, output=Path("o.mp4"),
+        "ffmpeg", source_stub(), chunk, plan.rungs[1:], [Path("a.mp4"), Path("b.mp4")], origin=0.5,
+        frame_s=1 / 30, hdr=False, encoder="libx264", threads=1,
     )  # fmt: skip
     assert command[command.index("-ss") + 1] == "4.500000"
-    assert command[command.index("-frames:v") + 1] == "120"
+    graph = command[command.index("-filter_complex") + 1]
+    assert graph == "[0:v:0]split=2[s0][s1];[s0]scale=1280:720[v0];[s1]scale=640:360[v1]"
+    assert command.count("-frames:v") == 2 and command[command.index("-frames:v") + 1] == "120"
     assert command[command.index("-force_key_frames") + 1] == "0.000000,1.991667"
     assert command[command.index("-threads") + 1] == "1" and "-sc_threshold" in command
+    assert command[-1] == "b.mp4" and command.index("[v1]") > command.index("a.mp4")
+
+
+def test_the_lowest_rung_is_encoded_alone_and_the_others_from_one_decode():
+    rungs = [ladder.Rung(w, h, False, 1000) for w, h in ((640, 360), (854, 480), (1280, 720))]
+    from processor.ladder_jobs import encode_groups
+
+    assert encode_groups(rungs) == [rungs[:1], rungs[1:]]
+    assert encode_groups(rungs[:1]) == [rungs[:1]]
 
 
 def source_stub():
