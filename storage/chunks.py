@@ -21,6 +21,7 @@ from storage.database import db
 from storage.factory import upload_data_from_config
 from storage.models import ChunkedUpload, ChunkPart, UploadState, utcnow
 from storage.stores import UploadData
+from storage.uploads import drop_data
 from video_manager.config import Config
 
 READ_BLOCK = 1024 * 1024
@@ -105,7 +106,7 @@ class ChunkStore:
     def assemble(self, session: ChunkedUpload) -> int:
         """Concatenate chunks 1..N into the upload `session.id` of the backend; returns its size."""
         parts = list(ChunkPart.select().where(ChunkPart.session == session.id).order_by(ChunkPart.number))
-        self.data.delete(session.id)  # an assembly a crash interrupted
+        drop_data(self.data, session.id)  # an assembly a crash interrupted
         self.data.create(session.id)
         self.data.concatenate(session.id, [(part.data_id, part.size) for part in parts])
         self.data.finish(session.id)
@@ -131,4 +132,4 @@ class ChunkStore:
         for part in ChunkPart.select().where(ChunkPart.session == session.id):
             self.data.delete(part.data_id)
             part.delete_instance()
-        self.data.delete(session.id)
+        drop_data(self.data, session.id)

@@ -30,6 +30,7 @@ def scratch_spaces(config: Config) -> list[Scratch]:
 def upload_data_from_config(config: Config) -> UploadData:
     if not config.on_object_storage:
         return LocalUploadData(config.data_dir / "uploads")
+    from storage.backends.s3_client import videos_prefix
     from storage.backends.s3_uploads import S3UploadData
 
     return S3UploadData(
@@ -38,6 +39,7 @@ def upload_data_from_config(config: Config) -> UploadData:
         prefix=config.s3.prefix,
         part_size=config.s3.part_size,
         scratch_dir=config.data_dir / "scratch",
+        objects_prefix=videos_prefix(config.s3.prefix),
     )
 
 

@@ -51,6 +51,11 @@ class UploadData(Protocol):
     def delete(self, upload_id: uuid.UUID) -> None:
         """Remove the bytes; deleting twice is fine."""
 
+    def release(self, upload_id: uuid.UUID) -> None:
+        """The finished bytes have become the video with the same id: drop what the upload kept
+        beside them (where the backend finished the upload as that video's own object, the
+        object stays; elsewhere the video has its own copy or link, and this is `delete`)."""
+
     def source(self, upload_id: uuid.UUID) -> Path | str:
         """Where a finished upload is read (probed): a local file, or a presigned URL."""
 

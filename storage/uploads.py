@@ -14,10 +14,19 @@ from datetime import datetime, timedelta
 from storage.database import db
 from storage.factory import upload_data_from_config
 from storage.locks import Locker, locker_from_config
-from storage.models import Upload, UploadState, utcnow
+from storage.models import Upload, UploadState, Video, VideoStatus, utcnow
 from storage.stores import UploadData
 from video_manager.config import Config
 from video_manager.errors import ClientError
+
+
+def drop_data(data: UploadData, upload_id: uuid.UUID) -> None:
+    """An upload's bytes go, unless they have become the ready video with its id: on object
+    storage that video's object is the completed upload itself."""
+    if Video.select().where((Video.id == upload_id) & (Video.status == VideoStatus.READY)).exists():
+        data.release(upload_id)
+    else:
+        data.delete(upload_id)
 
 
 class UploadError(ClientError):
@@ -215,11 +224,11 @@ class UploadStore:
     def terminate(self, upload: Upload) -> None:
         with db.atomic():
             upload.delete_instance()
-        self.data.delete(upload.id)
+        drop_data(self.data, upload.id)
 
     def discard_data(self, upload: Upload) -> None:
         """The bytes have become a video (or were rejected); the row stays for HEAD."""
-        self.data.delete(upload.id)
+        drop_data(self.data, upload.id)
         self.locks.forget(str(upload.id))
 
     def remove_expired(self, now: datetime | None = None) -> int:

@@ -65,3 +65,6 @@ class LocalUploadData:
 
     def delete(self, upload_id: uuid.UUID) -> None:
         self.local_path(upload_id).unlink(missing_ok=True)
+
+    def release(self, upload_id: uuid.UUID) -> None:
+        self.delete(upload_id)  # the video is a hard link of its own

@@ -1,4 +1,4 @@
-"""Videos as objects in S3-compatible storage: `<prefix>videos/<uuid>`.
+"""Videos as objects in S3-compatible storage: `<prefix>videos/<uuid>` (a tus upload is completed there).
 
 Scratch (request bodies, ffmpeg's work, probe copies) stays on the local disk of whichever host
 does the work, and is removed afterwards; no video byte stays on a host.
@@ -14,7 +14,7 @@ from typing import Any
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from storage.backends.s3_client import is_missing
+from storage.backends.s3_client import is_missing, videos_prefix
 from storage.scratch import Scratch
 from storage.stores import UploadData
 
@@ -33,7 +33,7 @@ class S3BlobStore:
         self.transfer = TransferConfig(multipart_chunksize=part_size, multipart_threshold=part_size)
 
     def key(self, video_id: uuid.UUID) -> str:
-        return f"{self.prefix}videos/{uuid.UUID(str(video_id))}"
+        return f"{videos_prefix(self.prefix)}{uuid.UUID(str(video_id))}"
 
     def local_file(self, video_id: uuid.UUID) -> None:
         """No video byte stays on a host."""
@@ -43,11 +43,14 @@ class S3BlobStore:
         self.s3.upload_file(str(staged), self.bucket, self.key(video_id), Config=self.transfer)
 
     def publish_upload(self, data: UploadData, upload_id: uuid.UUID, video_id: uuid.UUID) -> None:
-        """A copy inside the store (a multipart copy for big ones): the bytes never pass
-        through this host."""
+        """Nothing to do when the upload was completed at the video's own key (a tus upload
+        becomes the video with its id); else a copy inside the store (a multipart copy for big
+        ones): the bytes never pass through this host."""
         received = data.object_key(upload_id)
         if received is None:
             raise TypeError("videos in object storage are published from uploads in object storage")
+        if (received.bucket, received.key) == (self.bucket, self.key(video_id)):
+            return
         self.s3.copy(
             {"Bucket": received.bucket, "Key": received.key},
             self.bucket,

@@ -34,3 +34,8 @@ def s3_client_from_config(config: Config) -> Any:
 
 def is_missing(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound")
+
+
+def videos_prefix(prefix: str) -> str:
+    """Where videos are kept in the bucket; tus uploads are completed there, at their video's key."""
+    return f"{prefix}videos/"

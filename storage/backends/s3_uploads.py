@@ -38,15 +38,23 @@ READ_BLOCK = 1024 * 1024
 class S3UploadData:
     remote = True
 
-    def __init__(self, client: Any, bucket: str, *, prefix: str, part_size: int, scratch_dir: Path) -> None:
+    def __init__(
+        self, client: Any, bucket: str, *, prefix: str, part_size: int, scratch_dir: Path, objects_prefix: str
+    ) -> None:
+        """`objects_prefix`: where finished uploads are completed, the videos' own keys (a video
+        made of an upload keeps its id), so publishing one copies nothing."""
         self.s3 = client
         self.bucket = bucket
         self.prefix = prefix
+        self.objects_prefix = objects_prefix
         self.part_size = max(part_size, MIN_PART_SIZE)
         self.scratch_dir = scratch_dir
         scratch_dir.mkdir(parents=True, exist_ok=True)
 
     def key(self, upload_id: uuid.UUID, suffix: str = "") -> str:
+        """The upload's object (no suffix: where it is completed) or its bookkeeping beside."""
+        if not suffix:
+            return f"{self.objects_prefix}{uuid.UUID(str(upload_id))}"
         return f"{self.prefix}uploads/{uuid.UUID(str(upload_id))}{suffix}"
 
     # -- the interface -----------------------------------------------------------------------
@@ -162,10 +170,14 @@ class S3UploadData:
         )
 
     def delete(self, upload_id: uuid.UUID) -> None:
+        self.release(upload_id)
+        self.s3.delete_object(Bucket=self.bucket, Key=self.key(upload_id))
+
+    def release(self, upload_id: uuid.UUID) -> None:
         multipart = self._multipart(upload_id)
         if multipart is not None:
             self._abort(upload_id, multipart)
-        for suffix in ("", ".part", ".info"):
+        for suffix in (".part", ".info"):
             self.s3.delete_object(Bucket=self.bucket, Key=self.key(upload_id, suffix))
 
     # -- S3 details --------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import requests
 from storage.backends.local_blobs import LocalBlobStore
 from storage.backends.local_uploads import LocalUploadData
 from storage.backends.s3_blobs import S3BlobStore
+from storage.backends.s3_client import videos_prefix
 from storage.backends.s3_uploads import MIN_PART_SIZE, S3UploadData
 from storage.scratch import Scratch
 from storage.stores import BlobStore, UploadData
@@ -29,8 +30,9 @@ def stores(request, tmp_path) -> tuple[BlobStore, UploadData]:
     prefix = f"test-{uuid.uuid4().hex[:8]}/"
     blobs = S3BlobStore(s3.client(), s3.bucket, prefix=prefix, part_size=MIN_PART_SIZE, scratch=scratch)
     data = S3UploadData(
-        s3.client(), s3.bucket, prefix=prefix, part_size=MIN_PART_SIZE, scratch_dir=tmp_path / "scratch"
-    )
+        s3.client(), s3.bucket, prefix=prefix, part_size=MIN_PART_SIZE, scratch_dir=tmp_path / "scratch",
+        objects_prefix=videos_prefix(prefix),
+    )  # fmt: skip
     return blobs, data
 
 
@@ -99,6 +101,32 @@ def test_a_finished_upload_becomes_the_video_and_a_rerun_changes_nothing(stores)
     blobs.publish_upload(data, upload_id, upload_id)
     blobs.publish_upload(data, upload_id, upload_id)  # a run that died before recording the video
     assert read_source(blobs, upload_id) == BYTES
+    data.release(upload_id)  # the upload is done with: the video keeps its bytes
+    assert read_source(blobs, upload_id) == BYTES and blobs.size(upload_id) == len(BYTES)
+
+
+def test_on_s3_an_upload_is_completed_as_its_video_so_publishing_copies_nothing(s3_service, tmp_path):
+    """The multipart upload completes at the video's own key: its ETag is the multipart one
+    (`-<parts>`), which an in-store copy would not keep."""
+    client, prefix = s3_service.client(), f"adopt-{uuid.uuid4().hex[:8]}/"
+    blobs = S3BlobStore(client, s3_service.bucket, prefix=prefix, part_size=MIN_PART_SIZE,
+                        scratch=Scratch(tmp_path / "tmp"))  # fmt: skip
+    data = S3UploadData(client, s3_service.bucket, prefix=prefix, part_size=MIN_PART_SIZE,
+                        scratch_dir=tmp_path / "scratch", objects_prefix=videos_prefix(prefix))  # fmt: skip
+    upload_id = uuid.uuid4()
+    data.create(upload_id)
+    data.append(upload_id, 0, [BYTES])
+    data.finish(upload_id)
+    completed = client.head_object(Bucket=s3_service.bucket, Key=blobs.key(upload_id))["ETag"]
+    assert completed.strip('"').endswith("-1")
+    blobs.publish_upload(data, upload_id, upload_id)
+    data.release(upload_id)
+    listed = client.list_objects_v2(Bucket=s3_service.bucket, Prefix=prefix).get("Contents", [])
+    assert [item["Key"] for item in listed] == [blobs.key(upload_id)]  # no copy, no upload leftovers
+    assert client.head_object(Bucket=s3_service.bucket, Key=blobs.key(upload_id))["ETag"] == completed
+    other = uuid.uuid4()
+    blobs.publish_upload(data, upload_id, other)  # another id (the chunk form's sessions): a copy
+    assert read_source(blobs, other) == BYTES
 
 
 def test_only_a_store_on_this_host_names_a_local_file(blobs):

@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from storage.backends.local_uploads import LocalUploadData
+from storage.backends.s3_client import videos_prefix
 from storage.backends.s3_uploads import MIN_PART_SIZE, S3UploadData
 from storage.stores import UploadData
 from tests.backends import read_where_ffmpeg_reads
@@ -21,8 +22,9 @@ def backend_factory(request, tmp_path):
     s3 = request.getfixturevalue("s3_service")
     prefix = f"test-{uuid.uuid4().hex[:8]}/"
     return lambda: S3UploadData(
-        s3.client(), s3.bucket, prefix=prefix, part_size=MIN_PART_SIZE, scratch_dir=tmp_path / "scratch"
-    )
+        s3.client(), s3.bucket, prefix=prefix, part_size=MIN_PART_SIZE, scratch_dir=tmp_path / "scratch",
+        objects_prefix=videos_prefix(prefix),
+    )  # fmt: skip
 
 
 @pytest.fixture
@@ -124,7 +126,7 @@ def test_large_pieces_concatenate(data, second_extra):
 def test_s3_termination_leaves_no_objects_and_no_multipart_upload(s3_service, tmp_path):
     client = s3_service.client()
     data = S3UploadData(client, s3_service.bucket, prefix="terminate/", part_size=MIN_PART_SIZE,
-                        scratch_dir=tmp_path)  # fmt: skip
+                        scratch_dir=tmp_path, objects_prefix=videos_prefix("terminate/"))  # fmt: skip
     upload_id = uuid.uuid4()
     data.create(upload_id)
     data.append(upload_id, 0, [b"x" * (MIN_PART_SIZE + 5)])  # one part and a tail
@@ -139,7 +141,7 @@ def test_s3_parts_are_all_the_same_size(s3_service, tmp_path):
     line up with parts are split at exact part boundaries, also across requests."""
     client = s3_service.client()
     data = S3UploadData(client, s3_service.bucket, prefix="equal/", part_size=MIN_PART_SIZE,
-                        scratch_dir=tmp_path)  # fmt: skip
+                        scratch_dir=tmp_path, objects_prefix=videos_prefix("equal/"))  # fmt: skip
     upload_id = uuid.uuid4()
     data.create(upload_id)
     odd = b"z" * (3 * 1024 * 1024 + 1)

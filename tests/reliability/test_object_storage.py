@@ -68,6 +68,19 @@ def test_upload_trim_download_and_share_on_object_storage(tmp_path, redis_server
         part = requests.get(download, headers={**auth(token), "Range": "bytes=100-1099"}, timeout=60)
         assert part.status_code == 206 and part.content == data[100:1100]
         assert part.headers["Content-Range"] == f"bytes 100-1099/{len(data)}"
+        # The upload was completed as the video's own object (no copy inside the store), and
+        # the upload's end (a client's DELETE of it, or its expiry) leaves that object alone.
+        bucket = s3_service.client()
+        video_key = f"{tmp_path.name}/videos/{video_id}"
+        assert bucket.head_object(Bucket=s3_service.bucket, Key=video_key)["ETag"].strip('"').endswith("-2")
+        assert (
+            requests.delete(url, headers={**auth(token), "Tus-Resumable": "1.0.0"}, timeout=30).status_code
+            == 204
+        )
+        listed = bucket.list_objects_v2(Bucket=s3_service.bucket, Prefix=f"{tmp_path.name}/uploads/")
+        assert listed.get("KeyCount", 0) == 0
+        again = requests.get(download, headers=auth(token), timeout=60)
+        assert hashlib.sha256(again.content).digest() == hashlib.sha256(data).digest()
 
         done = wait_task(
             token, trim(server, token, video_id, start_time=0.5, end_time=2.5, mode="fast").json()
