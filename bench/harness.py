@@ -136,9 +136,11 @@ def raw_disk_write(size: int, directory: Path, *, fsync: bool = True) -> float:
 
 
 def send_body(
-    url: str, method: str, path: str, headers: dict[str, str], parts: list[bytes], size: int
-) -> tuple[int, bytes]:
-    """Send prefix parts, then `size` bytes of random data in 1 MiB writes, with a Content-Length."""
+    url: str, method: str, path: str, headers: dict[str, str], parts: list[bytes], size: int,
+    body: Path | None = None,
+) -> tuple[int, bytes]:  # fmt: skip
+    """Send prefix parts, then `size` bytes of random data (or the first `size` bytes of the file
+    `body`) in 1 MiB writes, with a Content-Length."""
     host, port = url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=600)
     prefix, suffix = parts
@@ -147,8 +149,15 @@ def send_body(
         connection.putheader(key, value)
     connection.endheaders()
     connection.send(prefix)
-    for _ in range(size // MiB):
-        connection.send(CHUNK)
+    if body is None:
+        for _ in range(size // MiB):
+            connection.send(CHUNK)
+    else:
+        with open(body, "rb") as handle:
+            left = size
+            while left and (block := handle.read(min(MiB, left))):
+                connection.send(block)
+                left -= len(block)
     connection.send(suffix)
     response = connection.getresponse()
     body = response.read()

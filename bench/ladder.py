@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import resource
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -115,6 +116,7 @@ def one_process_ladder(video: Path) -> tuple[float, float]:
     subprocess.run(command, check=True)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    shutil.rmtree(out)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 

@@ -34,20 +34,21 @@ from video_manager.supervisor import free_port
 PEER_DIR = PROJECT_ROOT / "bench" / "peer"
 
 
-def tus_upload(base_url: str, endpoint: str, headers: dict[str, str]) -> tuple[float, int]:
-    """Create an upload, PATCH it whole, then terminate it (the disk stays as it was); returns
-    (seconds for the PATCH, its status)."""
+def tus_upload(
+    base_url: str, endpoint: str, headers: dict[str, str], body: Path | None = None
+) -> tuple[float, int]:
+    """Create an upload, PATCH it whole (UPLOAD_SIZE random bytes, or the file `body`), then
+    terminate it (the disk stays as it was); returns (seconds for the PATCH, its status)."""
     import requests
 
+    size = body.stat().st_size if body else UPLOAD_SIZE
     tus = {**headers, "Tus-Resumable": "1.0.0"}
-    created = requests.post(
-        base_url + endpoint, headers={**tus, "Upload-Length": str(UPLOAD_SIZE)}, timeout=30
-    )
+    created = requests.post(base_url + endpoint, headers={**tus, "Upload-Length": str(size)}, timeout=30)
     created.raise_for_status()
     path = "/" + created.headers["Location"].split("/", 3)[3]
     patch_headers = {**tus, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
     started = time.perf_counter()
-    status, _ = send_body(base_url, "PATCH", path, patch_headers, [b"", b""], UPLOAD_SIZE)
+    status, _ = send_body(base_url, "PATCH", path, patch_headers, [b"", b""], size, body)
     elapsed = time.perf_counter() - started
     requests.delete(base_url + path, headers=tus, timeout=60)
     return elapsed, status
@@ -62,8 +63,8 @@ def peer_available(package: str = "@tus/server") -> bool:
     return (PEER_DIR / "node_modules" / package).is_dir()
 
 
-def timed_upload(base_url: str, endpoint: str, headers: dict[str, str]) -> float:
-    seconds, status = tus_upload(base_url, endpoint, headers)
+def timed_upload(base_url: str, endpoint: str, headers: dict[str, str], body: Path | None = None) -> float:
+    seconds, status = tus_upload(base_url, endpoint, headers, body)
     assert status == 204, status
     return seconds
 
