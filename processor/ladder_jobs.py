@@ -111,7 +111,7 @@ def _plan_and_queue(config: Config, renderer: Renderer, video: Video) -> None:
         ]  # fmt: skip
         for rung in group:
             queue.enqueue(
-                stitch, str(video.id), rung, made.chunks, expected, frames.frame_s,
+                stitch, str(video.id), rung, made.chunks, expected, frames.frame_s, origin,
                 job_id=f"{prefix}-{rung.height}", depends_on=_after([*chunk_jobs, *waits_for]),
             )  # fmt: skip
     log.info("video %s: ladder of %d rungs in %d chunks queued", video.id, len(made.rungs), len(made.chunks))
@@ -252,8 +252,11 @@ def copied(video_id: str, rung: Rung, expected: list[float], frame_s: float) -> 
         _publish(renderer, video, rung.height, folder)
 
 
-def stitch(video_id: str, rung: Rung, chunks: list[Chunk], expected: list[float], frame_s: float) -> None:
-    """The rung from its chunks, by copy, segment by segment; then its MP4."""
+def stitch(
+    video_id: str, rung: Rung, chunks: list[Chunk], expected: list[float], frame_s: float, origin: float
+) -> None:
+    """The rung from its chunks, by copy, segment by segment, its first frame at `origin` (where
+    the source has it, on the clock the audio keeps); then its MP4."""
     with _finishing(video_id, rung.height) as (renderer, video, folder):
         names = [chunk_name(rung.height, chunk.index) for chunk in chunks]
         paths = [renderer.media.get(video.id, name) for name in names]
@@ -265,11 +268,13 @@ def stitch(video_id: str, rung: Rung, chunks: list[Chunk], expected: list[float]
         listing = folder / f"chunks-{rung.height}.txt"
         listing.write_text(streaming.concat_list([(p, c.span) for p, c in zip(paths, chunks, strict=True)]))
         try:
-            renderer.run_ffmpeg(streaming.stitched_rung(renderer.ffmpeg, listing, folder, rung.height,
-                                                 renderer.config.renditions.segment_s),
-                         duration=sum(expected), timeout_s=renderer.config.ffmpeg.timeout_s)  # fmt: skip
+            segment_s = renderer.config.renditions.segment_s
+            command = streaming.stitched_rung(
+                renderer.ffmpeg, listing, origin, folder, rung.height, segment_s
+            )
+            renderer.run_ffmpeg(command, duration=sum(expected), timeout_s=renderer.config.ffmpeg.timeout_s)
             _check_segments(folder, rung.height, expected, frame_s)
-            _mp4(renderer, video, rung.height, ["-f", "concat", "-safe", "0", "-i", str(listing)])
+            _mp4(renderer, video, rung.height, streaming.stitched_chunks(listing, origin))
         finally:
             listing.unlink(missing_ok=True)
         _publish(renderer, video, rung.height, folder)

@@ -122,12 +122,20 @@ def concat_list(chunks: list[tuple[Path, float]]) -> str:
     return "".join(f"file '{path}'\nduration {span:.6f}\n" for path, span in chunks)
 
 
-def stitched_rung(ffmpeg: str, chunk_list: Path, folder: Path, height: int, segment_s: float) -> list[str]:
-    """The chunks joined by copy and cut at their keyframes (half the segment length, so every
-    keyframe starts a segment). Timestamps stay as they are: the first frame at 0."""
+def stitched_chunks(chunk_list: Path, origin: float) -> list[str]:
+    """The chunks joined by copy as one input, the first frame where the source has it on the
+    clock the audio keeps (`origin` from the file's start), so the rung plays in sync with it."""
+    return ["-itsoffset", f"{origin:.6f}", "-f", "concat", "-safe", "0", "-i", str(chunk_list)]
+
+
+def stitched_rung(
+    ffmpeg: str, chunk_list: Path, origin: float, folder: Path, height: int, segment_s: float
+) -> list[str]:
+    """The chunks cut at their keyframes (half the segment length, so every keyframe starts a
+    segment); timestamps as they are, never moved to make them start at 0."""
     return [
-        *command_start(ffmpeg), "-f", "concat", "-safe", "0", "-i", str(chunk_list), "-map", "0:v",
-        "-c", "copy", "-avoid_negative_ts", "disabled", *_hls_output(folder, height, segment_s / 2),
+        *command_start(ffmpeg), *stitched_chunks(chunk_list, origin), "-map", "0:v", "-c", "copy",
+        "-avoid_negative_ts", "disabled", *_hls_output(folder, height, segment_s / 2),
     ]  # fmt: skip
 
 

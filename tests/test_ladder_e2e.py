@@ -220,3 +220,42 @@ def test_frame_rate_of_the_plan_is_the_sources(media_dir):
     assert Fraction(len(times), 1) / Fraction(end).limit_denominator(100000) == pytest.approx(
         30000 / 1001, rel=0.01
     )
+
+
+def test_a_video_that_starts_after_its_audio_keeps_that_offset_in_every_rendition(fleet, media_dir):
+    """Camera and editor files often start the picture a little after the sound: the ladder's
+    video must start as late against its audio as the source's does, or it plays out of sync."""
+    server, _workers, token = fleet
+    late = media_dir / "ladder-late-video.mp4"
+    subprocess.run([
+        binaries.ffmpeg_path(), "-v", "error", "-y", "-f", "lavfi", "-i", "sine=d=3:sample_rate=48000",
+        "-itsoffset", "0.5", "-f", "lavfi", "-i", "testsrc=s=320x240:r=30:d=2.5", "-map", "1:v",
+        "-map", "0:a", "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv444p",
+        "-c:a", "aac", str(late),
+    ], check=True)  # fmt: skip
+    video = upload(server, token, late)
+    link = share(server, token, video["id"], 600).json()["url"]
+    requests.get(f"{link}/hls.m3u8", timeout=30)
+    (rung,) = ready_ladder(server, token, video["id"])
+    starts = {}
+    for name in ("hls-240", "hls-audio"):
+        _durations, init, segments = media_playlist(link, f"{name}.m3u8")
+        first = media_dir / f"ladder-late-{name}.mp4"
+        first.write_bytes(init + segments[0])
+        starts[name] = first_times(first)[0]
+    assert starts["hls-240"] - starts["hls-audio"] == pytest.approx(0.5, abs=0.03), starts
+    saved = media_dir / "ladder-late-240.mp4"
+    saved.write_bytes(requests.get(rung["url"], headers=auth(token), timeout=60).content)
+    first_video, first_audio = first_times(saved)
+    assert first_video - first_audio == pytest.approx(0.5, abs=0.03)
+
+
+def first_times(path: Path) -> list[float]:
+    """Seconds of each stream's earliest packet, in the file's stream order."""
+    with av.open(str(path)) as container:
+        found = {}
+        for packet in container.demux():
+            if packet.pts is not None:
+                moment = float(packet.pts * packet.stream.time_base)
+                found[packet.stream.index] = min(moment, found.get(packet.stream.index, moment))
+    return [found[index] for index in sorted(found)]
