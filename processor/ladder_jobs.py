@@ -33,7 +33,7 @@ from processor import hls, isobmff, ladder, streaming
 from processor.av_child import AvChildFailed, run_av_child
 from processor.hardware import h264_encoder
 from processor.ladder import Chunk, Frames, Rung
-from processor.queue import job_queue
+from processor.queue import ladder_queue
 from processor.renditions import Renderer, ladder_lock
 from processor.runner import FfmpegError
 from storage.database import db, open_database
@@ -86,7 +86,7 @@ def _plan_and_queue(config: Config, renderer: Renderer, video: Video) -> None:
         for rung in made.rungs:
             Rendition.create(video=video.id, height=rung.height, width=rung.width, copy=int(rung.copy),
                              max_kbps=rung.max_kbps)  # fmt: skip
-    queue = job_queue(config, get_current_job().connection)
+    queue = ladder_queue(config, get_current_job().connection)
     prefix = f"ladder-{video.id}"
     audio_job = (
         queue.enqueue(audio, str(video.id), job_id=f"{prefix}-audio", at_front=True) if has_audio else None

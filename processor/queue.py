@@ -1,8 +1,10 @@
 """The job queues, shared by the server (enqueue) and the worker (dequeue).
 
-Tasks and what a viewer waits for (a storyboard, a stream) go to the main queue; the pictures
-made for every new video go to a second queue that the worker takes from only when the main
-one is empty, so a trim never waits behind the posters of a batch of uploads."""
+Tasks and what a viewer waits for (a storyboard, the planning of a ladder) go to the main queue;
+the pictures made for every new video go to a second queue that the worker takes from only when
+the main one is empty, so a trim never waits behind the posters of a batch of uploads; the
+adaptive ladders' encodes (hundreds of jobs for a long video) go to a third, taken when both
+others are empty, so neither a trim nor a new video's poster waits behind them."""
 
 from __future__ import annotations
 
@@ -27,6 +29,14 @@ def job_queue(config: Config, connection: Redis) -> Queue:
 def background_queue(config: Config, connection: Redis) -> Queue:
     return Queue(
         f"{config.redis.queue}-background",
+        connection=connection,
+        default_timeout=int(config.ffmpeg.timeout_s) + 300,
+    )
+
+
+def ladder_queue(config: Config, connection: Redis) -> Queue:
+    return Queue(
+        f"{config.redis.queue}-ladder",
         connection=connection,
         default_timeout=int(config.ffmpeg.timeout_s) + 300,
     )

@@ -31,7 +31,7 @@ from rq.scheduler import RQScheduler
 import processor.jobs  # imported before forking, so each job's work horse starts warm
 from processor.deliveries import delivery_loop
 from processor.maintenance import maintenance_loop, remove_expired
-from processor.queue import background_queue, job_queue
+from processor.queue import background_queue, job_queue, ladder_queue
 from storage.database import db, open_database
 from storage.schema import create_tables
 from video_manager.config import Config
@@ -94,7 +94,12 @@ def run_worker(config: Config, *, burst: bool = False) -> bool:
 
 
 def queues_for(config: Config, connection: Redis) -> list:
-    return [job_queue(config, connection), background_queue(config, connection)]  # in priority order
+    # In priority order: tasks, then new videos' posters, then ladder encodes.
+    return [
+        job_queue(config, connection),
+        background_queue(config, connection),
+        ladder_queue(config, connection),
+    ]
 
 
 class OutageTolerantWorker(Worker):

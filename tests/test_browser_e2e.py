@@ -96,7 +96,7 @@ def test_the_page_from_upload_to_delete(live_server, live_worker, make_user, med
             page.wait_for_function(f"document.querySelector('#viewer-name').textContent === '{name}'")
             page.click("#add-to-merge")
         wanted = [by_name["second.mp4"], by_name["first.mp4"]]
-        for _attempt in range(3):  # a synthetic drag can miss when a busy box lays out meanwhile
+        for _attempt in range(6):  # a synthetic drag can miss when a busy box lays out meanwhile
             page.locator("#merge-list li").nth(0).drag_to(
                 page.locator("#merge-list li").nth(1), target_position={"x": 5, "y": 30}
             )
