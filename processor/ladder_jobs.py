@@ -181,11 +181,12 @@ def encode_chunk(
                 renderer.media.put(video.id, name, output)
         job = get_current_job()
         retries_left = job.retries_left if job is not None and job.retries_left is not None else CHUNK_RETRIES
+        made = {"worker": _worker_name(), "seconds": time.monotonic() - started,
+                "attempts": 1 + CHUNK_RETRIES - retries_left}  # fmt: skip
         for rendition in renditions:
-            RenditionChunk.insert(
-                rendition=rendition, index=chunk.index, worker=_worker_name(),
-                seconds=time.monotonic() - started, attempts=1 + CHUNK_RETRIES - retries_left,
-            ).on_conflict_replace().execute()  # fmt: skip
+            RenditionChunk.insert(rendition=rendition, index=chunk.index, **made).on_conflict(
+                conflict_target=[RenditionChunk.rendition, RenditionChunk.index], update=made
+            ).execute()
 
 
 def check_chunk(config: Config, path: Path, chunk: Chunk, frame_s: float) -> None:

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from tests.api import merge, send_chunk, share, stream_started, trim, upload, wait_task, wait_until
+from tests.hls import check_ladder, ready_ladder
 from tests.media import make_video
 from tests.servers import CountingProxy, LiveServer, LiveWorker, auth, cli_create_user, process_env
 from tests.tus import cut_patch, new_upload, patch, settle_offset
@@ -115,16 +116,18 @@ def test_presigned_downloads_redirect_to_the_object(tmp_path, redis_server, s3_s
 
 
 def test_two_servers_and_a_worker_share_no_disk(tmp_path, redis_server, s3_service, postgres_url, clip):
-    """Three hosts in all but name: each its own data directory; Redis, SeaweedFS and
-    PostgreSQL are all they share."""
+    """Four hosts in all but name: each its own data directory; Redis, SeaweedFS and
+    PostgreSQL are all they share. A share's ladder (a 240p rung in one-second chunks) is made
+    by the two workers' hosts through the bucket and served by both servers."""
     database = postgres_url
-    hosts = [tmp_path / name for name in ("host-a", "host-b", "host-w")]
-    envs = [s3_env(host, redis_server.url, s3_service, database_url=database, redis_queue="multi")
+    hosts = [tmp_path / name for name in ("host-a", "host-b", "host-w", "host-w2")]
+    envs = [s3_env(host, redis_server.url, s3_service, database_url=database, redis_queue="multi",
+                   renditions_ladder="[240]", renditions_chunk_s="1", renditions_segment_s="1")
             for host in hosts]  # fmt: skip
     for env in envs:
-        env["VIDEO_MANAGER_S3_PREFIX"] = "multi/"  # one bucket layout for all three
+        env["VIDEO_MANAGER_S3_PREFIX"] = "multi/"  # one bucket layout for all of them
     servers = [LiveServer(envs[0]).start(), LiveServer(envs[1]).start()]
-    worker = LiveWorker(envs[2]).start()
+    worker, second_worker = LiveWorker(envs[2]).start(), LiveWorker(envs[3]).start()
     try:
         token = cli_create_user(envs[0], "everywhere")
         data = clip + random.Random(11).randbytes(7 * 1024 * 1024)
@@ -167,20 +170,36 @@ def test_two_servers_and_a_worker_share_no_disk(tmp_path, redis_server, s3_servi
         link = share(servers[0], token, result, 600).json()
         via_b = link["url"].replace(servers[0].url, servers[1].url)
         assert requests.get(via_b, timeout=60).status_code == 200  # signed on A, served by B
-        # The worker's host made the result's poster; it reached the bucket, and both servers serve it.
-        made = hosts[2] / "media" / result.replace("-", "")[:2] / result / "poster.jpg"
-        wait_until(made.is_file, 60, "the poster from the worker")
+        # A worker's host made the result's poster; it reached the bucket, and both servers serve it.
+        posters = [host / "media" / result.replace("-", "")[:2] / result / "poster.jpg" for host in hosts[2:]]
+        wait_until(lambda: any(p.is_file() for p in posters), 60, "the poster from a worker")
+        made = next(p for p in posters if p.is_file())
         for server in servers:
             poster = requests.get(
                 f"{server.url}/api/videos/{result}/thumbnail.jpg", headers=auth(token), timeout=60
             )
             assert poster.status_code == 200 and poster.content == made.read_bytes()
+        requests.get(f"{link['url']}/hls.m3u8", timeout=60)  # the ladder starts
+        rungs = ready_ladder(servers[1], token, result)
+        assert [(r["width"], r["height"]) for r in rungs] == [(640, 360), (426, 240)], rungs
+        assert [c["index"] for c in rungs[1]["chunks"]] == list(range(len(rungs[1]["chunks"])))
+        check_ladder(link["url"], media_dir_clip(tmp_path, servers[1], token, result), (640, 360), audio=True)
         for host in hosts:
             assert video_bytes_on(host) == [], host
     finally:
         for server in servers:
             server.stop()
         worker.stop()
+        second_worker.stop()
+
+
+def media_dir_clip(folder, server, token: str, video_id: str):
+    """The video's bytes in a file of the test's own, to compare a ladder with."""
+    path = folder / f"{video_id}.mp4"
+    path.write_bytes(
+        requests.get(f"{server.url}/api/videos/{video_id}/download/", headers=auth(token)).content
+    )
+    return path
 
 
 def test_a_short_fast_trim_reads_a_small_part_of_its_source(tmp_path, redis_server, s3_service, media_dir):
