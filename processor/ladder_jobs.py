@@ -224,16 +224,11 @@ def audio(video_id: str) -> None:
     with _finishing(video_id, AUDIO_HEIGHT) as (renderer, video, folder):
         config = renderer.config
         with renderer.media.staged(".m4a") as staged:
-            renderer.run_ffmpeg(streaming.whole_audio(renderer.ffmpeg, renderer.source(video), staged),
-                         duration=video.duration or 0.0, timeout_s=config.ffmpeg.timeout_s)  # fmt: skip
-            renderer.media.put(video.id, AUDIO_FILE, staged)
+            encode = streaming.whole_audio(renderer.ffmpeg, renderer.source(video), staged)
+            renderer.run_ffmpeg(encode, duration=video.duration or 0.0, timeout_s=config.ffmpeg.timeout_s)
+            kept = renderer.media.put(video.id, AUDIO_FILE, staged)
         renderer.run_ffmpeg(
-            streaming.audio_segments(
-                renderer.ffmpeg,
-                renderer.media.path(video.id, AUDIO_FILE),
-                folder,
-                config.renditions.segment_s,
-            )
+            streaming.audio_segments(renderer.ffmpeg, kept, folder, config.renditions.segment_s)
         )
         _publish(renderer, video, AUDIO_HEIGHT, folder, codecs=hls.AUDIO_CODECS)
 
