@@ -210,6 +210,19 @@ def test_playback_urls_play_without_a_header_and_index_at_end_gets_a_faststart_c
     foreign = requests.get(f"{live_server.url}/api/videos/{video['id']}/playback/", headers=auth(stranger))
     assert foreign.status_code == 404
 
+    # Asking for playback started the ladder; once it is made, the owner's player gets it too.
+    ready_ladder(live_server, token, video["id"])
+    ladder = requests.get(f"{live_server.url}/api/videos/{video['id']}/playback/", headers=auth(token)).json()
+    assert ladder["hls_url"] is not None and token not in ladder["hls_url"]
+    master = requests.get(ladder["hls_url"], timeout=30)
+    assert master.status_code == 200 and "#EXT-X-STREAM-INF:" in master.text
+    rung = next(line for line in master.text.splitlines() if line.endswith(".m3u8") and "iframes" not in line)
+    base = ladder["hls_url"].rsplit("/", 1)[0]
+    assert "#EXTINF:" in requests.get(f"{base}/{rung}", timeout=30).text  # relative URIs work
+    forged = base.replace("/hls/", "/hls/x")
+    assert requests.get(f"{forged}/hls.m3u8", timeout=30).status_code == 401
+    assert requests.get(f"{base.replace(video['id'], other['id'])}/{rung}", timeout=30).status_code == 401
+
 
 def _left_of(data_dir, video_id: str) -> list[str]:
     """Media files and the ladder's lock file a video still has on this host."""
