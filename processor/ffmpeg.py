@@ -215,22 +215,24 @@ X265_PIECE_PARAMS = "log-level=error:bframes=0:wpp=0:slices=1:weightp=0:open-gop
 
 def encode_piece(
     ffmpeg: str, source: Source, window: Window, time_base: Fraction, output: Path,
-    encoding: Encoding, profile: str, parameter_set_id: int, codec: str = "h264",
+    encoding: Encoding, profile: str, parameter_set_id: int, codec: str = "h264", *, threads: int = 0,
 ) -> list[str]:  # fmt: skip
     """A smart cut's head or tail: the window's frames re-encoded without B-frames, in the
     source's codec, under a parameter-set id the source does not use (x264 takes it as an
     option; x265's output is renumbered by the splice), keeping the source's timestamps and
     time base (the splice moves them), its pixel format and colour, and its stored orientation
     (a phone video's rotation stays in the track's display matrix, as for the copied frames,
-    instead of being applied to the pixels)."""
+    instead of being applied to the pixels). `threads` (x264 pieces; 0: ffmpeg's choice) limits
+    the piece's decoder and encoder, as when two pieces share the machine's cores."""
+    limit = ["-threads", str(threads)] if threads and codec != "hevc" else []
     if codec == "hevc":
         encoder = ["-c:v", "libx265", "-pix_fmt", str(source.media.pix_fmt), "-tag:v", "hvc1",
                    "-x265-params", X265_PIECE_PARAMS, "-preset", encoding.preset]  # fmt: skip
     else:
         encoder = ["-c:v", "libx264", "-bf", "0", "-x264-params", f"sps-id={parameter_set_id}:deblock=1",
-                   "-preset", encoding.preset]  # fmt: skip
+                   "-preset", encoding.preset, *limit]  # fmt: skip
     return [
-        *command_start(ffmpeg), *window.clock, "-noaccurate_seek", "-noautorotate",
+        *command_start(ffmpeg), *window.clock, "-noaccurate_seek", "-noautorotate", *limit,
         "-ss", window.keyframe_seek, *source.input(),
         "-map", "0:v:0", "-an", "-vf", window.video_filter(), *encoder,
         "-crf", str(encoding.crf), "-profile:v", profile,

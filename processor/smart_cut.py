@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -75,6 +76,10 @@ class SmartCutter:
             "tail": (plan.tail_start, plan.end_pts, tail_id) if plan.tail_start is not None else None,
         }
         piece_encoding = dataclasses.replace(self.encoding, preset=PIECE_PRESET)
+        encoded = [frames for frames in pieces.values() if frames is not None]
+        # Two pieces side by side share the cores between them: threads of their own beyond that
+        # only wait on each other (0.90 s against 0.98 s for a 10 s 1080p window on 2 cores).
+        threads = max(1, (os.cpu_count() or 2) // len(encoded)) if len(encoded) > 1 else 0
         whole = ffmpeg.Window.from_plan(plan)  # the audio's window; the pieces' share its origin
         with contextlib.ExitStack() as stack:
             files: dict[str, Path | None] = {"head": None, "tail": None, "audio": None}
@@ -91,7 +96,7 @@ class SmartCutter:
                 files[name] = stack.enter_context(staged(".mp4"))
                 commands[name] = (
                     ffmpeg.encode_piece(self.ffmpeg, source, window, time_base, files[name], piece_encoding,
-                                        plan.profile, parameter_set_id, plan.codec),
+                                        plan.profile, parameter_set_id, plan.codec, threads=threads),
                     window.end - window.start,
                 )  # fmt: skip
             if plan.has_audio:
