@@ -128,3 +128,8 @@ def test_pending_renders_past_the_ceiling_are_429(ceilings, sample_video):
     assert again.status_code == 202  # the same render asked for again is no new one
     refused = ceilings.get(f"/api/videos/{second['id']}/storyboard.vtt", headers=auth(token))
     assert refused.status_code == 429 and "limits.user_pending_renders" in refused.json["detail"]
+    ladder = ceilings.get(f"/api/videos/{second['id']}/renditions/", headers=auth(token))
+    assert ladder.status_code == 429  # a ladder is a render too
+    # The player still plays: the file, without the ladder it could not start.
+    playback = ceilings.get(f"/api/videos/{second['id']}/playback/", headers=auth(token))
+    assert playback.status_code == 200 and playback.json["hls_url"] is None and playback.json["url"]
