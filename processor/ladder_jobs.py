@@ -23,11 +23,13 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from fractions import Fraction
 from pathlib import Path
 
+from redis import Redis
 from rq import Retry, get_current_job
-from rq.job import Dependency
+from rq.job import Dependency, Job
 
 from processor import hls, isobmff, ladder, streaming
 from processor.av_child import AvChildFailed, run_av_child
@@ -37,7 +39,8 @@ from processor.queue import ladder_queue
 from processor.renditions import Renderer, ladder_lock
 from processor.runner import FfmpegError
 from storage.database import db, open_database
-from storage.models import Rendition, RenditionChunk, RenditionStatus, Video, VideoStatus
+from storage.models import Rendition, RenditionChunk, RenditionStatus, Video, VideoStatus, utcnow
+from storage.stores import MediaStore
 from video_manager.config import Config
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,39 @@ CHUNK_TIMEOUT_S = 3600
 
 def chunk_name(height: int, index: int) -> str:
     return f"chunk-{height}-{index:05d}.mp4"
+
+
+def rendition_job_id(video_id: object, height: int) -> str:
+    """The job that publishes a rendition (its stitch, the copied rung's, or the audio's)."""
+    return f"ladder-{video_id}-{height or 'audio'}"
+
+
+LADDER_FILES = ("hls-", "chunk-", "rendition-", AUDIO_FILE)  # what a ladder keeps in the media store
+LOST_AFTER_S = 600  # an unfinished rendition this old whose job RQ no longer has was lost
+
+
+def forget_lost_ladders(media: MediaStore, connection: Redis) -> int:
+    """Ladders whose unfinished renditions' jobs are gone from Redis (flushed, or lost in an
+    outage) would answer `rendition_pending` for ever: their rows and files go, so the next
+    request plans them again. How many videos' ladders went."""
+    cutoff = utcnow() - timedelta(seconds=LOST_AFTER_S)
+    unfinished = Rendition.select(Rendition.video, Rendition.height).where(
+        Rendition.status.in_([RenditionStatus.QUEUED, RenditionStatus.ENCODING])
+        & (Rendition.created_at < cutoff)
+    )
+    lost = {
+        row.video_id
+        for row in unfinished
+        if not Job.exists(rendition_job_id(row.video_id, row.height), connection)
+    }
+    for video_id in lost:
+        Rendition.delete().where(Rendition.video == video_id).execute()
+        media.remove(video_id, [name for prefix in LADDER_FILES for name in media.names(video_id, prefix)])
+    if lost:
+        log.warning(
+            "forgot %d ladders whose jobs were lost; they are planned again when asked for", len(lost)
+        )
+    return len(lost)
 
 
 # -- planning ---------------------------------------------------------------------------------
@@ -89,7 +125,9 @@ def _plan_and_queue(config: Config, renderer: Renderer, video: Video) -> None:
     queue = ladder_queue(config, get_current_job().connection)
     prefix = f"ladder-{video.id}"
     audio_job = (
-        queue.enqueue(audio, str(video.id), job_id=f"{prefix}-audio", at_front=True) if has_audio else None
+        queue.enqueue(audio, str(video.id), job_id=rendition_job_id(video.id, AUDIO_HEIGHT), at_front=True)
+        if has_audio
+        else None
     )
     waits_for = [audio_job] if audio_job else []
     expected = ladder.segment_durations(made, frames.end)
@@ -97,8 +135,8 @@ def _plan_and_queue(config: Config, renderer: Renderer, video: Video) -> None:
     for rung in made.rungs:
         if rung.copy:
             queue.enqueue(
-                copied, str(video.id), rung, expected, frames.frame_s, job_id=f"{prefix}-{rung.height}",
-                depends_on=_after(waits_for), at_front=True,
+                copied, str(video.id), rung, expected, frames.frame_s,
+                job_id=rendition_job_id(video.id, rung.height), depends_on=_after(waits_for), at_front=True,
             )  # fmt: skip
     for group in encode_groups(encoded):
         chunk_jobs = [
@@ -112,7 +150,7 @@ def _plan_and_queue(config: Config, renderer: Renderer, video: Video) -> None:
         for rung in group:
             queue.enqueue(
                 stitch, str(video.id), rung, made.chunks, expected, frames.frame_s, origin,
-                job_id=f"{prefix}-{rung.height}", depends_on=_after([*chunk_jobs, *waits_for]),
+                job_id=rendition_job_id(video.id, rung.height), depends_on=_after([*chunk_jobs, *waits_for]),
             )  # fmt: skip
     log.info("video %s: ladder of %d rungs in %d chunks queued", video.id, len(made.rungs), len(made.chunks))
 

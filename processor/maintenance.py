@@ -7,6 +7,8 @@
   taking the job and claiming the row) is queued again.
 - Waiting tasks: tasks waiting for their owner's turn (processor.dispatch) are let in when it
   has come and nothing else did it (an outage, a dead worker).
+- Lost ladders: adaptive ladders whose unfinished renditions' jobs Redis no longer has are
+  forgotten, so the next request for them plans them again.
 - Expiration: unfinished uploads past `tus.expiry_s` go with their bytes, unless a request holds
   them; stale temp files, old webhook deliveries and media of videos that no longer exist
   too. `video-manager cleanup` runs this part once.
@@ -23,6 +25,7 @@ from rq import Queue
 from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
 from processor.dispatch import UNFINISHED, dispatch, owners_waiting
+from processor.ladder_jobs import forget_lost_ladders
 from processor.queue import RUN_TASK
 from processor.renditions import sweep_orphaned_media
 from storage import quota, webhooks
@@ -145,5 +148,7 @@ def maintenance_loop(config: Config) -> None:
             if time.monotonic() >= next_cleanup:
                 next_cleanup = time.monotonic() + config.tus.cleanup_interval_s
                 remove_expired(config)
+                with db.connection_context():
+                    forget_lost_ladders(media_store_from_config(config), queue.connection)
         except Exception:
             log.exception("maintenance failed; will retry")

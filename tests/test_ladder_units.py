@@ -155,3 +155,43 @@ def test_the_encoder_setting_names_one_or_auto_finds_x264_without_a_gpu(monkeypa
     assert h264_encoder("auto", "ffmpeg") == "libx264"
     nvenc = streaming.encoder_options("h264_nvenc", ladder.Rung(1280, 720, False, 3000), threads=1)
     assert nvenc[:2] == ["-c:v", "h264_nvenc"] and "-forced-idr" in nvenc and "-threads" not in nvenc
+
+
+def test_a_ladder_whose_jobs_redis_lost_is_forgotten_and_planned_again_when_asked(
+    config, database, make_user, redis_server, tmp_path
+):
+    """Rows left `queued` with no job behind them (Redis flushed) would answer 503 for ever."""
+    from datetime import timedelta
+
+    from processor.ladder_jobs import LOST_AFTER_S, forget_lost_ladders, rendition_job_id
+    from processor.queue import ladder_queue
+    from storage.backends.local_media import LocalMediaStore
+    from storage.database import db
+    from storage.models import Rendition, User, Video, utcnow
+    from video_manager.redis_client import connect
+
+    connection = connect(config)
+    media = LocalMediaStore(tmp_path / "media")
+    username = make_user()[0]
+    old = utcnow() - timedelta(seconds=LOST_AFTER_S + 60)
+    with db.connection_context():
+        owner = User.get(User.username == username)
+        lost, waiting, young = (
+            Video.create(owner=owner, name=f"{n}.mp4") for n in ("lost", "waiting", "young")
+        )
+        for video, created in ((lost, old), (waiting, old), (young, utcnow())):
+            Rendition.create(video=video.id, height=360, width=640, created_at=created)
+        for name in ("hls-360-00000.m4s", "chunk-360-00000.mp4", "poster.jpg"):
+            with media.staged(".bin") as staged:
+                staged.write_bytes(b"made")
+                media.put(lost.id, name, staged)
+        job = ladder_queue(config, connection).enqueue("os.getcwd", job_id=rendition_job_id(waiting.id, 360))
+        try:
+            assert forget_lost_ladders(media, connection) == 1
+            assert not Rendition.select().where(Rendition.video == lost.id).exists()
+            assert media.names(lost.id, "") == ["poster.jpg"]  # only what the ladder made went
+            assert Rendition.select().where(Rendition.video.in_([waiting.id, young.id])).count() == 2
+        finally:
+            job.delete()
+            for video in (lost, waiting, young):
+                video.delete_instance(recursive=True)
