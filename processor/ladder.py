@@ -19,6 +19,7 @@ testable without a file:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -40,9 +41,10 @@ class Frames:
     end: float  # seconds from the first frame to the end of the last
     rotation: int  # degrees the player turns the picture (0, 90, 180, 270)
 
-    @property
+    @functools.cached_property
     def frame_s(self) -> float:
-        """The shortest frame's duration (tolerances are a fraction of it)."""
+        """The shortest frame's duration (tolerances are a fraction of it); computed once, as
+        every chunk job of a long video is given it."""
         gaps = [b - a for a, b in zip(self.times, self.times[1:], strict=False) if b > a]
         return min(gaps) if gaps else self.end or 1.0
 

@@ -36,10 +36,10 @@ from processor.av_child import AvChildFailed, run_av_child
 from processor.hardware import h264_encoder
 from processor.ladder import Chunk, Frames, Rung
 from processor.queue import ladder_queue
-from processor.renditions import Renderer, ladder_lock
+from processor.renditions import Renderer, ladder_lock, ready_video
 from processor.runner import FfmpegError
-from storage.database import db, open_database
-from storage.models import Rendition, RenditionChunk, RenditionStatus, Video, VideoStatus, utcnow
+from storage.database import db
+from storage.models import Rendition, RenditionChunk, RenditionStatus, Video, utcnow
 from storage.stores import MediaStore
 from video_manager.config import Config
 
@@ -366,17 +366,11 @@ def _frame_rate(video: Video) -> float:
 
 @contextlib.contextmanager
 def _job(video_id: str) -> Iterator[tuple[Config, Renderer, Video | None]]:
-    """The worker's config, a renderer and the ready video (None if it went), with a database
-    connection. Whatever is made for a video deleted meanwhile goes with it."""
-    from processor.jobs import process_config
-
-    config = process_config()
-    open_database(config.database_url)
-    renderer = Renderer.from_config(config)
-    with db.connection_context():
-        video = Video.get_or_none((Video.id == video_id) & (Video.status == VideoStatus.READY))
+    """`ready_video` with the worker's config. Whatever is made for a video deleted meanwhile
+    goes with it."""
+    with ready_video(video_id) as (renderer, video):
         try:
-            yield config, renderer, video
+            yield renderer.config, renderer, video
         finally:
             if video is not None and not Video.select().where(Video.id == video.id).exists():
                 renderer.delete_all(video.id)

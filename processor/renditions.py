@@ -191,16 +191,23 @@ def storyboard(video_id: str) -> None:
 
 
 @contextlib.contextmanager
-def _video(video_id: str) -> Iterator[tuple[Renderer, Video | None]]:
-    """The renderer and the ready video (None if it went meanwhile), with a database connection.
-    A failure is logged, not retried: whoever asks for the picture next has it made then."""
+def ready_video(video_id: str) -> Iterator[tuple[Renderer, Video | None]]:
+    """A job's renderer (on the worker's config) and the ready video (None if it went
+    meanwhile), with a database connection."""
     from processor.jobs import process_config
 
     config = process_config()
     open_database(config.database_url)
     renderer = Renderer.from_config(config)
     with db.connection_context():
-        video = Video.get_or_none((Video.id == video_id) & (Video.status == VideoStatus.READY))
+        yield renderer, Video.get_or_none((Video.id == video_id) & (Video.status == VideoStatus.READY))
+
+
+@contextlib.contextmanager
+def _video(video_id: str) -> Iterator[tuple[Renderer, Video | None]]:
+    """`ready_video`, a failure logged, not retried: whoever asks for the picture next has it
+    made then."""
+    with ready_video(video_id) as (renderer, video):
         try:
             yield renderer, video
         except (FfmpegError, OSError) as exc:

@@ -142,9 +142,10 @@ def stitched_rung(
 def mp4_rendition(ffmpeg: str, video: list[str], audio: Path | None, output: Path) -> list[str]:
     """A rung and the audio in one faststart MP4, by copy. `video` is the rung's input
     arguments (the chunks' concat list, or the source)."""
-    audio_input = ["-i", str(audio), "-map", "1:a"] if audio else []
+    audio_input = ["-i", str(audio)] if audio else []
+    audio_map = ["-map", "1:a"] if audio else []
     return [
-        *command_start(ffmpeg), *video, *audio_input[:2], "-map", "0:v:0", *audio_input[2:], "-c", "copy",
+        *command_start(ffmpeg), *video, *audio_input, "-map", "0:v:0", *audio_map, "-c", "copy",
         "-avoid_negative_ts", "disabled", "-movflags", "+faststart", "-f", "mp4", str(output),
     ]  # fmt: skip
 
