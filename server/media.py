@@ -27,7 +27,7 @@ from server.errors import ApiError, fail, not_found
 from server.queueing import queue_render
 from server.services import services
 from server.shares import PUBLIC_CACHING, live_share
-from server.streams import master_ready, start_ladder
+from server.streams import ladder_of, master_ready, start_ladder
 from server.urls import external_url
 from server.videos import owned_video, require_ready, send_video
 from storage.models import Video, VideoStatus, utcnow
@@ -109,7 +109,7 @@ def playback(video_id: uuid.UUID):
         started = start_ladder(video)
     except ApiError:  # too many renders of this user's pending: the file plays meanwhile
         started = True
-    if started and master_ready(video) is not None:
+    if started and master_ready(ladder_of(video)) is not None:
         hls_url = external_url("streams.owner_playlist", video_id=video.id, access=access)
     return {
         "url": external_url("media.stream", video_id=video.id, access=access),

@@ -49,9 +49,9 @@ def start_ladder(video: Video) -> bool:
     return True
 
 
-def master_ready(video: Video) -> list[Rendition] | None:
-    """The rows a master playlist lists now, or None while it has nothing to play yet."""
-    rows = ladder_of(video)
+def master_ready(rows: list[Rendition]) -> list[Rendition] | None:
+    """Of a ladder's rows, those a master playlist lists now, or None while it has nothing to
+    play yet."""
     ready = [row for row in rows if row.status == RenditionStatus.READY]
     videos = [row for row in ready if row.height != Rendition.AUDIO_HEIGHT]
     audio_waited = any(
@@ -70,10 +70,10 @@ def _await_master(video: Video) -> list[Rendition]:
         fail(404, "not_found", "Adaptive streaming is turned off on this server (renditions.enabled).")
     deadline = time.monotonic() + FIRST_RENDITION_WAIT_S
     while True:
-        ready = master_ready(video)
+        rows = ladder_of(video)
+        ready = master_ready(rows)
         if ready is not None:
             return ready
-        rows = ladder_of(video)
         if rows and all(
             row.status == RenditionStatus.FAILED for row in rows if row.height != Rendition.AUDIO_HEIGHT
         ):
