@@ -199,7 +199,7 @@ def test_a_shares_ladder_switches_rung_in_chromium_when_the_network_is_throttled
     """854x480 H.264 at 3 Mbit/s: the source on top, 360p below. On a network throttled to
     1.2 Mbit/s hls.js plays 360p; with the network back it climbs to the top rung."""
     token = make_user()[2]
-    clip = make_video(media_dir / "ladder-switch.mp4", seconds=24, size="854x480", pattern="testsrc2", gop=30,
+    clip = make_video(media_dir / "ladder-switch.mp4", seconds=60, size="854x480", pattern="testsrc2", gop=30,
                       encoder_args=("-preset", "ultrafast", "-b:v", "3M"))  # fmt: skip
     video = upload(live_server, token, clip)
     link = share(live_server, token, video["id"], 600).json()["url"]
@@ -217,11 +217,13 @@ def test_a_shares_ladder_switches_rung_in_chromium_when_the_network_is_throttled
             hls.on(window.Hls.Events.FRAG_LOADED, (_e, { frag }) => {
                 if (frag.type === 'main') window.loadedLevels.push(frag.level)
             })
-            const v = document.querySelector('#player'); v.muted = true; v.play()
+            const v = document.querySelector('#player'); v.muted = true; v.playbackRate = 2; v.play()
         }""")
         top = page.evaluate("window.hlsPlayer.levels.findIndex(l => l.height === 480)")
         page.wait_for_function("window.loadedLevels.length >= 1", timeout=WAIT_MS)
         assert top not in page.evaluate("window.loadedLevels")  # throttled: the lower rung
+        # The network back: hls.js's estimate climbs over a few fragments (each sample weighs as
+        # long as its load took), so the video has enough of them left to switch on.
         fast = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
         network.send("Network.emulateNetworkConditions", fast)
         page.wait_for_function(f"window.loadedLevels.includes({top})", timeout=WAIT_MS)
