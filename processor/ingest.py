@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from processor.probe import MediaInfo, MediaLimits, Prober
+from processor.probe import MediaInfo, MediaLimits, PendingProbe, Prober
 from storage.factory import blob_store_from_config
 from storage.models import Video, VideoStatus
 from storage.stores import BlobStore, UploadData
@@ -46,13 +46,14 @@ class Ingestor:
             raise
 
     def ingest_upload(
-        self, data: UploadData, upload_id: uuid.UUID, *, size: int, owner_id: int, name: str
-    ) -> Video:
+        self, data: UploadData, upload_id: uuid.UUID, *, size: int, owner_id: int, name: str,
+        probe: PendingProbe | None = None,
+    ) -> Video:  # fmt: skip
         """A finished tus upload becomes the video with its id (see `accept_upload`). A file the
         probe refuses is recorded as `rejected` with the reason (its bytes are not kept), so the
         client polling the video learns why."""
         try:
-            return self.accept_upload(data, upload_id, size=size, owner_id=owner_id, name=name)
+            return self.accept_upload(data, upload_id, size=size, owner_id=owner_id, name=name, probe=probe)
         except InvalidVideoError as exc:
             return Video.create(
                 id=upload_id, owner=owner_id, name=name, source="upload", size=size,
@@ -60,12 +61,15 @@ class Ingestor:
             )  # fmt: skip
 
     def accept_upload(
-        self, data: UploadData, upload_id: uuid.UUID, *, size: int, owner_id: int, name: str
-    ) -> Video:
+        self, data: UploadData, upload_id: uuid.UUID, *, size: int, owner_id: int, name: str,
+        probe: PendingProbe | None = None,
+    ) -> Video:  # fmt: skip
         """Probe a finished upload where it lies (through a URL on object storage) and publish it
         as the video with its id, without passing through this host. Raises `InvalidVideoError`
-        (nothing recorded) when the probe does not accept it."""
-        info = self.prober.probe(data.source(upload_id), remote=data.remote)
+        (nothing recorded) when the probe does not accept it. `probe`: one started while the
+        last bytes arrived (`Prober.start`)."""
+        source = data.source(upload_id)
+        info = probe.result(source) if probe else self.prober.probe(source, remote=data.remote)
         self.blobs.publish_upload(data, upload_id, upload_id)
         try:
             return Video.create(

@@ -7,10 +7,12 @@ on PATH, else PyAV (processor.probe_av), which prints the same JSON shape.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -20,6 +22,7 @@ from video_manager.errors import InvalidVideoError
 from video_manager.processes import spawn_media_tool
 
 MIB = 1024 * 1024
+PATH_FROM_STDIN = "-"
 
 
 # Demuxers whose duration counts from timestamp zero, not from the file's first timestamp
@@ -81,7 +84,7 @@ class Prober:
                 "-P",
                 "-m",
                 "processor.probe_av",
-                str(path),
+                str(path),  # PATH_FROM_STDIN: the child reads it from its first line of input
                 *(["--remote"] if remote else []),
             ]
         reading = containers.REMOTE_READ_OPTIONS if remote else []
@@ -92,17 +95,51 @@ class Prober:
         ]  # fmt: skip
 
     def probe(self, path: Path | str, *, remote: bool = False) -> MediaInfo:
-        process = spawn_media_tool(
-            self.command(path, remote),
+        with self.start(remote=remote) as pending:
+            return pending.result(path)
+
+    @contextlib.contextmanager
+    def start(self, *, remote: bool = False) -> Iterator[PendingProbe]:
+        """A probe made ready before its file is whole: the PyAV child (an interpreter that
+        imports PyAV, about 0.1 s) starts now and waits for the path, so a finishing upload pays
+        only the probe itself. The child is killed on exit if it was never given a path."""
+        pending = PendingProbe(self, remote)
+        try:
+            yield pending
+        finally:
+            pending.discard()
+
+    def spawn(self, command: list[str]) -> subprocess.Popen:
+        return spawn_media_tool(
+            command,
             memory_limit_bytes=self.memory_limit_mb * MIB,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if self.ffprobe is None else subprocess.DEVNULL,
         )
+
+
+class PendingProbe:
+    """One probe, its child (PyAV) already running; `result` may be called once."""
+
+    def __init__(self, prober: Prober, remote: bool) -> None:
+        self.prober = prober
+        self.remote = remote
+        self._process = None
+        if prober.ffprobe is None:
+            self._process = prober.spawn(prober.command(PATH_FROM_STDIN, remote))
+
+    def result(self, path: Path | str) -> MediaInfo:
+        prober = self.prober
+        if self._process is None:
+            process, request = prober.spawn(prober.command(path, self.remote)), None
+        else:
+            process, request = self._process, f"{path}\n".encode()
+        self._process = None
         try:
-            stdout, stderr = process.communicate(timeout=self.timeout_s)
+            stdout, stderr = process.communicate(request, timeout=prober.timeout_s)
         except subprocess.TimeoutExpired as exc:
-            raise InvalidVideoError(f"probing did not finish within {self.timeout_s:g} s") from exc
+            raise InvalidVideoError(f"probing did not finish within {prober.timeout_s:g} s") from exc
         finally:
             if process.poll() is None:
                 process.kill()
@@ -115,7 +152,14 @@ class Prober:
             report = json.loads(stdout or b"{}")
         except ValueError as exc:
             raise InvalidVideoError("not a readable video: the probe's report was unreadable") from exc
-        return check_limits(parse_probe_output(report), self.limits)
+        return check_limits(parse_probe_output(report), prober.limits)
+
+    def discard(self) -> None:
+        """The file never became whole (or was probed another way): the waiting child goes."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.communicate()  # reaps it and closes its pipes
+            self._process = None
 
 
 def plain_reason(line: str) -> str:

@@ -1,4 +1,5 @@
-"""`python -m processor.probe_av FILE [--remote]`: ffprobe's JSON report (the fields we read), made by PyAV.
+"""`python -m processor.probe_av FILE|- [--remote]`: ffprobe's JSON report (the fields we read), made by
+PyAV; with `-` the path is the first line of input (the child starts before the file is whole).
 
 Run as a child process by processor.probe when there is no ffprobe, so a hostile file that
 hangs or bloats the demuxer costs a killable process, not a server thread.
@@ -63,12 +64,13 @@ def _stream(stream) -> dict:
 
 
 def main() -> int:
+    path = sys.stdin.readline().rstrip("\n") if sys.argv[1] == "-" else sys.argv[1]
     try:
-        print(json.dumps(report(sys.argv[1], remote="--remote" in sys.argv[2:])))
+        print(json.dumps(report(path, remote="--remote" in sys.argv[2:])))
     except Exception as exc:  # a hostile file may upset PyAV in any way: it is then not a video
         # FFmpeg's own sentence, as ffprobe prints it; anything else with its type's name.
         reason = getattr(exc, "strerror", None) or f"{type(exc).__name__}: {exc}"
-        print(reason.replace(sys.argv[1], "input"), file=sys.stderr)
+        print(reason.replace(path, "input"), file=sys.stderr)
         return 1
     return 0
 

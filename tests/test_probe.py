@@ -102,3 +102,28 @@ def test_an_unreadable_file_is_refused_with_a_sentence(tmp_path):
     with pytest.raises(InvalidVideoError) as refused:
         prober().probe(junk)
     assert str(refused.value) == "not a readable video: invalid data found when processing input"
+
+
+def test_a_probe_started_before_its_file_is_whole_reads_it_once_given_the_path(tmp_path):
+    """The PyAV child starts at once and waits (an upload's last PATCH starts it beside the
+    body); the file written meanwhile is probed when the path arrives, with the path kept out of
+    the reason, and a probe that is never given a path leaves no child behind."""
+    video = make_video(tmp_path / "later.mp4", seconds=2)
+    warm = Prober(None, timeout_s=30)
+    arriving = tmp_path / "arriving.mp4"
+    with warm.start() as pending:
+        child = pending._process
+        assert child is not None and child.poll() is None  # waiting for its path
+        arriving.write_bytes(video.read_bytes())
+        info = pending.result(arriving)
+    assert (info.width, info.height, info.video_codec) == (320, 240, "h264")
+    assert child.returncode == 0
+    secret = tmp_path / "secret-dir" / "x.mp4"
+    secret.parent.mkdir()
+    secret.write_text("hello")
+    with warm.start() as pending, pytest.raises(InvalidVideoError) as caught:
+        pending.result(secret)
+    assert "secret-dir" not in str(caught.value)
+    with warm.start() as pending:
+        unused = pending._process
+    assert unused is not None and unused.returncode is not None  # killed and reaped

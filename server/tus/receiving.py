@@ -3,11 +3,13 @@ draft share (same store, same locks and release requests, same probe, same video
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import IO
 
 from flask import Response, request
 
+from processor.probe import PendingProbe
 from server import admission
 from server.body import READ_SIZE, BodyReader
 from server.errors import ApiError
@@ -61,22 +63,36 @@ def receive(upload: Upload, offset: int, reader: BodyReader) -> int:
     room_in_quota = room_left(upload.owner_id, quota, besides=upload.id) if upload.length is None else None
     if room_in_quota is not None and room_in_quota - offset < reader.limit:
         reader.limit = max(0, room_in_quota - offset)  # a chunked body stops at the quota
-    if request.content_length is not None and not _checksum_requested():
-        new_offset = uploads.append(upload, offset, reader.chunks())
-    else:
-        try:
-            new_offset = _append_checked(upload, offset, reader)
-        except SizeExceededError:
-            if room_in_quota is not None and reader.limit < uploads.room(upload, offset):
-                _remove(upload)  # past the quota: removed whole, as `within_quota` does
-                admission.over_quota(quota)
-            raise
-    metrics.BYTES_RECEIVED.labels("tus").inc(new_offset - offset)
-    if reader.released.is_set():
-        raise UploadInterruptedError("a newer request for this upload took over; the bytes received are kept")
-    if uploads.is_complete(upload, new_offset):
-        finish(upload)
+    with _probe_ready_if_last(upload, offset) as probe:
+        if request.content_length is not None and not _checksum_requested():
+            new_offset = uploads.append(upload, offset, reader.chunks())
+        else:
+            try:
+                new_offset = _append_checked(upload, offset, reader)
+            except SizeExceededError:
+                if room_in_quota is not None and reader.limit < uploads.room(upload, offset):
+                    _remove(upload)  # past the quota: removed whole, as `within_quota` does
+                    admission.over_quota(quota)
+                raise
+        metrics.BYTES_RECEIVED.labels("tus").inc(new_offset - offset)
+        if reader.released.is_set():
+            raise UploadInterruptedError(
+                "a newer request for this upload took over; the bytes received are kept"
+            )
+        if uploads.is_complete(upload, new_offset):
+            finish(upload, probe)
     return new_offset
+
+
+def _probe_ready_if_last(
+    upload: Upload, offset: int
+) -> contextlib.AbstractContextManager[PendingProbe | None]:
+    """A body that brings an upload's last byte gets its probe started beside it (see
+    `Prober.start`): the answer then waits for the probe itself, not for its start-up."""
+    completes = upload.length is not None and offset + (request.content_length or -1) == upload.length
+    if not completes or upload.concat == "partial":
+        return contextlib.nullcontext()
+    return services().ingestor.prober.start(remote=store().data.remote)
 
 
 def _checksum_requested() -> bool:
@@ -115,7 +131,7 @@ def _requested_checksum(reader: BodyReader) -> Checksum | None:
     return parse_checksum(header)
 
 
-def finish(upload: Upload) -> None:
+def finish(upload: Upload, probe: PendingProbe | None = None) -> None:
     """The last byte is in: probe it and turn it into the video with the same id.
 
     The video is recorded before the upload is marked complete, so a crash in between leaves an
@@ -130,8 +146,9 @@ def finish(upload: Upload) -> None:
     if not Video.select().where(Video.id == upload.id).exists():
         uploads.finish(upload)
         video = services().ingestor.ingest_upload(
-            uploads.data, upload.id, size=upload.length, owner_id=upload.owner_id, name=upload.name
-        )
+            uploads.data, upload.id, size=upload.length, owner_id=upload.owner_id, name=upload.name,
+            probe=probe,
+        )  # fmt: skip
         video_created(video)
     uploads.mark_complete(upload)
     uploads.discard_data(upload)

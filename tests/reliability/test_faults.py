@@ -275,7 +275,7 @@ class ServerDied(BaseException):
 def _dies_after_the_last_byte(monkeypatch) -> None:
     from server.tus import receiving
 
-    def killed(upload):
+    def killed(upload, probe=None):
         raise ServerDied
 
     monkeypatch.setattr(receiving, "finish", killed)
