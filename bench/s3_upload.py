@@ -11,11 +11,11 @@ ranges) and records the video before the PATCH is answered; nothing is copied in
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 from pathlib import Path
 
-import requests
 from boto3.s3.transfer import TransferConfig
 
 from bench.harness import (
@@ -24,17 +24,20 @@ from bench.harness import (
     GiB,
     MiB,
     RssSampler,
+    alternating,
     long_video,
-    median_of,
     report,
     running_stack,
 )
-from bench.tus_upload import peer_available, peer_rows, peer_server, timed_upload
+from bench.tus_upload import compared, our_upload, peer_available, peer_server, timed_upload
 from tests.api import trim, wait_task
 from tests.servers import CountingProxy, LiveWorker, SeaweedS3
 from tests.tus import new_upload, patch
 
 PART_SIZE = 8 * MiB
+OURS = "ours: tus PATCH into S3, completed, probed, recorded"
+PEER = "@tus/server + @tus/s3-store"
+BOTO3 = "boto3 multipart upload (the limit)"
 
 
 def boto3_upload(store: SeaweedS3, video: Path) -> float:
@@ -43,25 +46,6 @@ def boto3_upload(store: SeaweedS3, video: Path) -> float:
     started = time.perf_counter()
     store.client().upload_file(str(video), store.bucket, "baseline/object", Config=config)
     return time.perf_counter() - started
-
-
-def peer_upload(store: SeaweedS3, video: Path) -> float | None:
-    if not peer_available("@tus/s3-store"):
-        return None
-    with peer_server("tus_s3_server.mjs", store.endpoint_url, store.bucket, str(PART_SIZE)) as url:
-        return median_of(RUNS, lambda: timed_upload(url, "/files", {}, video))
-
-
-def our_upload(stack, video: Path) -> float:
-    """One tus upload of the video that becomes a video, deleted afterwards (the store stays as
-    it was)."""
-    headers = {"Authorization": f"Token {stack.token}"}
-    seconds = timed_upload(stack.server.url, "/api/videos/chunked_upload/", headers, video)
-    for listed in requests.get(f"{stack.server.url}/api/videos/", headers=headers, timeout=60).json()[
-        "results"
-    ]:
-        requests.delete(f"{stack.server.url}/api/videos/{listed['id']}/", headers=headers, timeout=60)
-    return seconds
 
 
 class ScratchSampler(RssSampler):
@@ -108,36 +92,41 @@ def fast_trim_reads(stack, store: SeaweedS3) -> tuple[int, int, float]:
 
 def main() -> None:
     video = long_video()
+    size = video.stat().st_size
     store = SeaweedS3(WORK_DIR / "seaweedfs").start()
+    overrides = {
+        "storage_backend": "s3", "s3_endpoint_url": store.endpoint_url, "s3_bucket": store.bucket,
+        "s3_region": "us-east-1", "s3_access_key_id": "bench", "s3_secret_access_key": "bench",
+        "s3_part_size": str(PART_SIZE),
+    }  # fmt: skip
     try:
-        boto3_s = median_of(RUNS, lambda: boto3_upload(store, video))
-        peer_s = peer_upload(store, video)
-        overrides = {
-            "storage_backend": "s3", "s3_endpoint_url": store.endpoint_url, "s3_bucket": store.bucket,
-            "s3_region": "us-east-1", "s3_access_key_id": "bench", "s3_secret_access_key": "bench",
-            "s3_part_size": str(PART_SIZE),
-        }  # fmt: skip
-        with running_stack("s3-upload", overrides=overrides) as stack:
+        with contextlib.ExitStack() as running:
+            stack = running.enter_context(running_stack("s3-upload", overrides=overrides))
+            measures = {OURS: functools.partial(our_upload, stack, video)}
+            if peer_available("@tus/s3-store"):
+                script = ("tus_s3_server.mjs", store.endpoint_url, store.bucket, str(PART_SIZE))
+                url = running.enter_context(peer_server(*script))
+                measures[PEER] = lambda: timed_upload(url, "/files", {}, video)
+            measures[BOTO3] = functools.partial(boto3_upload, store, video)
             pid = stack.server.process.pid
             with RssSampler(pid) as rss, ScratchSampler(pid, stack.data_dir / "scratch") as scratch:
-                ours_s = median_of(RUNS, lambda: our_upload(stack, video))
+                spreads = alternating(RUNS, measures)
             source_size, read, trim_s = fast_trim_reads(stack, store)
     finally:
         store.stop()
-    mb = video.stat().st_size / 1e6
-    rows = [
-        ("boto3 multipart upload (the limit)", f"{mb / boto3_s:8.0f} MB/s"),
-        ("ours: tus PATCH into S3, completed, probed, recorded", f"{mb / ours_s:8.0f} MB/s"),
-        ("ours / boto3", f"{boto3_s / ours_s:8.2f}"),
-    ]
-    rows += peer_rows("@tus/server + @tus/s3-store", peer_s, ours_s)
+    rows = compared(spreads, OURS, size)
+    if PEER not in spreads:
+        rows.append((PEER, "skipped: node/npm not available"))
     rows += [
         ("server RSS growth (peak)", f"{rss.growth_mib:8.1f} MiB"),
         ("scratch disk (peak)", f"{scratch.peak / MiB:8.1f} MiB = {scratch.peak / PART_SIZE:.2f} parts"),
         (f"fast trim 10 s of {source_size / GiB:.2f} GiB on S3", f"{trim_s:8.2f} s"),
         ("  bytes the worker read from S3", f"{read / MiB:8.1f} MiB = {100 * read / source_size:.2f} %"),
     ]
-    title = f"tus into S3 (SeaweedFS, loopback), a {mb:.0f} MB video in one PATCH (median of {RUNS})"
+    title = (
+        f"tus into S3 (SeaweedFS, loopback), a {size / 1e6:.0f} MB video in one PATCH; {RUNS} alternating "
+        "rounds: median (slowest-fastest), ratios round by round"
+    )
     report(title, rows)
 
 
