@@ -79,8 +79,7 @@ class BodyReader:
         return self.dropped or self.released.is_set()
 
     def chunks(self) -> Iterator[bytes]:
-        """The body in pieces. A piece stays valid while the next one is read, not beyond (two
-        buffers take turns), so a writer may store one piece while the next arrives."""
+        """The body in pieces; a piece is only valid until the next one is requested."""
         if self._raw is not None:
             return self._socket_chunks(*self._raw)
         return self._stream_chunks()
@@ -119,10 +118,8 @@ class BodyReader:
             length_reader.length -= len(buffered)
             self.received += len(buffered)
             yield memoryview(buffered)
-        buffers = (memoryview(bytearray(READ_SIZE)), memoryview(bytearray(READ_SIZE)))
-        turn = 0
+        view = memoryview(bytearray(READ_SIZE))
         while length_reader.length > 0 and not self.released.is_set():
-            view, turn = buffers[turn], 1 - turn
             try:
                 count = sock.recv_into(view, min(READ_SIZE, length_reader.length))
             except OSError:

@@ -8,10 +8,8 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-
-from storage.offload import started_off_loop
 
 STALE_TEMP_AGE_S = 24 * 3600
 COPY_BLOCK = 64 * 1024 * 1024
@@ -25,31 +23,6 @@ def append_file(source: Path, target_fd: int, count: int) -> None:
             if copied == 0:
                 raise OSError(f"{source.name} is shorter than expected")
             count -= copied
-
-
-def write_overlapped(fd: int, chunks: Iterable[bytes]) -> int:
-    """Write the chunks at the file's position, each on a helper thread while the next chunk is
-    produced; returns the bytes written. A chunk must stay valid until the one after it has been
-    produced. Stops with the chunks (whatever they gave is written) or the first failure."""
-    written = 0
-    pending: Callable[[], int] | None = None
-    try:
-        for chunk in chunks:
-            if pending is not None:
-                wait, pending = pending, None
-                written += wait()
-            pending = started_off_loop(_write_all, fd, chunk)
-    finally:
-        if pending is not None:
-            written += pending()
-    return written
-
-
-def _write_all(fd: int, data: bytes) -> int:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-    return len(data)
 
 
 def sharded(root: Path, video_id: uuid.UUID) -> Path:

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
-from storage.files import append_file, write_overlapped
+from storage.files import append_file
 from storage.offload import off_loop
 
 
@@ -45,14 +45,13 @@ class LocalUploadData:
             return 0
 
     def append(self, upload_id: uuid.UUID, offset: int, chunks: Iterable[bytes]) -> int:
-        """Each chunk is handed to the kernel as it arrives (no buffering of our own), written
-        by a helper thread while the next one is received (a chunk stays valid while the next is
-        read: see server.body)."""
+        """Each chunk is handed to the kernel as it arrives (no buffering of our own)."""
         with open(self.local_path(upload_id), "r+b", buffering=0) as handle:
             handle.seek(offset)
-            written = write_overlapped(handle.fileno(), chunks)
-            handle.truncate(offset + written)
-            return offset + written
+            for chunk in chunks:
+                handle.write(chunk)
+            handle.truncate()
+            return handle.tell()
 
     def concatenate(self, target_id: uuid.UUID, parts: list[tuple[uuid.UUID, int]]) -> None:
         """Kernel copies (copy_file_range), off gevent's loop, then one fsync."""

@@ -70,25 +70,6 @@ def test_a_body_that_stops_early_keeps_what_arrived(data):
     assert stored(data, upload_id) == b"12345678"
 
 
-def test_pieces_from_two_buffers_taking_turns_are_stored_as_they_were(data):
-    """The request body's reader fills two buffers in turn (a piece is valid while the next one
-    is read, not beyond): a backend that stores a piece later than that stores the wrong bytes."""
-    upload_id = uuid.uuid4()
-    data.create(upload_id)
-    buffers = (bytearray(64 * 1024), bytearray(64 * 1024))
-    expected = bytearray()
-
-    def taking_turns():
-        for number in range(200):
-            buffer = buffers[number % 2]
-            buffer[:] = bytes([number % 251]) * len(buffer)
-            expected.extend(buffer)
-            yield memoryview(buffer)
-
-    assert data.append(upload_id, 0, taking_turns()) == len(expected)
-    assert stored(data, upload_id) == expected
-
-
 def test_concatenation_takes_each_part_in_order(data):
     first, second, final = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     for upload_id, body in ((first, b"hello "), (second, b"world")):
