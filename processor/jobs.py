@@ -26,7 +26,7 @@ from peewee import DatabaseError, InterfaceError, OperationalError
 from redis.exceptions import RedisError
 from rq import Queue, get_current_job
 
-from processor import containers, ffmpeg, isobmff, side_tracks
+from processor import av_child, containers, ffmpeg, isobmff, side_tracks
 from processor.cut_plan import CutPlan
 from processor.dispatch import dispatch
 from processor.ingest import Ingestor, media_info
@@ -47,6 +47,8 @@ from video_manager.errors import InvalidVideoError
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.5
+# The PyAV helpers a job runs as children, forked from the worker (see av_child.preload).
+AV_HELPERS = ("processor.smart_cut_av", "processor.side_tracks_av", "processor.ladder_av")
 REMUXED_FORMAT = "mov,mp4,m4a,3gp,3g2,mj2"  # what a remuxed window probes as
 Progress = Callable[[float], None]
 
@@ -66,6 +68,7 @@ def configure(config: Config) -> None:
     _process_config = config
     _process_announce = Announcer(config)
     _process_announce.warm()
+    av_child.preload(*AV_HELPERS)
 
 
 @dataclass(frozen=True)

@@ -52,5 +52,7 @@ def _rotation(path: str, demuxer: str | None, options: dict) -> int:
     return 0
 
 
+COMMANDS = {"frames": frames}
+
 if __name__ == "__main__":
-    sys.exit(child_main({"frames": frames}))
+    sys.exit(child_main(COMMANDS))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from processor import containers
 from video_manager.errors import InvalidVideoError
-from video_manager.processes import spawn_media_tool
+from video_manager.processes import WaitingTool
 
 MIB = 1024 * 1024
 PATH_FROM_STDIN = "-"
@@ -103,63 +103,44 @@ class Prober:
         """A probe made ready before its file is whole: the PyAV child (an interpreter that
         imports PyAV, about 0.1 s) starts now and waits for the path, so a finishing upload pays
         only the probe itself. The child is killed on exit if it was never given a path."""
-        pending = PendingProbe(self, remote)
-        try:
-            yield pending
-        finally:
-            pending.discard()
+        waiting = self.tool(PATH_FROM_STDIN, remote) if self.ffprobe is None else contextlib.nullcontext()
+        with waiting as child:
+            yield PendingProbe(self, remote, child)
 
-    def spawn(self, command: list[str]) -> subprocess.Popen:
-        return spawn_media_tool(
-            command,
-            memory_limit_bytes=self.memory_limit_mb * MIB,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.PIPE if self.ffprobe is None else subprocess.DEVNULL,
-        )
+    def tool(self, path: Path | str, remote: bool) -> WaitingTool:
+        return WaitingTool(self.command(path, remote), memory_limit_bytes=self.memory_limit_mb * MIB)
 
 
+@dataclass
 class PendingProbe:
-    """One probe, its child (PyAV) already running; `result` may be called once."""
+    """One probe, its child (PyAV) already running where `child` is set."""
 
-    def __init__(self, prober: Prober, remote: bool) -> None:
-        self.prober = prober
-        self.remote = remote
-        self._process = None
-        if prober.ffprobe is None:
-            self._process = prober.spawn(prober.command(PATH_FROM_STDIN, remote))
+    prober: Prober
+    remote: bool
+    child: WaitingTool | None
 
     def result(self, path: Path | str) -> MediaInfo:
         prober = self.prober
-        if self._process is None:
-            process, request = prober.spawn(prober.command(path, self.remote)), None
-        else:
-            process, request = self._process, f"{path}\n".encode()
-        self._process = None
+        if self.child is None:
+            with prober.tool(path, self.remote) as tool:
+                return self._read(path, tool, b"")
+        return self._read(path, self.child, f"{path}\n".encode())
+
+    def _read(self, path: Path | str, tool: WaitingTool, request: bytes) -> MediaInfo:
+        prober = self.prober
         try:
-            stdout, stderr = process.communicate(request, timeout=prober.timeout_s)
+            returncode, stdout, stderr = tool.answer(request, prober.timeout_s)
         except subprocess.TimeoutExpired as exc:
             raise InvalidVideoError(f"probing did not finish within {prober.timeout_s:g} s") from exc
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-        if process.returncode != 0:
+        if returncode != 0:
             reason = stderr.decode(errors="replace").replace(str(path), "input").strip()
-            last_line = reason.splitlines()[-1] if reason else f"probe exited with {process.returncode}"
+            last_line = reason.splitlines()[-1] if reason else f"probe exited with {returncode}"
             raise InvalidVideoError(f"not a readable video: {plain_reason(last_line)}")
         try:
             report = json.loads(stdout or b"{}")
         except ValueError as exc:
             raise InvalidVideoError("not a readable video: the probe's report was unreadable") from exc
         return check_limits(parse_probe_output(report), prober.limits)
-
-    def discard(self) -> None:
-        """The file never became whole (or was probed another way): the waiting child goes."""
-        if self._process is not None:
-            self._process.kill()
-            self._process.communicate()  # reaps it and closes its pipes
-            self._process = None
 
 
 def plain_reason(line: str) -> str:

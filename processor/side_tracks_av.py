@@ -106,5 +106,7 @@ def _plain(subtitle) -> str:
     return ASS_OVERRIDES.sub("", text).replace("\\N", "\n").replace("\\n", "\n").replace("\\h", " ")
 
 
+COMMANDS = {"window": window}
+
 if __name__ == "__main__":
-    sys.exit(child_main({"window": window}))
+    sys.exit(child_main(COMMANDS))

@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from processor import ffmpeg
-from processor.av_child import AvChildFailed, run_av_child
+from processor.av_child import AvChildFailed, answer_of, start_av_child
 from processor.cut_plan import CutPlan
 from processor.runner import run_ffmpeg
+from video_manager.processes import WaitingTool
 
 log = logging.getLogger(__name__)
+CHILD = "processor.smart_cut_av"
 SPLICE_SHARE = 0.1  # of the progress bar: the encodes take the rest
 # Head and tail are at most a GOP each and their encode is the whole wait: at the configured CRF,
 # ultrafast takes two thirds of superfast's time in x264 and in x265, for more bits in those
@@ -82,6 +84,10 @@ class SmartCutter:
         threads = max(1, (os.cpu_count() or 2) // len(encoded)) if len(encoded) > 1 else 0
         whole = ffmpeg.Window.from_plan(plan)  # the audio's window; the pieces' share its origin
         with contextlib.ExitStack() as stack:
+            # The splice's child starts now: it imports PyAV while the pieces encode.
+            splicer = stack.enter_context(
+                start_av_child(CHILD, "splice", memory_limit_mb=self.memory_limit_mb)
+            )
             files: dict[str, Path | None] = {"head": None, "tail": None, "audio": None}
             commands: dict[str, tuple[list[str], float]] = {}
             for name, frames in pieces.items():
@@ -109,7 +115,7 @@ class SmartCutter:
                 "output": str(output),
                 "pieces": {name: str(path) if path else None for name, path in files.items()},
             }
-            counts = self._child("splice", source, request)
+            counts = self._child("splice", source, request, started=splicer)
             progress(1.0)
             return counts
 
@@ -137,9 +143,12 @@ class SmartCutter:
             for run in runs:
                 run.result()  # the first failure (an FfmpegError) fails the trim, as any ffmpeg run
 
-    def _child(self, command: str, source: ffmpeg.Source, request: dict) -> dict | None:
-        """Run processor.smart_cut_av under the limits of every media tool. A plan that fails
-        is None (the trim goes on without one); a splice that fails raises SpliceError."""
+    def _child(
+        self, command: str, source: ffmpeg.Source, request: dict, started: WaitingTool | None = None
+    ) -> dict | None:
+        """Run processor.smart_cut_av under the limits of every media tool (in `started`, when
+        it was started before). A plan that fails is None (the trim goes on without one); a
+        splice that fails raises SpliceError."""
         payload = {
             **request,
             "source": str(source.path),
@@ -147,8 +156,8 @@ class SmartCutter:
             "remote": source.remote,
         }
         try:
-            return run_av_child("processor.smart_cut_av", command, payload, timeout_s=self.timeout_s,
-                                memory_limit_mb=self.memory_limit_mb)  # fmt: skip
+            with started or start_av_child(CHILD, command, memory_limit_mb=self.memory_limit_mb) as child:
+                return answer_of(child, payload, timeout_s=self.timeout_s)
         except AvChildFailed as exc:
             if command == "splice":
                 raise SpliceError(exc.reason) from exc

@@ -497,5 +497,7 @@ def hidden(request: dict) -> dict:
         return {"hidden": count}
 
 
+COMMANDS = {"plan": plan, "splice": splice, "hidden": hidden}
+
 if __name__ == "__main__":
-    sys.exit(child_main({"plan": plan, "splice": splice, "hidden": hidden}))
+    sys.exit(child_main(COMMANDS))

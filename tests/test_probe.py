@@ -112,8 +112,8 @@ def test_a_probe_started_before_its_file_is_whole_reads_it_once_given_the_path(t
     warm = Prober(None, timeout_s=30)
     arriving = tmp_path / "arriving.mp4"
     with warm.start() as pending:
-        child = pending._process
-        assert child is not None and child.poll() is None  # waiting for its path
+        child = pending.child.process
+        assert child.poll() is None  # waiting for its path
         arriving.write_bytes(video.read_bytes())
         info = pending.result(arriving)
     assert (info.width, info.height, info.video_codec) == (320, 240, "h264")
@@ -125,5 +125,47 @@ def test_a_probe_started_before_its_file_is_whole_reads_it_once_given_the_path(t
         pending.result(secret)
     assert "secret-dir" not in str(caught.value)
     with warm.start() as pending:
-        unused = pending._process
-    assert unused is not None and unused.returncode is not None  # killed and reaped
+        unused = pending.child.process
+    assert unused.returncode is not None  # killed and reaped
+
+
+def test_an_uploads_probe_starts_only_for_its_last_bytes(app, client, make_user, sample_video, monkeypatch):
+    """The final PATCH starts the probe's child once no more than PROBE_LEAD_BYTES are left to
+    come (so a body that takes hours holds no waiting child); a PATCH that does not finish the
+    upload starts none. The upload still becomes a ready video."""
+    from server import body
+    from server.tus import receiving
+    from storage.backends.local_uploads import LocalUploadData
+
+    monkeypatch.setattr(body, "READ_SIZE", 4096)
+    monkeypatch.setattr(receiving, "PROBE_LEAD_BYTES", 20_000)
+    data = sample_video.read_bytes()
+    assert len(data) > 60_000
+    received_when_started = []
+    real_start = Prober.start
+
+    def start(self, **options):
+        received_when_started.append(receiving.store().data.offset(upload_id))
+        return real_start(self, **options)
+
+    monkeypatch.setattr(Prober, "start", start)
+    token = make_user()[2]
+    tus = {"Authorization": f"Token {token}", "Tus-Resumable": "1.0.0"}
+    created = client.post("/api/videos/chunked_upload/", headers={**tus, "Upload-Length": str(len(data))})
+    url = created.headers["Location"]
+    upload_id = url.rsplit("/", 1)[1]
+    with app.app_context():
+        assert isinstance(receiving.store().data, LocalUploadData)
+    half = len(data) // 2
+    body_headers = {**tus, "Content-Type": "application/offset+octet-stream"}
+    assert (
+        client.patch(url, headers={**body_headers, "Upload-Offset": "0"}, data=data[:half]).status_code == 204
+    )
+    assert received_when_started == []
+    rest = client.patch(url, headers={**body_headers, "Upload-Offset": str(half)}, data=data[half:])
+    assert rest.status_code == 204
+    (started_at,) = received_when_started
+    # stored bytes lag the received ones by at most the piece being written and the one read
+    assert len(data) - 20_000 - 2 * 4096 <= started_at <= len(data) - 20_000
+    video = client.get(f"/api/videos/{upload_id}/", headers={"Authorization": f"Token {token}"})
+    assert video.json["status"] == "ready"

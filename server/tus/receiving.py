@@ -4,7 +4,7 @@ draft share (same store, same locks and release requests, same probe, same video
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import IO
 
 from flask import Response, request
@@ -22,6 +22,8 @@ from storage.quota import room_left
 from storage.uploads import SizeExceededError, UploadStore
 from video_manager import metrics
 from video_manager.errors import ClientError
+
+PROBE_LEAD_BYTES = 128 * 1024 * 1024  # about the probe's start-up at loopback speed, seconds on a WAN
 
 
 class UploadInterruptedError(ClientError, RuntimeError):
@@ -63,9 +65,9 @@ def receive(upload: Upload, offset: int, reader: BodyReader) -> int:
     room_in_quota = room_left(upload.owner_id, quota, besides=upload.id) if upload.length is None else None
     if room_in_quota is not None and room_in_quota - offset < reader.limit:
         reader.limit = max(0, room_in_quota - offset)  # a chunked body stops at the quota
-    with _probe_ready_if_last(upload, offset) as probe:
+    with ProbeNearTheEnd(upload, offset) as probe:
         if request.content_length is not None and not _checksum_requested():
-            new_offset = uploads.append(upload, offset, reader.chunks())
+            new_offset = uploads.append(upload, offset, probe.watching(reader.chunks()))
         else:
             try:
                 new_offset = _append_checked(upload, offset, reader)
@@ -80,19 +82,31 @@ def receive(upload: Upload, offset: int, reader: BodyReader) -> int:
                 "a newer request for this upload took over; the bytes received are kept"
             )
         if uploads.is_complete(upload, new_offset):
-            finish(upload, probe)
+            finish(upload, probe.pending)
     return new_offset
 
 
-def _probe_ready_if_last(
-    upload: Upload, offset: int
-) -> contextlib.AbstractContextManager[PendingProbe | None]:
-    """A body that brings an upload's last byte gets its probe started beside it (see
-    `Prober.start`): the answer then waits for the probe itself, not for its start-up."""
-    completes = upload.length is not None and offset + (request.content_length or -1) == upload.length
-    if not completes or upload.concat == "partial":
-        return contextlib.nullcontext()
-    return services().ingestor.prober.start(remote=store().data.remote)
+class ProbeNearTheEnd(contextlib.ExitStack):
+    """Starts the probe of an upload whose last bytes this body brings once no more than
+    PROBE_LEAD_BYTES are left to come (see `Prober.start`): the answer then waits for the probe
+    itself, not for its start-up, and a body that takes hours holds no waiting child meanwhile."""
+
+    def __init__(self, upload: Upload, offset: int) -> None:
+        super().__init__()
+        completes = upload.length is not None and offset + (request.content_length or -1) == upload.length
+        self.start_at = (
+            upload.length - offset - PROBE_LEAD_BYTES if completes and upload.concat != "partial" else None
+        )
+        self.pending: PendingProbe | None = None
+
+    def watching(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        received = 0
+        for chunk in chunks:
+            received += len(chunk)
+            if self.pending is None and self.start_at is not None and received >= self.start_at:
+                prober = services().ingestor.prober
+                self.pending = self.enter_context(prober.start(remote=store().data.remote))
+            yield chunk
 
 
 def _checksum_requested() -> bool:

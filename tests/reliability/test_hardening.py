@@ -121,6 +121,54 @@ def test_ffmpeg_over_its_memory_limit_fails_for_good(tmp_path):
     assert caught.value.code in ("resource_limit", "ffmpeg_failed") and not caught.value.transient
 
 
+def _grab_memory() -> int:
+    bytearray(512 * 1024 * 1024)
+    return 0
+
+
+def _hang() -> int:
+    time.sleep(60)
+    return 0
+
+
+def _echo_and_list_files() -> int:
+    import sys
+
+    print(sys.stdin.read().upper(), sorted(int(fd) for fd in os.listdir("/proc/self/fd")))
+    return 3
+
+
+def test_a_forked_pyav_helper_keeps_the_limits_of_a_spawned_one(tmp_path):
+    """A child forked from the worker (no interpreter start-up) answers on its own pipes, holds
+    none of the parent's other files, ends at its memory ceiling, is killed at its timeout and
+    when it is never asked."""
+    from video_manager.processes import ForkedTool
+
+    with (
+        open(tmp_path / "parent-only", "w") as parents_file,
+        ForkedTool(_echo_and_list_files, memory_limit_bytes=0) as child,
+    ):
+        status, out, _ = child.answer(b"hello", timeout_s=30)
+        parents_fd = parents_file.fileno()
+    assert status == 3
+    said, files = out.decode().split(" ", 1)
+    assert said == "HELLO" and parents_fd not in json.loads(files)
+    assert set(json.loads(files)) <= {0, 1, 2, 3}  # its pipes, and the listing's own
+    with ForkedTool(_grab_memory, memory_limit_bytes=256 * 1024 * 1024) as child:
+        status, _, err = child.answer(b"", timeout_s=30)
+    assert status != 0 and b"MemoryError" in err
+    started = time.monotonic()
+    with ForkedTool(_hang, memory_limit_bytes=0) as child, pytest.raises(subprocess.TimeoutExpired):
+        child.answer(b"", timeout_s=0.5)
+    assert time.monotonic() - started < 5
+    with pytest.raises(ChildProcessError):
+        os.waitpid(child.pid, os.WNOHANG)  # reaped
+    with ForkedTool(_hang, memory_limit_bytes=0) as unasked:
+        pass
+    with pytest.raises(ChildProcessError):
+        os.waitpid(unasked.pid, os.WNOHANG)
+
+
 def test_merge_never_takes_an_absurd_frame_rate_from_its_first_input():
     first = ffmpeg.Source(Path("/a"), _media(frame_rate="100000/1"))
     command = ffmpeg.merge_normalised("ffmpeg", [first, ffmpeg.Source(Path("/b"), _media())], Path("o"),
