@@ -21,8 +21,10 @@ pytestmark = pytest.mark.e2e
 BACKLOG = 50
 
 
-def ended(owner: str, tasks: list[dict]) -> int:
-    return sum(task_state(owner, task)["status"] in ("finished", "failed") for task in tasks)
+def ended_between(owner: str, tasks: list[dict], after: str, before: str) -> int:
+    """How many of `tasks` ended between two of the server's timestamps (ISO 8601, UTC)."""
+    ends = [task_state(owner, task).get("ended_at") for task in tasks]
+    return sum(1 for end in ends if end is not None and after < end < before)
 
 
 def test_another_users_trim_starts_within_seconds_behind_a_fifty_job_backlog(
@@ -37,17 +39,19 @@ def test_another_users_trim_starts_within_seconds_behind_a_fifty_job_backlog(
         backlog = [trim(server, busy, source["id"], start_time=0, end_time=3).json() for _ in range(BACKLOG)]
         mine = upload(server, other, sample_video)
         wait_until(lambda: task_state(busy, backlog[0])["status"] != "queued", 60, "the backlog started")
-        ended_before = ended(busy, backlog)
         asked_at = time.monotonic()
         task = trim(server, other, mine["id"], start_time=0, end_time=1, mode="fast").json()
         wait_until(lambda: task_state(other, task)["status"] != "queued", 30, "the other user's trim started")
         waited = time.monotonic() - asked_at
-        overtaken_by = ended(busy, backlog) - ended_before
-        unfinished = BACKLOG - ended(busy, backlog)
+        mine_ran = task_state(other, task)
+        # Counted by the server's own clock: the backlog jobs that ended after the request came
+        # and before it started (a count by polling fifty tasks would see later ones end too).
+        overtaken_by = ended_between(busy, backlog, mine_ran["created_at"], mine_ran["started_at"])
+        unfinished = sum(task_state(busy, t)["status"] not in ("finished", "failed") for t in backlog)
         print(f"started after {waited:.2f} s and {overtaken_by} backlog jobs, {unfinished} of it unfinished")
         # Its turn comes after the busy user's jobs already let in (`limits.user_jobs_in_flight`:
-        # the running one and the queued one), and one that ended while we counted, however fast
-        # the machine is; the time is a bound for a machine that is not overloaded.
+        # the running one and the queued one), and one that ended as the request came in,
+        # however fast the machine is; the time is a bound for a machine that is not overloaded.
         assert overtaken_by <= make_config(tmp_path, redis_server.url).limits.user_jobs_in_flight + 1
         assert waited < 15.0
         assert unfinished > BACKLOG // 2  # it really was behind a backlog
