@@ -89,14 +89,17 @@ def receive(upload: Upload, offset: int, reader: BodyReader) -> int:
 class ProbeNearTheEnd(contextlib.ExitStack):
     """Starts the probe of an upload whose last bytes this body brings once no more than
     PROBE_LEAD_BYTES are left to come (see `Prober.start`): the answer then waits for the probe
-    itself, not for its start-up, and a body that takes hours holds no waiting child meanwhile."""
+    itself, not for its start-up, and a body that takes hours holds no waiting child meanwhile
+    (nor does a short body that is cut off, the common case of a resumable upload)."""
 
     def __init__(self, upload: Upload, offset: int) -> None:
         super().__init__()
-        completes = upload.length is not None and offset + (request.content_length or -1) == upload.length
-        self.start_at = (
-            upload.length - offset - PROBE_LEAD_BYTES if completes and upload.concat != "partial" else None
-        )
+        body = request.content_length or 0
+        completes = upload.length is not None and offset + body == upload.length
+        # A shorter body arrives before the child could start anyway: its probe starts at the end.
+        self.start_at = body - PROBE_LEAD_BYTES if completes and upload.concat != "partial" else None
+        if body <= PROBE_LEAD_BYTES:
+            self.start_at = None
         self.pending: PendingProbe | None = None
 
     def watching(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
