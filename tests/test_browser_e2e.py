@@ -177,6 +177,9 @@ def test_a_share_plays_through_hls_in_chromium(live_server, live_worker, make_us
     clip = make_video(media_dir / "streamed.mp4", seconds=20, gop=60)
     video = upload(live_server, token, clip)
     link = share(live_server, token, video["id"], 600).json()["url"]
+    # Made before the recipient comes: a share opened while its ladder is still being made plays
+    # the file (by design), and on a loaded machine that can outlast hls.js's manifest retries.
+    ready_ladder(live_server, token, video["id"])
     with chromium() as page:
         segments = []
         page.on("response", lambda response: ".m4s" in response.url and segments.append(response.url))
