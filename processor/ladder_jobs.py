@@ -259,7 +259,10 @@ def check_chunk(config: Config, path: Path, chunk: Chunk, frame_s: float) -> Non
 
 def audio(video_id: str) -> None:
     """The audio rendition: the whole track once (AAC encoded in pieces drifts at the joins)."""
-    with _finishing(video_id, AUDIO_HEIGHT) as (renderer, video, folder):
+    with _finishing(video_id, AUDIO_HEIGHT) as found:
+        if found is None:
+            return
+        renderer, video, folder = found
         config = renderer.config
         with renderer.media.staged(".m4a") as staged:
             encode = streaming.whole_audio(renderer.ffmpeg, renderer.source(video), staged)
@@ -273,7 +276,10 @@ def audio(video_id: str) -> None:
 
 def copied(video_id: str, rung: Rung, expected: list[float], frame_s: float) -> None:
     """The source's own video as the top rung, cut by the plan's rule."""
-    with _finishing(video_id, rung.height) as (renderer, video, folder):
+    with _finishing(video_id, rung.height) as found:
+        if found is None:
+            return
+        renderer, video, folder = found
         source = renderer.source(video)
         config = renderer.config
         renderer.run_ffmpeg(
@@ -291,7 +297,10 @@ def stitch(
 ) -> None:
     """The rung from its chunks, by copy, segment by segment, its first frame at `origin` (where
     the source has it, on the clock the audio keeps); then its MP4."""
-    with _finishing(video_id, rung.height) as (renderer, video, folder):
+    with _finishing(video_id, rung.height) as found:
+        if found is None:
+            return
+        renderer, video, folder = found
         names = [chunk_name(rung.height, chunk.index) for chunk in chunks]
         paths = [renderer.media.get(video.id, name) for name in names]
         missing = [name for name, path in zip(names, paths, strict=True) if path is None]
@@ -377,11 +386,12 @@ def _job(video_id: str) -> Iterator[tuple[Config, Renderer, Video | None]]:
 
 
 @contextlib.contextmanager
-def _finishing(video_id: str, height: int) -> Iterator[tuple[Renderer, Video, Path]]:
-    """A job that publishes a rendition: skipped when the video or its row is gone; a failure
-    marks the row failed (logged, not retried: the rung is simply not offered)."""
+def _finishing(video_id: str, height: int) -> Iterator[tuple[Renderer, Video, Path] | None]:
+    """A job that publishes a rendition: None (nothing to do) when the video or its row is gone;
+    a failure marks the row failed (logged, not retried: the rung is simply not offered)."""
     with _job(video_id) as (_config, renderer, video):
         if video is None or _rendition(video.id, height, RenditionStatus.ENCODING) is None:
+            yield None
             return
         folder = renderer.media.path(video.id, streaming.rung_names(height)[0]).parent
         folder.mkdir(parents=True, exist_ok=True)

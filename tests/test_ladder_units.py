@@ -195,3 +195,17 @@ def test_a_ladder_whose_jobs_redis_lost_is_forgotten_and_planned_again_when_aske
             job.delete()
             for video in (lost, waiting, young):
                 video.delete_instance(recursive=True)
+
+
+def test_a_rendition_job_for_a_video_deleted_meanwhile_ends_quietly(config, database, monkeypatch):
+    """The video went after its ladder was queued: its jobs have nothing to do and say so by
+    returning, not by failing in RQ with a traceback."""
+    import uuid
+
+    from processor import jobs, ladder_jobs
+    from processor.ladder import Rung
+
+    monkeypatch.setattr(jobs, "_process_config", config)
+    gone = str(uuid.uuid4())
+    assert ladder_jobs.audio(gone) is None
+    assert ladder_jobs.copied(gone, Rung(width=640, height=360, copy=True, max_kbps=0), [4.0], 1 / 30) is None
