@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -114,6 +115,7 @@ def main() -> None:
             source_size, read, trim_s = fast_trim_reads(stack, store)
     finally:
         store.stop()
+        shutil.rmtree(store.directory, ignore_errors=True)  # gigabytes per run, made by this run
     rows = compared(spreads, OURS, size)
     if PEER not in spreads:
         rows.append((PEER, "skipped: node/npm not available"))
