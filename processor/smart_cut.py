@@ -24,7 +24,7 @@ from processor import ffmpeg
 from processor.av_child import AvChildFailed, answer_of, start_av_child
 from processor.cut_plan import CutPlan
 from processor.runner import run_ffmpeg
-from video_manager.processes import WaitingTool
+from video_manager.processes import ForkedTool, WaitingTool
 
 log = logging.getLogger(__name__)
 CHILD = "processor.smart_cut_av"
@@ -144,7 +144,11 @@ class SmartCutter:
                 run.result()  # the first failure (an FfmpegError) fails the trim, as any ffmpeg run
 
     def _child(
-        self, command: str, source: ffmpeg.Source, request: dict, started: WaitingTool | None = None
+        self,
+        command: str,
+        source: ffmpeg.Source,
+        request: dict,
+        started: WaitingTool | ForkedTool | None = None,
     ) -> dict | None:
         """Run processor.smart_cut_av under the limits of every media tool (in `started`, when
         it was started before). A plan that fails is None (the trim goes on without one); a

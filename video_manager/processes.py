@@ -138,13 +138,11 @@ class ForkedTool:
         for end in (stdin_read, stdout_write, stderr_write):
             os.close(end)
         self._open = {self._stdin, self._stdout, self._stderr}
-        self.answered = False
         self._reaped = False
 
     def answer(self, request: bytes, timeout_s: float) -> tuple[int, bytes, bytes]:
         """(exit status, stdout, stderr). Past `timeout_s` it is killed and
         `subprocess.TimeoutExpired` raised."""
-        self.answered = True
         deadline = time.monotonic() + timeout_s
         outputs: dict[int, list[bytes]] = {self._stdout: [], self._stderr: []}
         try:
@@ -191,9 +189,7 @@ class ForkedTool:
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        if not self.answered:
-            self.answered = True
-            self._end()
+        self._end()  # nothing left to do once answered: reaped, and its pipes closed
 
 
 def stop(process: subprocess.Popen, timeout_s: float = STOP_TIMEOUT_S) -> None:

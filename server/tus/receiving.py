@@ -95,11 +95,9 @@ class ProbeNearTheEnd(contextlib.ExitStack):
     def __init__(self, upload: Upload, offset: int) -> None:
         super().__init__()
         body = request.content_length or 0
-        completes = upload.length is not None and offset + body == upload.length
+        finishes = upload.length is not None and offset + body == upload.length and upload.concat != "partial"
         # A shorter body arrives before the child could start anyway: its probe starts at the end.
-        self.start_at = body - PROBE_LEAD_BYTES if completes and upload.concat != "partial" else None
-        if body <= PROBE_LEAD_BYTES:
-            self.start_at = None
+        self.start_at = body - PROBE_LEAD_BYTES if finishes and body > PROBE_LEAD_BYTES else None
         self.pending: PendingProbe | None = None
 
     def watching(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
